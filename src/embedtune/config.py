@@ -1,0 +1,113 @@
+"""Settings for each stage: one dataclass per stage, read from flags or YAML.
+
+Unknown YAML keys are rejected with the closest valid name, because a misspelt key that is
+silently ignored trains a different model than the user thinks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from embedtune.errors import ConfigError
+
+Strategy = Literal["full", "lora"]
+STRATEGIES: tuple[str, ...] = ("full", "lora")
+
+
+@dataclass
+class TrainConfig:
+    """How ``embedtune train`` fine-tunes a model. Defaults are measured on SciFact (see README)."""
+
+    model: str | None = field(default=None, metadata={"help": "Base model: local folder or hub id (default all-MiniLM-L6-v2)."})
+    strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter."})
+    epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
+    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora)."})
+    batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
+    max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per text."})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps with a rising learning rate."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
+    split: str = field(default="train", metadata={"help": "Split of a BEIR folder to train on."})
+    eval_split: str | None = field(default="test", metadata={"help": "Held-out split scored before and after (skipped if absent)."})
+    dev_fraction: float = field(default=0.1, metadata={"help": "Share of training queries held out to pick the best checkpoint."})
+    max_dev_queries: int = field(default=500, metadata={"help": "Upper bound on dev queries."})
+    dev_corpus_size: int = field(default=1000, metadata={"help": "Documents searched in dev evaluation (all judged ones plus a fixed random sample)."})
+    evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and checkpoints) per epoch."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
+    lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA branch."})
+    lora_target_modules: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"],
+                                           metadata={"help": "Module names that get adapters."})
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f'unknown strategy "{self.strategy}" (choose one of: {", ".join(STRATEGIES)})')
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "max_seq_length": self.max_seq_length,
+                    "lora_r": self.lora_r, "lora_alpha": self.lora_alpha, "evals_per_epoch": self.evals_per_epoch,
+                    "dev_corpus_size": self.dev_corpus_size, "max_dev_queries": self.max_dev_queries}
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.batch_size < 2:
+            raise ConfigError(f"batch_size must be at least 2 (in-batch negatives need company), got {self.batch_size}")
+        for name in ("warmup_ratio", "lora_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 < self.dev_fraction < 1.0:
+            raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        if isinstance(self.lora_target_modules, str):
+            self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
+
+    @property
+    def resolved_learning_rate(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 5e-4 if self.strategy == "lora" else 5e-5
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["learning_rate"] = self.resolved_learning_rate
+        return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; syntax errors name the file and line."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8; re-save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: invalid YAML ({problem})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def build_config(cls: type, values: dict[str, Any], source: str = "config") -> Any:
+    """Instantiate a stage dataclass, rejecting unknown keys with the closest valid name."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        normalised = str(key).replace("-", "_")
+        if normalised not in names:
+            close = difflib.get_close_matches(normalised, names, n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else f" (valid keys: {', '.join(names)})"
+            raise ConfigError(f'{source}: unknown key "{key}"{hint}')
+    try:
+        return cls(**{str(k).replace("-", "_"): v for k, v in values.items()})
+    except TypeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None

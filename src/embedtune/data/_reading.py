@@ -1,0 +1,57 @@
+"""Line-by-line reading that turns every problem into a DataError naming the file and line."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from embedtune.errors import DataError
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) for non-blank lines, decoding UTF-8 strictly per line."""
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    path, f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8", number
+                ) from None
+            if text.strip():
+                yield number, text
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each JSON line; anything but an object is an error."""
+    for number, text in read_lines(path):
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"malformed JSON ({exc.msg} at column {exc.colno})", number) from None
+        if not isinstance(obj, dict):
+            raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", number)
+        yield number, obj
+
+
+def fields_seen(obj: dict[str, Any]) -> str:
+    return ", ".join(f'"{k}"' for k in obj) or "none"
+
+
+def require_text(path: Path, number: int, obj: dict[str, Any], names: tuple[str, ...]) -> str:
+    """The first of ``names`` present in ``obj`` as a non-empty string (ids may be numbers)."""
+    for name in names:
+        if name in obj:
+            value = obj[name]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str):
+                raise DataError(path, f'field "{name}" must be a string, got {type(value).__name__}', number)
+            if not value.strip():
+                raise DataError(path, f'field "{name}" is empty', number)
+            return value
+    wanted = " or ".join(f'"{n}"' for n in names)
+    raise DataError(path, f"missing field {wanted} (fields seen: {fields_seen(obj)})", number)

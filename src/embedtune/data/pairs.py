@@ -1,0 +1,74 @@
+"""Pair and triplet files: JSONL or CSV/TSV with query/positive[/negative] columns."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from embedtune.data._reading import read_jsonl, read_lines, require_text
+from embedtune.data.types import TrainingPairs
+from embedtune.errors import DataError
+
+QUERY_FIELDS = ("query", "anchor", "question")
+POSITIVE_FIELDS = ("positive", "pos", "document", "passage")
+
+
+def load_pairs(path: str | Path) -> TrainingPairs:
+    """Read (query, positive[, negatives]) rows from ``.jsonl`` or ``.csv``/``.tsv``.
+
+    Negatives come from a ``negatives`` list, a ``negative`` field, or ``negative_1..k``
+    columns (what ``embedtune mine`` writes). Every row must carry the same number of
+    negatives, because a loss batch needs a rectangular layout.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".json"}:
+        rows = read_jsonl(path)
+    elif suffix in {".csv", ".tsv"}:
+        rows = _read_table(path, "\t" if suffix == ".tsv" else ",")
+    else:
+        raise DataError(path, f'unsupported file type "{suffix}" (use .jsonl, .csv or .tsv, or a BEIR folder)')
+    queries: list[str] = []
+    positives: list[str] = []
+    negatives: list[list[str]] = []
+    first_row: tuple[int, int] | None = None  # (negatives per row, line) of the first row
+    for number, row in rows:
+        queries.append(require_text(path, number, row, QUERY_FIELDS))
+        positives.append(require_text(path, number, row, POSITIVE_FIELDS))
+        row_negatives = _negatives(path, number, row)
+        if first_row is None:
+            first_row = (len(row_negatives), number)
+        elif len(row_negatives) != first_row[0]:
+            raise DataError(path, f"row has {len(row_negatives)} negatives but line {first_row[1]} has "
+                                  f"{first_row[0]}; give every row the same number", number)
+        if row_negatives:
+            negatives.append(row_negatives)
+    if not queries:
+        raise DataError(path, "no rows in the file")
+    return TrainingPairs(queries=queries, positives=positives, negatives=negatives, source=str(path))
+
+
+def _read_table(path: Path, delimiter: str):
+    lines = list(read_lines(path))
+    if not lines:
+        raise DataError(path, "no rows in the file")
+    header_number, header_text = lines[0]
+    header = next(csv.reader(io.StringIO(header_text), delimiter=delimiter))
+    header = [h.strip() for h in header]
+    for number, text in lines[1:]:
+        cells = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+        if len(cells) != len(header):
+            raise DataError(path, f"expected {len(header)} columns like the header, got {len(cells)}", number)
+        yield number, dict(zip(header, cells))
+
+
+def _negatives(path: Path, number: int, row: dict[str, Any]) -> list[str]:
+    if "negatives" in row:
+        value = row["negatives"]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise DataError(path, 'field "negatives" must be a list of non-empty strings', number)
+        return value
+    numbered = sorted((k for k in row if k.startswith("negative_")), key=lambda k: (len(k), k))
+    names = (["negative"] if "negative" in row else []) + numbered
+    return [require_text(path, number, row, (name,)) for name in names]

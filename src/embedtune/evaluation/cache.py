@@ -1,0 +1,73 @@
+"""On-disk cache of corpus embeddings, keyed by the model's weights and the exact texts.
+
+Evaluating, mining and reranking all start by encoding the same corpus; with the key below a
+second run with the same model and texts loads the matrix instead of spending minutes on it,
+and any change to the weights, tokenizer length, prompt or a single text gives a new key.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$EMBEDTUNE_CACHE_DIR``, else ``$XDG_CACHE_HOME/embedtune``, else ``~/.cache/embedtune``."""
+    if env := os.environ.get("EMBEDTUNE_CACHE_DIR"):
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "embedtune"
+
+
+def model_fingerprint(model: SentenceTransformer) -> str:
+    """A hash of every weight and of the settings that change what ``encode`` returns."""
+    import torch
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(model).encode())
+    digest.update(repr(sorted((model.prompts or {}).items())).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def texts_fingerprint(texts: list[str]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+class EmbeddingCache:
+    """Stores one ``.npy`` matrix per (model, texts, role) key; ``None`` disables caching."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+
+    def path_for(self, model_key: str, texts: list[str], role: str) -> Path:
+        return self.directory / f"{role}-{model_key}-{texts_fingerprint(texts)}.npy"
+
+    def load(self, path: Path) -> np.ndarray | None:
+        if not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            logger.warning("ignoring unreadable cache file %s", path)
+            return None
+
+    def save(self, path: Path, matrix: np.ndarray) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, matrix, allow_pickle=False)
+        os.replace(tmp, path)

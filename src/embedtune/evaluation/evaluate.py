@@ -1,0 +1,57 @@
+"""Evaluate an embedding model on a labelled retrieval split."""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from embedtune.data.types import RetrievalSet
+from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric
+from embedtune.evaluation.report import EvalReport
+from embedtune.evaluation.search import retrieve
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+
+def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
+                   metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 32,
+                   cache: EmbeddingCache | None = None, show_progress: bool = False,
+                   model_name: str = "") -> EvalReport:
+    """Retrieve for every query with a positive label and score the run.
+
+    The search depth is the largest cutoff asked for, so Recall@100 really sees 100 documents.
+    """
+    start = time.perf_counter()
+    depth = max(parse_metric(m)[1] for m in metrics)
+    query_ids = data.evaluable_query_ids()
+    run = retrieve(model, data, top_k=depth, batch_size=batch_size, cache=cache,
+                   show_progress=show_progress, query_ids=query_ids)
+    mean, per_query = evaluate_run({q: data.qrels[q] for q in query_ids}, run, metrics)
+    return EvalReport(
+        metrics=mean, per_query=per_query, model=model_name, data=data.source, split=data.split,
+        num_queries=len(query_ids), num_documents=len(data.corpus),
+        skipped_queries=len(data.queries) - len(query_ids), seconds=time.perf_counter() - start,
+    )
+
+
+def sample_corpus(data: RetrievalSet, size: int, seed: int = 42) -> RetrievalSet:
+    """Keep every judged document plus random others up to ``size`` documents.
+
+    Dev evaluation during training runs several times; encoding the whole corpus each time
+    would cost more than the training itself, while a fixed random sample keeps the ranking
+    task honest (the same distractors for every checkpoint).
+    """
+    if len(data.corpus) <= size:
+        return data
+    judged = {d for j in data.qrels.values() for d in j if d in data.corpus}
+    others = sorted(d for d in data.corpus if d not in judged)
+    extra = random.Random(seed).sample(others, max(0, min(len(others), size - len(judged))))
+    keep = judged | set(extra)
+    corpus = {d: t for d, t in data.corpus.items() if d in keep}
+    return RetrievalSet(corpus=corpus, queries=data.queries, qrels=data.qrels, source=data.source, split=data.split)

@@ -1,0 +1,61 @@
+"""EvalReport: the result of one evaluation, with the ways people want to read it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embedtune._io import write_json_atomic
+
+
+@dataclass
+class EvalReport:
+    """Mean metrics, per-query metrics and what was evaluated."""
+
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    model: str = ""
+    data: str = ""
+    split: str = ""
+    num_queries: int = 0
+    num_documents: int = 0
+    skipped_queries: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": self.metrics,
+            "per_query": self.per_query,
+            "model": self.model,
+            "data": self.data,
+            "split": self.split,
+            "num_queries": self.num_queries,
+            "num_documents": self.num_documents,
+            "skipped_queries": self.skipped_queries,
+            "seconds": round(self.seconds, 3),
+            **self.extra,
+        }
+
+    def save(self, path: str | Path) -> None:
+        write_json_atomic(path, self.to_dict())
+
+    def to_table(self) -> str:
+        """Metrics as an aligned two-column table."""
+        width = max(len(m) for m in self.metrics)
+        lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
+        lines += [f"{m:<{width}}  {v:.4f}" for m, v in self.metrics.items()]
+        lines.append(f"{self.num_queries} queries, {self.num_documents} documents, "
+                     f"{self.skipped_queries} skipped (no positive label), {self.seconds:.1f}s")
+        return "\n".join(lines)
+
+
+def comparison_table(before: dict[str, float], after: dict[str, float],
+                     labels: tuple[str, str] = ("before", "after")) -> str:
+    """Side-by-side metrics with the change, the table every stage ends with."""
+    names = [m for m in before if m in after]
+    width = max(len(m) for m in names + ["metric"])
+    lines = [f"{'metric':<{width}}  {labels[0]:>8}  {labels[1]:>8}  {'change':>8}",
+             f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 8}"]
+    lines += [f"{m:<{width}}  {before[m]:>8.4f}  {after[m]:>8.4f}  {after[m] - before[m]:>+8.4f}" for m in names]
+    return "\n".join(lines)

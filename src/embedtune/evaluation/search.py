@@ -1,0 +1,70 @@
+"""Dense retrieval: encode (through the cache), then exact cosine top-k."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from embedtune.evaluation.cache import EmbeddingCache, model_fingerprint
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.data.types import RetrievalSet
+
+logger = logging.getLogger(__name__)
+
+
+def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,
+                     cache: EmbeddingCache | None = None, show_progress: bool = False) -> np.ndarray:
+    """Unit-normalised document embeddings, loaded from ``cache`` when this model saw these texts."""
+    path = cache.path_for(model_fingerprint(model), texts, "documents") if cache else None
+    if path is not None and (cached := cache.load(path)) is not None and len(cached) == len(texts):
+        logger.info("loaded %d document embeddings from the cache (%s)", len(texts), path.name)
+        return cached
+    embeddings = model.encode_document(texts, batch_size=batch_size, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=show_progress)
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if path is not None:
+        cache.save(path, embeddings)
+    return embeddings
+
+
+def encode_queries(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,
+                   show_progress: bool = False) -> np.ndarray:
+    embeddings = model.encode_query(texts, batch_size=batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=show_progress)
+    return np.asarray(embeddings, dtype=np.float32)
+
+
+def exact_top_k(queries: np.ndarray, documents: np.ndarray, k: int, chunk: int = 1024
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and indices of the ``k`` best documents per query (inner product), best first."""
+    k = min(k, documents.shape[0])
+    all_scores = np.empty((queries.shape[0], k), dtype=np.float32)
+    all_indices = np.empty((queries.shape[0], k), dtype=np.int64)
+    for start in range(0, queries.shape[0], chunk):
+        scores = queries[start:start + chunk] @ documents.T
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part_scores = np.take_along_axis(scores, part, axis=1)
+        order = np.argsort(-part_scores, axis=1, kind="stable")
+        all_indices[start:start + chunk] = np.take_along_axis(part, order, axis=1)
+        all_scores[start:start + chunk] = np.take_along_axis(part_scores, order, axis=1)
+    return all_scores, all_indices
+
+
+def retrieve(model: SentenceTransformer, data: RetrievalSet, *, top_k: int = 100, batch_size: int = 32,
+             cache: EmbeddingCache | None = None, show_progress: bool = False,
+             query_ids: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """A run (query id → {doc id → score}) of the ``top_k`` documents for each query."""
+    doc_ids = list(data.corpus)
+    qids = query_ids if query_ids is not None else list(data.queries)
+    documents = encode_documents(model, [data.corpus[d] for d in doc_ids], batch_size=batch_size,
+                                 cache=cache, show_progress=show_progress)
+    queries = encode_queries(model, [data.queries[q] for q in qids], batch_size=batch_size)
+    scores, indices = exact_top_k(queries, documents, top_k)
+    return {
+        qid: {doc_ids[j]: float(s) for s, j in zip(scores[i], indices[i])}
+        for i, qid in enumerate(qids)
+    }

@@ -1,0 +1,70 @@
+"""The model card (README.md) saved with every trained model: what it is, how it was made, how it scores."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from embedtune import __version__
+from embedtune._io import write_text_atomic
+
+if TYPE_CHECKING:
+    from embedtune.training.train import TrainResult
+
+
+def write_model_card(out: Path, result: TrainResult, *, base_model: str, base_path: str) -> None:
+    write_text_atomic(out / "README.md", render_model_card(result, base_model=base_model, base_path=base_path))
+
+
+def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -> str:
+    config = result.config
+    lines = [
+        "---",
+        "library_name: sentence-transformers",
+        f"base_model: {base_model}",
+        "pipeline_tag: sentence-similarity",
+        "tags: [sentence-transformers, feature-extraction, embedtune]",
+        "---",
+        "",
+        f"# Fine-tuned from {base_model}",
+        "",
+        f"Made with embedtune {__version__} (`{config['strategy']}` strategy"
+        + (", LoRA merged into the weights; the adapter alone is in `adapter/`" if config["strategy"] == "lora" else "")
+        + ").",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from sentence_transformers import SentenceTransformer",
+        f'model = SentenceTransformer("{result.model_dir}")',
+        'embeddings = model.encode(["your text"], normalize_embeddings=True)',
+        "```",
+        "",
+        "## Data",
+        "",
+        f"- {result.data}",
+        f"- base model weights: `{base_path}`",
+        "",
+        "## Settings",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in config.items() if k != "model"],
+        "",
+        "## Results",
+        "",
+    ]
+    if result.before and result.after:
+        lines += [f"Held-out split `{result.heldout_split}` (never used for training or checkpoint choice):", "",
+                  "| metric | base | tuned | change |", "|---|---|---|---|"]
+        lines += [f"| {m} | {result.before[m]:.4f} | {result.after[m]:.4f} | {result.after[m] - result.before[m]:+.4f} |"
+                  for m in result.before]
+    else:
+        lines.append("No held-out split was given, so only dev scores are reported.")
+    lines += ["", "Dev evaluations (the best one, by dev nDCG@10, is the saved model):", "",
+              "| step | dev nDCG@10 | dev MRR@10 |", "|---|---|---|"]
+    for entry in result.dev_history:
+        mark = " (saved)" if entry.get("step") == result.best_step else ""
+        lines.append(f"| {entry.get('step')}{mark} | {entry.get('eval_dev_ndcg@10', 0):.4f} | "
+                     f"{entry.get('eval_dev_mrr@10', 0):.4f} |")
+    lines += ["", f"Training took {result.train_seconds:.0f} s on {result.num_train_pairs} pairs.", ""]
+    return "\n".join(lines)

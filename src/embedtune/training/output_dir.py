@@ -1,0 +1,82 @@
+"""The training output folder: refuse to clobber, resume what was interrupted, finish atomically."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from embedtune._io import write_json_atomic
+from embedtune.errors import OutputExistsError
+
+logger = logging.getLogger(__name__)
+
+RUN_FILE = "embedtune_run.json"  # written at start: the settings an interrupted run resumes with
+RESULT_FILE = "embedtune_train.json"  # written last: its presence means the run finished
+CHECKPOINTS = "checkpoints"
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    folder = out / CHECKPOINTS
+    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
+
+
+def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool) -> Path | None:
+    """Make ``out`` ready; return the checkpoint to resume from, if an unfinished run left one.
+
+    A finished run, a foreign folder, or an unfinished run with other settings is only replaced
+    with ``overwrite``: a user's directory is never silently overwritten.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f'output "{out}" is a file; give a folder path')
+    if out.is_dir() and any(out.iterdir()):
+        if overwrite:
+            logger.info("--overwrite: clearing %s", out)
+            shutil.rmtree(out)
+        elif (out / RESULT_FILE).is_file():
+            raise OutputExistsError(f'"{out}" already holds a finished model; pass --overwrite to replace it '
+                                    "or choose another --out")
+        elif (out / RUN_FILE).is_file():
+            previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+            if previous.get("settings") != settings:
+                changed = sorted(k for k in set(previous.get("settings", {})) | set(settings)
+                                 if previous.get("settings", {}).get(k) != settings.get(k))
+                raise OutputExistsError(
+                    f'"{out}" holds an unfinished run with other settings ({", ".join(changed)} differ); '
+                    "rerun with the same settings to resume, or pass --overwrite to start again")
+            checkpoint = latest_checkpoint(out)
+            if checkpoint is not None:
+                logger.info("resuming the interrupted run in %s from %s", out, checkpoint.name)
+            return checkpoint
+        else:
+            raise OutputExistsError(f'"{out}" is not empty and was not made by embedtune train; '
+                                    "pass --overwrite to replace it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / RUN_FILE, {"settings": settings})
+    return None
+
+
+def publish_model(model: Any, out: Path) -> None:
+    """Save the final model into ``out`` so a reader never sees a half-saved model.
+
+    The model is written to a hidden sibling folder first and its files moved in by rename.
+    """
+    staging = out / ".final-model"
+    if staging.exists():
+        shutil.rmtree(staging)
+    model.save(str(staging))
+    for item in staging.iterdir():
+        target = out / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        item.replace(target)
+    staging.rmdir()
+
+
+def finish(out: Path, result: dict[str, Any]) -> None:
+    """Write the result marker and drop the checkpoints (the best one is now the model)."""
+    write_json_atomic(out / RESULT_FILE, result)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    (out / RUN_FILE).unlink(missing_ok=True)

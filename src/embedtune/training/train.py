@@ -1,0 +1,144 @@
+"""``train_model``: contrastive fine-tuning with dev-based checkpoint choice and resume."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embedtune import __version__
+from embedtune.config import TrainConfig
+from embedtune.data.types import RetrievalSet, TrainingPairs
+from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
+from embedtune.models import display_name, load_model, resolve_model
+from embedtune.training.data_prep import prepare_data
+from embedtune.training.model_card import write_model_card
+from embedtune.training.output_dir import CHECKPOINTS, finish, open_output_dir, publish_model
+from embedtune.training.strategies import STRATEGIES
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced and how it scored."""
+
+    model_dir: str
+    config: dict[str, Any]
+    data: str
+    before: dict[str, float] | None
+    after: dict[str, float] | None
+    heldout_split: str | None
+    dev_history: list[dict[str, Any]] = field(default_factory=list)
+    loss_history: list[dict[str, float]] = field(default_factory=list)
+    best_step: int | None = None
+    train_seconds: float = 0.0
+    resumed_from: str | None = None
+    num_train_pairs: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"embedtune_version": __version__, **self.__dict__}
+
+
+def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path,
+                config: TrainConfig | None = None, *, overwrite: bool = False, show_progress: bool = True,
+                cache: EmbeddingCache | None = None) -> TrainResult:
+    """Fine-tune ``config.model`` on ``data`` and save a standard sentence-transformers model in ``out``.
+
+    The dev split (carved from the training labels) picks the checkpoint; the held-out split is
+    only scored, before and after. Rerunning the same call after an interruption resumes from
+    the last checkpoint in ``out``.
+    """
+    config = config or TrainConfig()
+    out = Path(out)
+    cache = cache or EmbeddingCache()
+    prepared = prepare_data(data, split=config.split, eval_split=config.eval_split,
+                            dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
+                            seed=config.seed)
+    settings = {**config.to_dict(), "data": prepared.description}
+    resume = open_output_dir(out, settings, overwrite=overwrite)
+
+    _seed_everything(config.seed)
+    model = load_model(config.model, max_seq_length=config.max_seq_length)
+    before = _score(model, prepared.heldout, cache, show_progress, "base model")
+    STRATEGIES[config.strategy].prepare(model, config)
+
+    trainer, evaluator = _build_trainer(model, prepared.train, prepared.dev, config, out / CHECKPOINTS,
+                                        show_progress)
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    train_seconds = time.perf_counter() - start
+    best_step = _best_step(trainer)
+
+    STRATEGIES[config.strategy].finalize(model, out, display_name(config.model))
+    after = _score(model, prepared.heldout, cache, show_progress, "tuned model")
+    publish_model(model, out)
+    result = TrainResult(
+        model_dir=str(out), config=config.to_dict(), data=prepared.description, before=before, after=after,
+        heldout_split=prepared.heldout.split if prepared.heldout else None,
+        dev_history=[e for e in trainer.state.log_history if "eval_dev_ndcg@10" in e],
+        loss_history=[{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e],
+        best_step=best_step, train_seconds=round(train_seconds, 2),
+        resumed_from=resume.name if resume else None, num_train_pairs=len(prepared.train),
+    )
+    write_model_card(out, result, base_model=display_name(config.model), base_path=resolve_model(config.model))
+    finish(out, result.to_dict())
+    return result
+
+
+def _seed_everything(seed: int) -> None:
+    from transformers import set_seed
+
+    set_seed(seed)  # Python, numpy and torch (all devices)
+
+
+def _score(model: Any, heldout: RetrievalSet | None, cache: EmbeddingCache, show_progress: bool,
+           label: str) -> dict[str, float] | None:
+    if heldout is None:
+        return None
+    logger.info("scoring the %s on %s split %s", label, heldout.source, heldout.split)
+    return evaluate_model(model, heldout, cache=cache, show_progress=show_progress).metrics
+
+
+def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: TrainConfig,
+                   checkpoints: Path, show_progress: bool) -> tuple[Any, Any]:
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from embedtune.training.dev_evaluator import DevRetrievalEvaluator
+
+    evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed))
+    every = 1.0 / (config.epochs * config.evals_per_epoch)  # a ratio of the total steps
+    cuda = torch.cuda.is_available()
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.resolved_learning_rate,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        batch_sampler="no_duplicates",  # a repeated text in a batch would be a false in-batch negative
+        eval_strategy="steps", eval_steps=every,
+        save_strategy="steps", save_steps=every, save_total_limit=2,
+        load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True,
+        logging_steps=max(1, min(10, len(pairs) // config.batch_size // 4)),
+        report_to=[], disable_tqdm=not show_progress,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        dataloader_pin_memory=cuda,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=Dataset.from_dict(pairs.to_columns()),
+        loss=MultipleNegativesRankingLoss(model), evaluator=evaluator,
+    )
+    return trainer, evaluator
+
+
+def _best_step(trainer: Any) -> int | None:
+    checkpoint = trainer.state.best_model_checkpoint
+    return int(str(checkpoint).rsplit("-", 1)[-1]) if checkpoint else None
