@@ -94,7 +94,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+        raise ConfigError(f"{path}: expected a mapping of settings (one \"key: value\" per line), "
+                          f"got {type(data).__name__}")
     return data
 
 
@@ -107,7 +108,32 @@ def build_config(cls: type, values: dict[str, Any], source: str = "config") -> A
             close = difflib.get_close_matches(normalised, names, n=1)
             hint = f'; did you mean "{close[0]}"?' if close else f" (valid keys: {', '.join(names)})"
             raise ConfigError(f'{source}: unknown key "{key}"{hint}')
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        kwargs[name] = _coerce_number(name, value, types[name], source)
     try:
-        return cls(**{str(k).replace("-", "_"): v for k, v in values.items()})
+        return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    except ConfigError as exc:  # from __post_init__, which does not know where the value came from
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _coerce_number(name: str, value: Any, annotation: str, source: str) -> Any:
+    """Numbers for int/float fields; YAML reads ``5e-5`` (no dot) as the string "5e-5"."""
+    kind = annotation.replace(" | None", "")
+    if kind not in ("int", "float") or value is None:
+        return value
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f'{source}: {name} must be a number, got "{value}"') from None
+    if kind == "float":
+        return value if isinstance(value, (int, float)) else number
+    if not number.is_integer():
+        raise ConfigError(f"{source}: {name} must be a whole number, got {value}")
+    return int(number)

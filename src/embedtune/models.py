@@ -49,9 +49,9 @@ def _looks_like_path(name: str) -> bool:
 def load_model(name: str | None, device: str | None = None,
                max_seq_length: int | None = None) -> SentenceTransformer:
     """Load a SentenceTransformer, turning load failures into one-line errors."""
+    target = resolve_model(name)  # before the slow import, so a mistyped path fails at once
     from sentence_transformers import SentenceTransformer
 
-    target = resolve_model(name)
     try:
         model = SentenceTransformer(target, device=device)
     except OSError as exc:

@@ -9,8 +9,8 @@ from typing import Any
 from embedtune.errors import DataError
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (line number, text) for non-blank lines, decoding UTF-8 strictly per line."""
+def read_lines(path: Path, skip_blank: bool = True) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) for non-blank (or all) lines, decoding UTF-8 strictly per line."""
     if not path.is_file():
         raise DataError(path, "file not found")
     with open(path, "rb") as f:
@@ -18,10 +18,9 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                raise DataError(
-                    path, f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8", number
-                ) from None
-            if text.strip():
+                problem = f"not valid UTF-8 (byte {exc.start + 1} of the line); re-save the file as UTF-8"
+                raise DataError(path, problem, number) from None
+            if text.strip() or not skip_blank:
                 yield number, text
 
 
@@ -29,7 +28,8 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each JSON line; anything but an object is an error."""
     for number, text in read_lines(path):
         try:
-            obj = json.loads(text)
+            # without the newline, or an error at the end of the line is reported at column 1 of the next
+            obj = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
             raise DataError(path, f"malformed JSON ({exc.msg} at column {exc.colno})", number) from None
         if not isinstance(obj, dict):

@@ -25,7 +25,9 @@ def load_beir(folder: str | Path, split: str = "test") -> RetrievalSet:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(folder, "data folder not found")
+        problem = "is a file, not a folder" if folder.exists() else "data folder not found"
+        layout = "expected a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"
+        raise DataError(folder, f"{problem} ({layout})")
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         splits = available_splits(folder)
@@ -98,7 +100,7 @@ def read_qrels(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> d
         query_id, doc_id, score_text = (c.strip() for c in cells)
         try:
             score = int(float(score_text))
-        except ValueError:
+        except (ValueError, OverflowError):  # int(float("inf")) overflows
             raise DataError(path, f'score "{score_text}" is not a number', number) from None
         if query_id not in queries:
             raise DataError(path, f'unknown query id "{query_id}" (not in queries.jsonl)', number)

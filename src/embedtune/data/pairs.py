@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import csv
-import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ def load_pairs(path: str | Path) -> TrainingPairs:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if not path.exists():
+        raise DataError(path, "not found (give a BEIR folder or a .jsonl, .csv or .tsv file)")
     if suffix in {".jsonl", ".json"}:
         rows = read_jsonl(path)
     elif suffix in {".csv", ".tsv"}:
@@ -49,18 +51,28 @@ def load_pairs(path: str | Path) -> TrainingPairs:
     return TrainingPairs(queries=queries, positives=positives, negatives=negatives, source=str(path))
 
 
-def _read_table(path: Path, delimiter: str):
-    lines = list(read_lines(path))
-    if not lines:
-        raise DataError(path, "no rows in the file")
-    header_number, header_text = lines[0]
-    header = next(csv.reader(io.StringIO(header_text), delimiter=delimiter))
-    header = [h.strip() for h in header]
-    for number, text in lines[1:]:
-        cells = next(csv.reader(io.StringIO(text), delimiter=delimiter))
-        if len(cells) != len(header):
+def _read_table(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, str]]]:
+    # One reader over the whole file, because a quoted cell may span lines (passages often do).
+    lines = (text for _, text in read_lines(path, skip_blank=False))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    start = 1  # the line the next row begins on
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(path, f"malformed {path.suffix[1:].upper()} row ({exc})", start) from None
+        number, start = start, reader.line_num + 1
+        if not any(c.strip() for c in cells):
+            continue
+        if header is None:
+            header = [h.strip() for h in cells]
+        elif len(cells) != len(header):
             raise DataError(path, f"expected {len(header)} columns like the header, got {len(cells)}", number)
-        yield number, dict(zip(header, cells))
+        else:
+            yield number, dict(zip(header, cells))
 
 
 def _negatives(path: Path, number: int, row: dict[str, Any]) -> list[str]:

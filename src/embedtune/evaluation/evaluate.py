@@ -55,3 +55,19 @@ def sample_corpus(data: RetrievalSet, size: int, seed: int = 42) -> RetrievalSet
     keep = judged | set(extra)
     corpus = {d: t for d, t in data.corpus.items() if d in keep}
     return RetrievalSet(corpus=corpus, queries=data.queries, qrels=data.qrels, source=data.source, split=data.split)
+
+
+def evaluate_path(model: str | None, data: str, split: str = "test", *,
+                  metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 32,
+                  max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
+                  show_progress: bool = False) -> EvalReport:
+    """Load a model and a BEIR split by name and evaluate (what ``embedtune eval`` runs)."""
+    from embedtune.data.beir import load_beir
+    from embedtune.models import display_name, load_model
+
+    for name in metrics:
+        parse_metric(name)
+    dataset = load_beir(data, split)
+    loaded = load_model(model, max_seq_length=max_seq_length)
+    return evaluate_model(loaded, dataset, metrics=metrics, batch_size=batch_size, cache=cache,
+                          show_progress=show_progress, model_name=display_name(model))

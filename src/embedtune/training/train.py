@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,7 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     prepared = prepare_data(data, split=config.split, eval_split=config.eval_split,
                             dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
                             seed=config.seed)
-    settings = {**config.to_dict(), "data": prepared.description}
+    settings = {**config.to_dict(), "data": str(data) if isinstance(data, (str, Path)) else prepared.description}
     resume = open_output_dir(out, settings, overwrite=overwrite)
 
     _seed_everything(config.seed)
@@ -108,11 +109,11 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from transformers.trainer_callback import PrinterCallback
 
     from embedtune.training.dev_evaluator import DevRetrievalEvaluator
 
     evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed))
-    every = 1.0 / (config.epochs * config.evals_per_epoch)  # a ratio of the total steps
     cuda = torch.cuda.is_available()
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
@@ -124,8 +125,7 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
         seed=config.seed,
         data_seed=config.seed,
         batch_sampler="no_duplicates",  # a repeated text in a batch would be a false in-batch negative
-        eval_strategy="steps", eval_steps=every,
-        save_strategy="steps", save_steps=every, save_total_limit=2,
+        eval_strategy="steps", save_strategy="steps", save_total_limit=2, eval_steps=1, save_steps=1,  # set below
         load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True,
         logging_steps=max(1, min(10, len(pairs) // config.batch_size // 4)),
         report_to=[], disable_tqdm=not show_progress,
@@ -136,6 +136,12 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
         model=model, args=args, train_dataset=Dataset.from_dict(pairs.to_columns()),
         loss=MultipleNegativesRankingLoss(model), evaluator=evaluator,
     )
+    # Evaluate (and checkpoint) evals_per_epoch times per epoch, counted on the real batches: the
+    # no-duplicates sampler can yield fewer batches than len(pairs) / batch_size.
+    steps_per_epoch = len(trainer.get_train_dataloader())
+    trainer.args.eval_steps = trainer.args.save_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
+    # Trainer prints every log dict to stdout when bars are off; stdout belongs to results (--json).
+    trainer.remove_callback(PrinterCallback)
     return trainer, evaluator
 
 

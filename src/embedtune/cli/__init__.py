@@ -1,0 +1,1 @@
+"""The ``embedtune`` command: one file per subcommand, each a thin wrapper over a library function."""

@@ -1,0 +1,47 @@
+"""Options shared by several subcommands, and the logging / progress set-up they imply."""
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+model_option = click.option(
+    "--model", "-m", default=None, envvar="EMBEDTUNE_MODEL", show_envvar=True,
+    help="Model: local folder or Hugging Face id. Default: all-MiniLM-L6-v2 (installed offline).")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="Only print results: no progress bars or log lines.")
+batch_size_option = click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                                 help="Texts per encoding/training batch.")
+max_seq_length_option = click.option("--max-seq-length", type=click.IntRange(min=8), default=None,
+                                     help="Tokens kept per text (default: the model's own).")
+no_cache_option = click.option("--no-cache", is_flag=True,
+                               help="Do not read or write the corpus-embedding cache (EMBEDTUNE_CACHE_DIR).")
+
+
+def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
+def setup_output(quiet: bool) -> bool:
+    """Configure logging for a command; return whether to show progress bars.
+
+    Bars only make sense on a terminal: in a pipe or a CI log they become thousands of lines.
+    """
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", force=True)
+    for noisy in ("httpx", "urllib3", "huggingface_hub", "datasets", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    show = not quiet and sys.stderr.isatty()
+    if not show:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TQDM_DISABLE", "1")
+    return show

@@ -1,0 +1,47 @@
+"""``embedtune eval``: score a model on a labelled BEIR split."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from embedtune.cli._options import (batch_size_option, compose, max_seq_length_option, model_option,
+                                    no_cache_option, quiet_option, setup_output)
+
+
+@click.command("eval")
+@compose(model_option)
+@click.option("--data", "-d", required=True, type=click.Path(), help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/).")
+@click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv to score.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write metrics and per-query scores to this JSON file ('-' for stdout).")
+@click.option("--metrics", default=None, help="Comma-separated, e.g. ndcg@10,recall@100 (default: the full set).")
+@compose(batch_size_option, max_seq_length_option, no_cache_option, quiet_option)
+def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
+                 batch_size: int | None, max_seq_length: int | None, no_cache: bool, quiet: bool) -> None:
+    """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
+
+    Corpus embeddings are cached on disk (keyed by the model's weights and the texts), so a
+    second evaluation of the same model skips encoding.
+
+    \b
+    Examples:
+      embedtune eval --data ../shared/data/scifact --split test
+      embedtune eval --model runs/scifact --data ../shared/data/scifact --json after.json
+    """
+    from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
+
+    show_progress = setup_output(quiet or json_path == "-")
+    report = evaluate_path(
+        model, data, split,
+        metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
+        batch_size=batch_size or 32, max_seq_length=max_seq_length,
+        cache=None if no_cache else EmbeddingCache(), show_progress=show_progress,
+    )
+    if json_path == "-":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(report.to_table())
+    if json_path:
+        report.save(json_path)
+        click.echo(f"wrote {json_path}")

