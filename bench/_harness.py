@@ -1,0 +1,86 @@
+"""Shared benchmark plumbing: run a step in its own process, time it, track its peak memory, record it."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def machine_info() -> dict[str, Any]:
+    import sentence_transformers
+    import torch
+    import transformers
+
+    import embedtune
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "sentence_transformers": sentence_transformers.__version__, "transformers": transformers.__version__,
+            "embedtune": embedtune.__version__, "torch_threads": torch.get_num_threads()}
+
+
+def run_step(name: str, argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``argv``; return wall seconds, peak RSS (process tree, sampled every 0.2 s) and exit code."""
+    print(f"[{datetime.now():%H:%M:%S}] {name}: {' '.join(argv)}", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        parent = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                rss = parent.memory_info().rss + sum(c.memory_info().rss for c in parent.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    stdout, stderr = proc.communicate()
+    done.set()
+    thread.join()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(stderr[-4000:])
+        raise SystemExit(f"{name} failed with exit code {proc.returncode}")
+    print(f"    {seconds:.0f}s, peak RSS {peak / 2**30:.2f} GiB", flush=True)
+    return {"argv": argv, "wall_seconds": round(seconds, 1), "peak_rss_gb": round(peak / 2**30, 3),
+            "stdout": stdout}
+
+
+class Results:
+    """A JSON results file rewritten after every step, so a cut-off run still leaves its figures."""
+
+    def __init__(self, path: Path, command: str) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {"command": command, "started": datetime.now(timezone.utc).isoformat(),
+                                     "machine": machine_info(), "steps": {}}
+
+    def record(self, key: str, value: Any) -> None:
+        self.data["steps"][key] = value
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
