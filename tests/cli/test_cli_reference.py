@@ -1,0 +1,14 @@
+"""The README's CLI reference is generated from --help; this fails when the two drift apart."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_cli_reference_matches_help() -> None:
+    proc = subprocess.run([sys.executable, "scripts/cli_reference.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,65 @@
+"""Evaluating the same model twice must not re-encode; any change to weights or texts must."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from embedtune.data import RetrievalSet
+from embedtune.evaluation import EmbeddingCache, evaluate_model
+from embedtune.evaluation.cache import model_fingerprint
+from embedtune.models import load_model
+
+CORPUS = {f"d{i}": f"document number {i} about topic {i % 5}" for i in range(30)}
+DATA = RetrievalSet(corpus=CORPUS, queries={"q1": "topic 3", "q2": "number 7"},
+                    qrels={"q1": {"d3": 1}, "q2": {"d7": 1}}, source="inline", split="test")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(None, max_seq_length=32)
+
+
+def count_document_encodes(model, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = model.encode_document
+
+    def counting(texts, **kwargs):
+        calls.append(len(texts))
+        return original(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode_document", counting)
+    return calls
+
+
+def test_second_evaluation_reads_the_cache(model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_document_encodes(model, monkeypatch)
+    cache = EmbeddingCache(tmp_path)
+    first = evaluate_model(model, DATA, cache=cache)
+    second = evaluate_model(model, DATA, cache=cache)
+    assert calls == [30], "the corpus is encoded once, then read from disk"
+    assert second.metrics == first.metrics
+    assert len(list(tmp_path.glob("documents-*.npy"))) == 1
+
+
+def test_changed_texts_or_weights_miss_the_cache(model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_document_encodes(model, monkeypatch)
+    cache = EmbeddingCache(tmp_path)
+    evaluate_model(model, DATA, cache=cache)
+    edited = RetrievalSet(corpus={**CORPUS, "d0": "a different first document"}, queries=DATA.queries,
+                          qrels=DATA.qrels)
+    evaluate_model(model, edited, cache=cache)
+    before = model_fingerprint(model)
+    weight = next(model.parameters())
+    saved = weight.detach().clone()
+    with torch.no_grad():
+        weight.add_(1e-3)
+    try:
+        assert model_fingerprint(model) != before
+        evaluate_model(model, DATA, cache=cache)
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
+    assert calls == [30, 30, 30]
+    assert model_fingerprint(model) == before
