@@ -59,6 +59,15 @@ def evaluate(model, corpus: dict, queries: dict, qrels: dict, top_k: int = 100) 
             "recall@100": mean("recall_100"), "map@10": mean("map_cut_10")}
 
 
+def add_lora(model, r: int = 16, alpha: int = 32, dropout: float = 0.1,
+             targets: tuple[str, ...] = ("query", "key", "value", "dense")) -> None:
+    """LoRA the way the sentence-transformers docs show it: a peft adapter on the transformer."""
+    from peft import LoraConfig, TaskType
+
+    model.add_adapter(LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=r, lora_alpha=alpha,
+                                 lora_dropout=dropout, target_modules=list(targets)))
+
+
 def train(model, pairs: list[tuple[str, str]], out_dir: str, *, epochs: float, lr: float,
           batch_size: int = 32, warmup: float = 0.1, seed: int = 42) -> float:
     """Plain MNRL fine-tuning; returns the training wall time in seconds."""
@@ -103,6 +112,7 @@ def _main() -> None:
     tr.add_argument("--warmup", type=float, default=0.1)
     tr.add_argument("--max-seq-length", type=int, default=256)
     tr.add_argument("--seed", type=int, default=42)
+    tr.add_argument("--lora", action="store_true", help="Train a LoRA adapter (r 16, alpha 32, q/k/v/dense)")
     tr.add_argument("--result", required=True, type=Path)
     args = parser.parse_args()
 
@@ -116,9 +126,11 @@ def _main() -> None:
         with open(args.pairs, encoding="utf-8") as f:
             rows = [json.loads(line) for line in f]
         pairs = [(r["query"], r["positive"]) for r in rows]
+        if args.lora:
+            add_lora(model)
         seconds = train(model, pairs, args.out + "-checkpoints", epochs=args.epochs, lr=args.lr,
                         batch_size=args.batch_size, warmup=args.warmup, seed=args.seed)
-        model.save(args.out)
+        model.save(args.out)  # with --lora: the adapter, which SentenceTransformer(path) loads through peft
         result = {"train_seconds": seconds, "pairs": len(pairs),
                   "examples_per_second": len(pairs) * args.epochs / seconds}
     args.result.write_text(json.dumps(result, indent=2), encoding="utf-8")

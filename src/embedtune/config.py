@@ -15,6 +15,7 @@ from embedtune.errors import ConfigError
 
 Strategy = Literal["full", "lora"]
 STRATEGIES: tuple[str, ...] = ("full", "lora")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
 
 
 @dataclass
@@ -30,6 +31,8 @@ class TrainConfig:
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps with a rising learning rate."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
     seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
+    precision: str = field(default="auto", metadata={"help": "auto: bf16 autocast where the CPU/GPU has native bf16 "
+                                                            "(fp16 on older GPUs), else fp32; or fp32, bf16, fp16."})
     split: str = field(default="train", metadata={"help": "Split of a BEIR folder to train on."})
     eval_split: str | None = field(default="test", metadata={"help": "Held-out split scored before and after (skipped if absent)."})
     dev_fraction: float = field(default=0.1, metadata={"help": "Share of training queries held out to pick the best checkpoint."})
@@ -60,6 +63,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f'unknown precision "{self.precision}" (choose one of: {", ".join(PRECISIONS)})')
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
 

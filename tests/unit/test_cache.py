@@ -22,14 +22,18 @@ def model():
 
 
 def count_document_encodes(model, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sizes of the document batches handed to any encoding backend."""
+    from embedtune.inference import FastEncoder
+
     calls: list[int] = []
-    original = model.encode_document
+    original = FastEncoder.encode
 
-    def counting(texts, **kwargs):
-        calls.append(len(texts))
-        return original(texts, **kwargs)
+    def counting(self, texts, role="document", **kwargs):
+        if role == "document":
+            calls.append(len(texts))
+        return original(self, texts, role, **kwargs)
 
-    monkeypatch.setattr(model, "encode_document", counting)
+    monkeypatch.setattr(FastEncoder, "encode", counting)
     return calls
 
 
@@ -63,3 +67,15 @@ def test_changed_texts_or_weights_miss_the_cache(model, tmp_path: Path, monkeypa
             weight.copy_(saved)
     assert calls == [30, 30, 30]
     assert model_fingerprint(model) == before
+
+
+def test_approximate_embeddings_never_share_an_exact_cache_entry(model, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = count_document_encodes(model, monkeypatch)
+    cache = EmbeddingCache(tmp_path)
+    evaluate_model(model, DATA, cache=cache, backend="torch")
+    evaluate_model(model, DATA, cache=cache, backend="sentence-transformers")  # exact: same entry
+    evaluate_model(model, DATA, cache=cache, backend="torch-bf16")  # approximate: its own entry
+    assert calls == [30, 30]
+    names = [p.name for p in tmp_path.glob("documents-*.npy")]
+    assert len(names) == 2 and sum(n.startswith("documents-torch-bf16-") for n in names) == 1

@@ -22,7 +22,7 @@ def test_misspelt_key_suggests_the_closest() -> None:
 def test_unrelated_key_lists_every_valid_key() -> None:
     assert config_error({"zzz": 1}) == (
         'train.yaml: unknown key "zzz" (valid keys: model, strategy, epochs, learning_rate, batch_size, '
-        "max_seq_length, warmup_ratio, weight_decay, seed, split, eval_split, dev_fraction, max_dev_queries, "
+        "max_seq_length, warmup_ratio, weight_decay, seed, precision, split, eval_split, dev_fraction, max_dev_queries, "
         "dev_corpus_size, evals_per_epoch, lora_r, lora_alpha, lora_dropout, lora_target_modules)")
 
 
@@ -95,3 +95,8 @@ def test_learning_rate_default_depends_on_strategy() -> None:
     assert TrainConfig(strategy="lora").resolved_learning_rate == 5e-4
     assert TrainConfig(strategy="lora", learning_rate=1e-4).resolved_learning_rate == 1e-4
     assert TrainConfig(strategy="lora").to_dict()["learning_rate"] == 5e-4
+
+
+def test_bad_precision_lists_choices() -> None:
+    assert config_error({"precision": "fp8"}) == (
+        'train.yaml: unknown precision "fp8" (choose one of: auto, fp32, bf16, fp16)')

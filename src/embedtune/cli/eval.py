@@ -7,6 +7,7 @@ import click
 
 from embedtune.cli._options import (batch_size_option, compose, max_seq_length_option, model_option,
                                     no_cache_option, quiet_option, setup_output)
+from embedtune.inference.encoder import BACKENDS
 
 
 @click.command("eval")
@@ -16,9 +17,15 @@ from embedtune.cli._options import (batch_size_option, compose, max_seq_length_o
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write metrics and per-query scores to this JSON file ('-' for stdout).")
 @click.option("--metrics", default=None, help="Comma-separated, e.g. ndcg@10,recall@100 (default: the full set).")
-@compose(batch_size_option, max_seq_length_option, no_cache_option, quiet_option)
+@compose(batch_size_option, max_seq_length_option)
+@click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True,
+              help="How texts are encoded. torch and onnx reproduce sentence-transformers' fp32 embeddings "
+                   "(onnx needs onnxruntime); torch-bf16 and onnx-int8 are faster and approximate; "
+                   "sentence-transformers is the reference.")
+@compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
-                 batch_size: int | None, max_seq_length: int | None, no_cache: bool, quiet: bool) -> None:
+                 batch_size: int | None, max_seq_length: int | None, backend: str, no_cache: bool,
+                 quiet: bool) -> None:
     """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
 
     Corpus embeddings are cached on disk (keyed by the model's weights and the texts), so a
@@ -28,6 +35,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
     Examples:
       embedtune eval --data ../shared/data/scifact --split test
       embedtune eval --model runs/scifact --data ../shared/data/scifact --json after.json
+      embedtune eval --data ../shared/data/scifact --backend onnx-int8
     """
     from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
 
@@ -36,7 +44,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
         model, data, split,
         metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
         batch_size=batch_size or 32, max_seq_length=max_seq_length,
-        cache=None if no_cache else EmbeddingCache(), show_progress=show_progress,
+        cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
     )
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from embedtune.cli._options import compose, model_option, quiet_option, setup_output
-from embedtune.config import STRATEGIES
+from embedtune.config import PRECISIONS, STRATEGIES
 
 
 @click.command("train")
@@ -25,6 +25,9 @@ from embedtune.config import STRATEGIES
 @click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Pairs per batch [32].")
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text [256].")
 @click.option("--seed", type=int, default=None, help="One seed for Python, numpy and torch [42].")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+              help="auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on "
+                   "older GPUs, else fp32 [auto].")
 @click.option("--split", default=None, help="BEIR split to train on [train].")
 @click.option("--eval-split", default=None, help="BEIR split scored before and after, never trained on [test].")
 @click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
@@ -49,16 +52,20 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
       embedtune train --data ../shared/data/scifact --out runs/scifact
       embedtune train --data pairs.jsonl --strategy lora --out runs/lora --epochs 1
       embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
+      torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """
     from embedtune.config import TrainConfig, build_config, load_yaml
     from embedtune.evaluation.report import comparison_table
     from embedtune.training import train_model
+    from embedtune.training.distributed import is_main_process
 
     show_progress = setup_output(quiet or as_json)
     values = load_yaml(config_path) if config_path else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build_config(TrainConfig, values, source=config_path or "flags")
     result = train_model(data, out, config, overwrite=overwrite, show_progress=show_progress)
+    if not is_main_process():  # under torchrun the main process reports for all
+        return
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

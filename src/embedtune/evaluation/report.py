@@ -21,6 +21,7 @@ class EvalReport:
     num_documents: int = 0
     skipped_queries: int = 0
     seconds: float = 0.0
+    backend: str = "torch"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -34,6 +35,7 @@ class EvalReport:
             "num_documents": self.num_documents,
             "skipped_queries": self.skipped_queries,
             "seconds": round(self.seconds, 3),
+            "backend": self.backend,
             **self.extra,
         }
 

@@ -18,15 +18,17 @@ class DevRetrievalEvaluator(BaseEvaluator):
     ``embedtune eval`` prints.
     """
 
-    def __init__(self, dev: RetrievalSet, batch_size: int = 32) -> None:
+    def __init__(self, dev: RetrievalSet, batch_size: int = 32, backend: str = "torch") -> None:
         super().__init__()
         self.dev = dev
         self.batch_size = batch_size
+        self.backend = backend
         self.primary_metric = "ndcg@10"
         self.history: list[dict[str, Any]] = []
 
     def __call__(self, model: Any, output_path: str | None = None, epoch: float = -1,
                  steps: int = -1) -> dict[str, float]:
-        report = evaluate_model(model, self.dev, metrics=DEV_METRICS, batch_size=self.batch_size)
+        report = evaluate_model(model, self.dev, metrics=DEV_METRICS, batch_size=self.batch_size,
+                                backend=self.backend)
         self.history.append({"epoch": epoch, "step": steps, **report.metrics})
         return self.prefix_name_to_metrics(dict(report.metrics), "dev")

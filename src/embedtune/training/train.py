@@ -13,10 +13,12 @@ from embedtune.config import TrainConfig
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
+from embedtune.inference.precision import resolve_precision
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.training.data_prep import prepare_data
 from embedtune.training.model_card import write_model_card
-from embedtune.training.output_dir import CHECKPOINTS, finish, open_output_dir, publish_model
+from embedtune.training.distributed import is_main_process, wait_for_everyone, world_size
+from embedtune.training.output_dir import CHECKPOINTS, finish, latest_checkpoint, open_output_dir, publish_model
 from embedtune.training.strategies import STRATEGIES
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ class TrainResult:
     train_seconds: float = 0.0
     resumed_from: str | None = None
     num_train_pairs: int = 0
+    precision: str = "fp32"  # what config.precision resolved to on this hardware
+    num_processes: int = 1  # > 1 under torchrun / accelerate: in-batch negatives were gathered across them
 
     def to_dict(self) -> dict[str, Any]:
         return {"embedtune_version": __version__, **self.__dict__}
@@ -59,19 +63,29 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
                             dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
                             seed=config.seed)
     settings = {**config.to_dict(), "data": str(data) if isinstance(data, (str, Path)) else prepared.description}
-    resume = open_output_dir(out, settings, overwrite=overwrite)
+    main = is_main_process()
+    resume = open_output_dir(out, settings, overwrite=overwrite) if main else None
+    wait_for_everyone()
+    if not main:
+        resume = latest_checkpoint(out)
 
     _seed_everything(config.seed)
     model = load_model(config.model, max_seq_length=config.max_seq_length)
-    before = _score(model, prepared.heldout, cache, show_progress, "base model")
+    before = _score(model, prepared.heldout, cache, show_progress, "base model") if main else None
     STRATEGIES[config.strategy].prepare(model, config)
 
+    precision = resolve_precision(config.precision, "cuda" if _cuda_available() else "cpu")
     trainer, evaluator = _build_trainer(model, prepared.train, prepared.dev, config, out / CHECKPOINTS,
-                                        show_progress)
+                                        show_progress, precision)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_seconds = time.perf_counter() - start
     best_step = _best_step(trainer)
+    if not main:  # the main process holds the same weights and publishes them
+        return TrainResult(model_dir=str(out), config=config.to_dict(), data=prepared.description, before=None,
+                           after=None, heldout_split=None, best_step=best_step,
+                           train_seconds=round(train_seconds, 2), num_train_pairs=len(prepared.train),
+                           precision=precision, num_processes=world_size())
 
     STRATEGIES[config.strategy].finalize(model, out, display_name(config.model))
     after = _score(model, prepared.heldout, cache, show_progress, "tuned model")
@@ -83,10 +97,17 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
         loss_history=[{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e],
         best_step=best_step, train_seconds=round(train_seconds, 2),
         resumed_from=resume.name if resume else None, num_train_pairs=len(prepared.train),
+        precision=precision, num_processes=world_size(),
     )
     write_model_card(out, result, base_model=display_name(config.model), base_path=resolve_model(config.model))
     finish(out, result.to_dict())
     return result
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _seed_everything(seed: int) -> None:
@@ -104,7 +125,7 @@ def _score(model: Any, heldout: RetrievalSet | None, cache: EmbeddingCache, show
 
 
 def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: TrainConfig,
-                   checkpoints: Path, show_progress: bool) -> tuple[Any, Any]:
+                   checkpoints: Path, show_progress: bool, precision: str) -> tuple[Any, Any]:
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -113,8 +134,12 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
 
     from embedtune.training.dev_evaluator import DevRetrievalEvaluator
 
-    evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed))
     cuda = torch.cuda.is_available()
+    logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
+    distributed = world_size() > 1
+    # Dev scores only rank checkpoints against each other, so they may use the fast bf16 encoder.
+    evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed),
+                                      backend="torch-bf16" if precision == "bf16" else "torch")
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
@@ -129,12 +154,15 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
         load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True,
         logging_steps=max(1, min(10, len(pairs) // config.batch_size // 4)),
         report_to=[], disable_tqdm=not show_progress,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
+        use_cpu=not cuda, bf16=precision == "bf16", fp16=precision == "fp16",
         dataloader_pin_memory=cuda,
+        ddp_backend=None if cuda or not distributed else "gloo",
     )
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=Dataset.from_dict(pairs.to_columns()),
-        loss=MultipleNegativesRankingLoss(model), evaluator=evaluator,
+        # Under torchrun/accelerate each process's queries also see the other processes' documents
+        # as negatives, so N processes train like one batch of N × batch_size.
+        loss=MultipleNegativesRankingLoss(model, gather_across_devices=distributed), evaluator=evaluator,
     )
     # Evaluate (and checkpoint) evals_per_epoch times per epoch, counted on the real batches: the
     # no-duplicates sampler can yield fewer batches than len(pairs) / batch_size.

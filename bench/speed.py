@@ -1,0 +1,225 @@
+"""Speed benchmark: embedtune vs plain sentence-transformers on the same CPU, same data, same settings.
+
+(a) encoding the SciFact corpus (5,183 abstracts, max length 256): plain ``model.encode`` vs
+    embedtune's backends, each followed by the test queries and nDCG@10 from the same scorer;
+(b) one epoch of MultipleNegativesRankingLoss on SciFact train (batch 32, length 256), full and
+    LoRA: a plain SentenceTransformerTrainer script vs ``embedtune train`` (whose time includes
+    its dev evaluation and checkpoint), then every trained model scored the same exact way;
+(c) a full evaluation: the plain script's eval vs ``embedtune eval``, cold and with its cache warm.
+Every step runs in its own process (wall time and peak RSS are its own). Achieved FLOP/s is set
+against a matmul peak measured here, in the same run.
+
+    python bench/speed.py              # about 50 minutes on 2 CPU cores
+    python bench/speed.py --quick      # 300 documents / 96 pairs: checks the script, not the machine
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ROOT, SHARED_DATA, Results, run_step  # noqa: E402
+
+PY = sys.executable
+MAX_LEN = 256
+ENCODE_BACKENDS = ("torch", "onnx", "torch-bf16", "onnx-int8")
+
+
+def matmul_peak() -> dict[str, float]:
+    """GFLOP/s of a large (8192×384)·(384×1536) matmul, the shape of MiniLM's feed-forward layer."""
+    import torch
+
+    peaks = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(8192, 384, dtype=dtype), torch.randn(384, 1536, dtype=dtype)
+        for _ in range(3):
+            a @ b
+        start, repeats = time.perf_counter(), 30
+        for _ in range(repeats):
+            a @ b
+        peaks[name] = round(2 * 8192 * 384 * 1536 * repeats / (time.perf_counter() - start) / 1e9, 1)
+    return peaks
+
+
+def model_flops_per_text(lengths: list[int], layers: int = 6, hidden: int = 384, ffn: int = 1536) -> list[float]:
+    """Forward FLOPs of a BERT encoder on texts of these token counts: 2·params·tokens + attention."""
+    dense = 2 * layers * (4 * hidden * hidden + 2 * hidden * ffn)
+    return [dense * n + 4 * layers * hidden * n * n for n in lengths]
+
+
+def token_lengths(texts: list[str]) -> list[int]:
+    from embedtune.models import load_model
+
+    model = load_model(None, max_seq_length=MAX_LEN)
+    lengths = []
+    for start in range(0, len(texts), 512):
+        mask = model.preprocess(texts[start:start + 512])["attention_mask"]
+        lengths += mask.sum(1).tolist()
+    return lengths
+
+
+def slice_scifact(src: Path, dst: Path, documents: int, train_queries: int) -> Path:
+    """A small SciFact for --quick: the judged documents of a few queries plus others, up to ``documents``."""
+    sys.path.insert(0, str(ROOT))
+    from tests.slices import write_beir_slice
+
+    return write_beir_slice(src, dst, train_qrels=train_queries, test_qrels=60, distractors=documents)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA / "scifact")
+    parser.add_argument("--result", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="Tiny slice: checks the script runs end to end.")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-speed-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = slice_scifact(args.data, work / "slice", 240, 110) if args.quick else args.data
+    result_path = args.result or ROOT / "bench" / "results" / ("speed_quick.json" if args.quick else "speed.json")
+    results = Results(result_path, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
+    results.data["matmul_peak_gflops"] = peak = matmul_peak()
+    print(f"matmul peak: {peak}", flush=True)
+
+    from embedtune.config import TrainConfig
+    from embedtune.data.beir import load_beir
+    from embedtune.models import resolve_model
+    from embedtune.training.data_prep import prepare_data
+
+    test = load_beir(data, "test")
+    doc_lengths = token_lengths(list(test.corpus.values()))
+    doc_flops = sum(model_flops_per_text(doc_lengths))
+    results.data["corpus"] = {"documents": len(doc_lengths), "tokens": sum(doc_lengths)}
+
+    # (a) encoding
+    for impl, backend in [("plain", "plain"), *(("embedtune", b) for b in ENCODE_BACKENDS)]:
+        key = f"encode_{impl}" + ("" if impl == "plain" else f"_{backend}")
+        out = work / f"{key}.json"
+        argv = [PY, "bench/_encode_worker.py", "--impl", impl, "--backend", backend, "--data", str(data),
+                "--result", str(out), "--embeddings", str(work / f"{key}.npy"),
+                "--export-dir", str(work / "onnx")]
+        step = run_step(key, argv)
+        step.pop("stdout")
+        step.update(json.loads(out.read_text()))
+        seconds = step["corpus_seconds"]
+        precision = "bf16" if "bf16" in backend else "int8" if "int8" in backend else "fp32"
+        step.update(docs_per_second=round(len(doc_lengths) / seconds, 2),
+                    tokens_per_second=round(sum(doc_lengths) / seconds, 1),
+                    model_gflops_per_second=round(doc_flops / seconds / 1e9, 1))
+        if precision in peak:
+            step["fraction_of_matmul_peak"] = round(doc_flops / seconds / 1e9 / peak[precision], 3)
+        results.record(key, step)
+
+    # (b) one epoch of training, full and LoRA
+    config = TrainConfig()
+    prepared = prepare_data(data, split="train", eval_split=None, dev_fraction=config.dev_fraction,
+                            max_dev_queries=config.max_dev_queries, seed=config.seed)
+    pairs_file = work / "train_pairs.jsonl"
+    pairs_file.write_text("".join(json.dumps({"query": q, "positive": p}) + "\n"
+                                  for q, p in zip(prepared.train.queries, prepared.train.positives)))
+    pair_lengths = token_lengths(list(prepared.train.queries)), token_lengths(list(prepared.train.positives))
+    pair_tokens = sum(pair_lengths[0]) + sum(pair_lengths[1])
+    forward = sum(model_flops_per_text(pair_lengths[0])) + sum(model_flops_per_text(pair_lengths[1]))
+    results.data["training_data"] = {"pairs": len(prepared.train), "tokens_per_epoch": pair_tokens}
+    base = resolve_model(None)
+    env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
+    for strategy in ("full", "lora"):
+        lr = TrainConfig(strategy=strategy).resolved_learning_rate
+        plain_dir, ours_dir = work / f"plain-{strategy}", work / f"embedtune-{strategy}"
+        out = work / f"plain_train_{strategy}.json"
+        argv = [PY, "bench/plain_st.py", "train", "--model", base, "--pairs", str(pairs_file), "--out",
+                str(plain_dir), "--epochs", "1", "--lr", str(lr), "--batch-size", "32", "--warmup", "0.1",
+                "--max-seq-length", str(MAX_LEN), "--result", str(out)] + (["--lora"] if strategy == "lora" else [])
+        plain = run_step(f"train_plain_{strategy}", argv)
+        plain.pop("stdout")
+        plain.update(json.loads(out.read_text()))
+        ours = run_step(f"train_embedtune_{strategy}", [
+            PY, "-m", "embedtune.cli.app", "train", "--data", str(data), "--out", str(ours_dir), "--strategy",
+            strategy, "--epochs", "1", "--eval-split", "none", "--json", "--quiet"], env)
+        trained = json.loads(ours.pop("stdout"))
+        ours.update(train_seconds=trained["train_seconds"], pairs=trained["num_train_pairs"],
+                    precision=trained["precision"], dev_history=trained["dev_history"])
+        # Full fine-tuning costs ~3× the forward pass; LoRA skips the frozen weights' gradients (~2×).
+        factor = 3 if strategy == "full" else 2
+        for step in (plain, ours):
+            step["examples_per_second"] = round(step["pairs"] / step["train_seconds"], 3)
+            step["tokens_per_second"] = round(pair_tokens / step["train_seconds"], 1)
+            step["model_gflops_per_second"] = round(factor * forward / step["train_seconds"] / 1e9, 1)
+        for key, step, model_dir in ((f"train_plain_{strategy}", plain, plain_dir),
+                                     (f"train_embedtune_{strategy}", ours, ours_dir)):
+            scores = work / f"{key}_test.json"
+            scored = run_step(f"{key}_test", [PY, "-m", "embedtune.cli.app", "eval", "--model", str(model_dir),
+                                              "--data", str(data), "--json", str(scores), "--no-cache", "--quiet"])
+            step["test_ndcg@10"] = json.loads(scores.read_text())["metrics"]["ndcg@10"]
+            step["test_scoring_seconds"] = scored["wall_seconds"]
+            results.record(key, step)
+
+    # (c) a full evaluation of the base model, end to end
+    out = work / "eval_plain.json"
+    plain_eval = run_step("eval_plain", [PY, "bench/plain_st.py", "eval", "--model", base, "--data", str(data),
+                                         "--result", str(out)])
+    plain_eval.pop("stdout")
+    plain_eval["metrics"] = json.loads(out.read_text())["metrics"]
+    results.record("eval_plain", plain_eval)
+    eval_env = {"EMBEDTUNE_CACHE_DIR": str(work / "eval-cache")}
+    for key in ("eval_embedtune_cold", "eval_embedtune_warm"):
+        scores = work / f"{key}.json"
+        step = run_step(key, [PY, "-m", "embedtune.cli.app", "eval", "--data", str(data), "--json", str(scores),
+                              "--quiet"], eval_env)
+        step.pop("stdout")
+        step["metrics"] = {k: v for k, v in json.loads(scores.read_text())["metrics"].items()
+                           if k in ("ndcg@10", "recall@100")}
+        results.record(key, step)
+
+    results.data["summary"] = summarize(results.data["steps"], work)
+    results.save()
+    print(json.dumps(results.data["summary"], indent=2))
+
+
+def summarize(steps: dict, work: Path) -> dict:
+    """Ratios against plain sentence-transformers, and each fast path's quality change."""
+    import numpy as np
+
+    plain_encode = steps["encode_plain"]
+    reference = np.load(work / "encode_plain.npy")
+    encode = {}
+    for backend in ENCODE_BACKENDS:
+        step = steps[f"encode_embedtune_{backend}"]
+        vectors = np.load(work / f"encode_embedtune_{backend}.npy")
+        encode[backend] = {
+            "speedup": round(plain_encode["corpus_seconds"] / step["corpus_seconds"], 3),
+            "ndcg@10_change": round(step["metrics"]["ndcg@10"] - plain_encode["metrics"]["ndcg@10"], 5),
+            "min_cosine_to_plain": round(float((vectors * reference).sum(1).min()), 5),
+            "peak_rss_ratio": round(step["peak_rss_gb"] / plain_encode["peak_rss_gb"], 3),
+        }
+    training = {}
+    for strategy in ("full", "lora"):
+        plain, ours = steps[f"train_plain_{strategy}"], steps[f"train_embedtune_{strategy}"]
+        training[strategy] = {
+            "throughput_ratio": round(ours["examples_per_second"] / plain["examples_per_second"], 3),
+            "examples_per_second": {"plain_st": plain["examples_per_second"], "embedtune": ours["examples_per_second"]},
+            "test_ndcg@10": {"plain_st": plain["test_ndcg@10"], "embedtune": ours["test_ndcg@10"]},
+            "peak_rss_gb": {"plain_st": plain["peak_rss_gb"], "embedtune": ours["peak_rss_gb"]},
+            "precision": ours["precision"],
+            "note": "embedtune's seconds include its dev evaluation and checkpoint save",
+        }
+    evaluation = {
+        "wall_seconds": {"plain_st": steps["eval_plain"]["wall_seconds"],
+                         "embedtune_cold": steps["eval_embedtune_cold"]["wall_seconds"],
+                         "embedtune_warm_cache": steps["eval_embedtune_warm"]["wall_seconds"]},
+        "ndcg@10": {"plain_st": steps["eval_plain"]["metrics"]["ndcg@10"],
+                    "embedtune": steps["eval_embedtune_cold"]["metrics"]["ndcg@10"]},
+    }
+    for key in ("embedtune_cold", "embedtune_warm_cache"):
+        evaluation[f"speedup_{key}"] = round(evaluation["wall_seconds"]["plain_st"]
+                                             / evaluation["wall_seconds"][key], 3)
+    return {"encode_corpus": encode, "train_one_epoch": training, "full_evaluation": evaluation}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Tokenise once, sort by token length, and cut batches by a token budget.
+
+Padding is wasted arithmetic: a batch of 32 texts padded to its longest member spends every
+pad position in every layer. Sorting by the real token count and filling each batch up to a
+budget of (batch rows × padded length) tokens keeps padding near zero and lets short texts
+travel in large batches, while the results stay exactly those of per-text encoding.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+TOKENIZE_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """Unpadded token ids of each text (plus token type ids where the model uses them)."""
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray] | None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows of the original order (``index``) and their padded model inputs."""
+
+    index: np.ndarray
+    inputs: dict[str, np.ndarray]
+
+    @property
+    def tokens(self) -> int:
+        return int(self.inputs["attention_mask"].sum())
+
+    @property
+    def padded_tokens(self) -> int:
+        return int(self.inputs["attention_mask"].size)
+
+
+def tokenize(model: SentenceTransformer, texts: list[str], prompt: str | None = None) -> Tokenized:
+    """The exact tokens sentence-transformers would feed the model, with padding stripped."""
+    input_ids: list[np.ndarray] = []
+    token_types: list[np.ndarray] = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        features = model.preprocess(texts[start:start + TOKENIZE_CHUNK], prompt=prompt)
+        ids = features["input_ids"].numpy()
+        lengths = features["attention_mask"].numpy().sum(axis=1)
+        types = features.get("token_type_ids")
+        types = types.numpy() if types is not None else None
+        for row, length in enumerate(lengths):
+            input_ids.append(ids[row, :length].copy())
+            if types is not None:
+                token_types.append(types[row, :length].copy())
+    return Tokenized(input_ids, token_types if token_types else None)
+
+
+def token_budget_batches(tokenized: Tokenized, max_tokens: int, pad_id: int = 0,
+                         max_rows: int = 512) -> Iterator[Batch]:
+    """Batches of similar length, longest first, each holding at most ``max_tokens`` padded tokens."""
+    lengths = tokenized.lengths
+    order = np.argsort(-lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        longest = int(lengths[order[start]])
+        rows = max(1, min(max_rows, max_tokens // max(longest, 1)))
+        index = order[start:start + rows]
+        yield Batch(index=index, inputs=_pad(tokenized, index, longest, pad_id))
+        start += rows
+
+
+def _pad(tokenized: Tokenized, index: np.ndarray, width: int, pad_id: int) -> dict[str, np.ndarray]:
+    ids = np.full((len(index), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(index), width), dtype=np.int64)
+    types = np.zeros((len(index), width), dtype=np.int64) if tokenized.token_type_ids is not None else None
+    for row, i in enumerate(index):
+        length = len(tokenized.input_ids[i])
+        ids[row, :length] = tokenized.input_ids[i]
+        mask[row, :length] = 1
+        if types is not None:
+            types[row, :length] = tokenized.token_type_ids[i]
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if types is not None:
+        inputs["token_type_ids"] = types
+    return inputs

@@ -1,0 +1,118 @@
+"""Export a sentence-transformers text model's transformer to ONNX Runtime, fused, optionally int8.
+
+``torch.onnx.export`` traces the transformer with eager attention, so that ONNX Runtime's
+transformer optimizer recognises and fuses attention, skip-layer-norm and bias-GELU blocks;
+``quantize_dynamic`` then gives the int8 variant. Exports are written to a temporary folder and
+renamed into place, so a killed export never leaves a half-written model behind.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from embedtune.errors import EmbedtuneError
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model-int8.onnx"
+# Model types whose layers ONNX Runtime's "bert" fusions recognise.
+FUSABLE_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra"}
+
+
+class OnnxUnavailableError(EmbedtuneError):
+    """The ONNX path cannot serve this model or this installation."""
+
+
+def transformer_of(model: SentenceTransformer) -> torch.nn.Module:
+    """The Hugging Face model inside the first (Transformer) module."""
+    first = model[0]
+    auto_model = getattr(first, "auto_model", None) or getattr(first, "model", None)
+    if auto_model is None:
+        raise OnnxUnavailableError(f"the first module ({type(first).__name__}) holds no transformer")
+    return auto_model
+
+
+def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool = False) -> Path:
+    """Write ``directory/model.onnx`` (and ``model-int8.onnx`` when ``int8``) unless present; return the path."""
+    directory = Path(directory)
+    target = directory / (INT8_FILE if int8 else FP32_FILE)
+    if target.is_file():
+        return target
+    try:
+        import onnxruntime  # noqa: F401
+        from onnxruntime.transformers.optimizer import optimize_model
+    except ImportError as exc:
+        raise OnnxUnavailableError("ONNX Runtime is not installed: pip install onnxruntime onnx") from exc
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as tmp:
+        fp32 = directory / FP32_FILE
+        if not fp32.is_file():
+            raw = Path(tmp) / "raw.onnx"
+            _trace(model, raw)
+            config = transformer_of(model).config
+            model_type = config.model_type if config.model_type in FUSABLE_TYPES else "bert"
+            optimized = optimize_model(str(raw), model_type=model_type,
+                                       num_heads=getattr(config, "num_attention_heads", 0),
+                                       hidden_size=getattr(config, "hidden_size", 0))
+            logger.info("ONNX fusions: %s", {k: v for k, v in optimized.get_fused_operator_statistics().items() if v})
+            staged = Path(tmp) / FP32_FILE
+            optimized.save_model_to_file(str(staged))
+            os.replace(staged, fp32)
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            staged = Path(tmp) / INT8_FILE
+            import onnx
+
+            # The fused graph's contrib ops defeat shape inference; tell the quantizer they are fp32.
+            # Per-channel scales matter: one scale per weight matrix dropped the worst cosine to
+            # the fp32 embedding from 0.986 to 0.913 on SciFact abstracts.
+            quantize_dynamic(str(fp32), str(staged), weight_type=QuantType.QInt8, per_channel=True,
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+            os.replace(staged, target)
+    return target
+
+
+def _trace(model: SentenceTransformer, path: Path) -> None:
+    import torch
+
+    class _LastHiddenState(torch.nn.Module):
+        """Positional inputs to keyword arguments (transformers 5 reordered ``forward``'s parameters)."""
+
+        def __init__(self, transformer: torch.nn.Module, names: list[str]) -> None:
+            super().__init__()
+            self.transformer, self.names = transformer, names
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            return self.transformer(**dict(zip(self.names, tensors))).last_hidden_state
+
+    transformer = transformer_of(model)
+    input_names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in model.preprocess(["probe"]):
+        input_names.append("token_type_ids")
+    previous = getattr(transformer.config, "_attn_implementation", None)
+    was_training = transformer.training
+    transformer.eval()
+    try:
+        if previous not in (None, "eager"):
+            transformer.set_attn_implementation("eager")
+        wrapper = _LastHiddenState(transformer, input_names)
+        # A padded row in the example, or the trace would bake in the "no padding" shortcut.
+        example = [torch.ones((2, 8), dtype=torch.long) for _ in input_names]
+        example[1][1, 5:] = 0
+        axes = {name: {0: "batch", 1: "sequence"} for name in [*input_names, "last_hidden_state"]}
+        torch.onnx.export(wrapper, tuple(example), str(path), input_names=input_names,
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17,
+                          dynamo=False)
+    finally:
+        if previous not in (None, "eager"):
+            transformer.set_attn_implementation(previous)
+        transformer.train(was_training)

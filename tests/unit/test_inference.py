@@ -1,0 +1,86 @@
+"""Fast encoders against sentence-transformers' own ``encode`` on real SciFact abstracts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedtune.errors import ConfigError
+from embedtune.inference import FastEncoder
+from embedtune.inference.batching import token_budget_batches, tokenize
+from embedtune.inference.precision import resolve_precision
+from embedtune.models import load_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(None, max_seq_length=128)
+
+
+@pytest.fixture(scope="module")
+def abstracts(shared_data: Path) -> list[str]:
+    """40 abstracts of very different lengths (titles alone, and full texts cut at 128 tokens)."""
+    texts = []
+    with open(shared_data / "scifact" / "corpus.jsonl", encoding="utf-8") as f:
+        for line, _ in zip(f, range(20)):
+            doc = json.loads(line)
+            texts += [doc["title"], (doc["title"] + " " + doc["text"]).strip()]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def reference(model, abstracts: list[str]) -> np.ndarray:
+    return model.encode_document(abstracts, convert_to_numpy=True, batch_size=32)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_token_budget_batches_cover_every_text_once_and_stay_in_budget(model, abstracts: list[str]) -> None:
+    tokenized = tokenize(model, abstracts)
+    batches = list(token_budget_batches(tokenized, max_tokens=600))
+    seen = np.concatenate([b.index for b in batches])
+    assert sorted(seen.tolist()) == list(range(len(abstracts)))
+    assert all(b.padded_tokens <= 600 or len(b.index) == 1 for b in batches)
+    padding = 1 - sum(b.tokens for b in batches) / sum(b.padded_tokens for b in batches)
+    assert padding < 0.1, "length-sorted batches carry little padding"
+
+
+def test_torch_backend_reproduces_sentence_transformers(model, abstracts, reference) -> None:
+    fast = FastEncoder(model, "torch", max_tokens=2048).encode(abstracts, "document")
+    assert fast.shape == reference.shape
+    assert np.abs(fast - reference).max() < 1e-5
+
+
+def test_onnx_backend_reproduces_sentence_transformers(model, abstracts, reference, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    fast = FastEncoder(model, "onnx", export_dir=tmp_path).encode(abstracts, "document")
+    assert np.abs(fast - reference).max() < 1e-5
+    assert (tmp_path / "model.onnx").is_file() and not list(tmp_path.glob(".export-*")), "no half-written export"
+
+
+@pytest.mark.parametrize(("backend", "min_cosine"), [("torch-bf16", 0.999), ("onnx-int8", 0.98)])
+def test_approximate_backends_stay_close(model, abstracts, reference, tmp_path: Path, backend: str,
+                                         min_cosine: float) -> None:
+    if backend.startswith("onnx"):
+        pytest.importorskip("onnxruntime")
+    fast = FastEncoder(model, backend, export_dir=tmp_path).encode(abstracts, "document")
+    similarity = cosines(fast, reference)
+    assert similarity.min() > min_cosine
+    assert np.abs(fast - reference).max() > 1e-6, "approximate, so not bit-identical to fp32"
+
+
+def test_unknown_backend_is_a_config_error(model) -> None:
+    with pytest.raises(ConfigError, match='unknown encoding backend "onnx-fp8"'):
+        FastEncoder(model, "onnx-fp8")  # type: ignore[arg-type]
+
+
+def test_precision_resolution() -> None:
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cpu") in ("bf16", "fp32")
+    with pytest.raises(ConfigError, match="precision fp16 needs a GPU"):
+        resolve_precision("fp16", "cpu")
