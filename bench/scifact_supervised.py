@@ -78,7 +78,8 @@ def main() -> None:
                                         "--out", str(tuned), "--json", "--quiet"], env)
     result = json.loads(step.pop("stdout"))
     step.update({k: result[k] for k in ("before", "after", "train_seconds", "best_step", "dev_history",
-                                        "num_train_pairs", "config")})
+                                        "num_train_pairs", "config", "precision")
+                 if k in result})
     results.record("embedtune_train", step)
     dbp_json = work / "embedtune_dbpedia.json"
     step = run_step("embedtune_tuned_dbpedia", [PY, "-m", "embedtune.cli.app", "eval", "--model", str(tuned),

@@ -16,6 +16,7 @@ from embedtune.errors import ConfigError
 Strategy = Literal["full", "lora"]
 STRATEGIES: tuple[str, ...] = ("full", "lora")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
+LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist")  # as embedtune.training.losses (torch-free)
 
 
 @dataclass
@@ -24,6 +25,9 @@ class TrainConfig:
 
     model: str | None = field(default=None, metadata={"help": "Base model: local folder or hub id (default all-MiniLM-L6-v2)."})
     strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter."})
+    loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives)."})
+    mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
+    guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
@@ -63,6 +67,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        if self.loss not in LOSS_NAMES:
+            raise ConfigError(f'unknown loss "{self.loss}" (choose one of: {", ".join(LOSS_NAMES)})')
+        if self.mini_batch_size < 1:
+            raise ConfigError(f"mini_batch_size must be positive, got {self.mini_batch_size}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f'unknown precision "{self.precision}" (choose one of: {", ".join(PRECISIONS)})')
         if isinstance(self.lora_target_modules, str):
@@ -78,6 +86,52 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out["learning_rate"] = self.resolved_learning_rate
         return out
+
+
+MiningMethod = Literal["bm25", "dense", "hybrid"]
+MINING_METHODS: tuple[str, ...] = ("bm25", "dense", "hybrid")
+SAMPLINGS: tuple[str, ...] = ("top", "random")
+
+
+@dataclass
+class MineConfig:
+    """How ``embedtune mine`` finds hard negatives. Defaults follow NV-Retriever's positive-aware mining."""
+
+    method: str = field(default="hybrid", metadata={"help": "bm25 (lexical), dense (the model), or hybrid (both, rank-fused)."})
+    model: str | None = field(default=None, metadata={"help": "Model for dense/hybrid mining and the margin filter (default all-MiniLM-L6-v2)."})
+    split: str = field(default="train", metadata={"help": "BEIR split whose queries get negatives."})
+    num_negatives: int = field(default=5, metadata={"help": "Negatives per (query, positive) row."})
+    range_min: int = field(default=0, metadata={"help": "Skip this many top-ranked candidates (they are the likeliest unlabelled positives)."})
+    range_max: int = field(default=50, metadata={"help": "Consider candidates down to this rank."})
+    sampling: str = field(default="top", metadata={"help": "top: the best-ranked survivors; random: a seeded sample of the window."})
+    relative_margin: float | None = field(default=0.05, metadata={"help": "Drop a candidate scoring above (1 - this) × the positive's score (NV-Retriever: 0.05)."})
+    absolute_margin: float | None = field(default=None, metadata={"help": "Drop a candidate scoring above the positive's score minus this."})
+    cross_encoder: str | None = field(default=None, metadata={"help": "A cross-encoder that vetoes candidates it scores at or above cross_encoder_threshold."})
+    cross_encoder_threshold: float = field(default=0.5, metadata={"help": "Cross-encoder score at which a candidate counts as relevant."})
+    batch_size: int = field(default=32, metadata={"help": "Texts per encoding batch."})
+    max_seq_length: int | None = field(default=None, metadata={"help": "Tokens kept per text (default: the model's own)."})
+    backend: str = field(default="torch", metadata={"help": "Encoding backend (see embedtune eval --backend)."})
+    seed: int = field(default=42, metadata={"help": "Seed for random sampling."})
+
+    def __post_init__(self) -> None:
+        if self.method not in MINING_METHODS:
+            raise ConfigError(f'unknown mining method "{self.method}" (choose one of: {", ".join(MINING_METHODS)})')
+        if self.sampling not in SAMPLINGS:
+            raise ConfigError(f'unknown sampling "{self.sampling}" (choose one of: {", ".join(SAMPLINGS)})')
+        if self.num_negatives < 1:
+            raise ConfigError(f"num_negatives must be at least 1, got {self.num_negatives}")
+        if self.range_min < 0 or self.range_max <= self.range_min:
+            raise ConfigError(f"the rank window needs 0 <= range_min < range_max, got {self.range_min}..{self.range_max}")
+        if self.range_max - self.range_min < self.num_negatives:
+            raise ConfigError(f"the rank window {self.range_min}..{self.range_max} holds {self.range_max - self.range_min} "
+                              f"candidates, fewer than num_negatives={self.num_negatives}; widen range_max")
+        if self.relative_margin is not None and not 0.0 <= self.relative_margin < 1.0:
+            raise ConfigError(f"relative_margin must be in [0, 1), got {self.relative_margin}")
+        if self.absolute_margin is not None and self.absolute_margin < 0:
+            raise ConfigError(f"absolute_margin must be >= 0, got {self.absolute_margin}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

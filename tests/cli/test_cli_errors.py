@@ -58,11 +58,17 @@ def bad_input_cases(tmp: Path) -> dict[str, tuple[list, str]]:
                               f'{config}: unknown key "learning_rat"; did you mean "learning_rate"?'),
         "train bad yaml": (["train", "--data", "x", "--out", tmp / "out", "--config", bad_yaml],
                            f"{bad_yaml} line 2: invalid YAML (mapping values are not allowed here)"),
+        "mine output exists": (["mine", "--data", good, "--out", pairs],
+                               f'"{pairs}" already exists; pass --overwrite to replace it or choose another --out'),
+        "mine tiny corpus": (["mine", "--data", good, "--split", "test", "--method", "bm25", "--out",
+                              tmp / "out", "--quiet"],
+                             "the corpus has 1 document, too few to skip the top 0 and take 5 negatives besides "
+                             "the positive; lower range_min or num_negatives"),
     }
 
 
 CASE_NAMES = ["eval missing folder", "eval malformed json", "eval unknown split", "train bad pairs",
-              "eval missing model", "train unknown key", "train bad yaml"]
+              "eval missing model", "train unknown key", "train bad yaml", "mine output exists", "mine tiny corpus"]
 
 
 def test_every_case_is_parametrized(tmp_path: Path) -> None:

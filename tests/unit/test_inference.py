@@ -84,3 +84,14 @@ def test_precision_resolution() -> None:
     assert resolve_precision("auto", "cpu") in ("bf16", "fp32")
     with pytest.raises(ConfigError, match="precision fp16 needs a GPU"):
         resolve_precision("fp16", "cpu")
+
+
+def test_several_devices_encode_in_parallel_processes_with_the_same_result(model, abstracts, reference) -> None:
+    encoder = FastEncoder(model, "torch", devices=["cpu", "cpu"])
+    assert encoder.backend == "sentence-transformers", "one worker process per device"
+    assert np.abs(encoder.encode(abstracts, "document") - reference).max() < 1e-5
+
+
+def test_several_devices_need_an_exact_pytorch_backend(model) -> None:
+    with pytest.raises(ConfigError, match='works with the torch and sentence-transformers backends, not "onnx-int8"'):
+        FastEncoder(model, "onnx-int8", devices=["cpu", "cpu"])

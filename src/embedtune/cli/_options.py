@@ -35,7 +35,7 @@ def setup_output(quiet: bool) -> bool:
     """
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", force=True)
-    for noisy in ("httpx", "urllib3", "huggingface_hub", "datasets", "filelock"):
+    for noisy in ("httpx", "urllib3", "huggingface_hub", "datasets", "filelock", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import os
 

@@ -7,6 +7,7 @@ from embedtune import __version__
 from embedtune.cli._errors import exit_with, run_with_clean_errors
 from embedtune.cli.demo import demo_command
 from embedtune.cli.eval import eval_command
+from embedtune.cli.mine import mine_command
 from embedtune.cli.train import train_command
 
 
@@ -16,7 +17,7 @@ def cli() -> None:
     """Fine-tune a text-embedding model for your domain and measure the gain honestly.
 
     \b
-    Pipeline: eval (baseline) -> train -> eval (after).
+    Pipeline: eval (baseline) -> [mine hard negatives] -> train -> eval (after).
     Try it offline in a few minutes:  embedtune demo
     Errors print one line; set EMBEDTUNE_DEBUG=1 for the traceback.
     """
@@ -24,6 +25,7 @@ def cli() -> None:
 
 cli.add_command(demo_command)
 cli.add_command(eval_command)
+cli.add_command(mine_command)
 cli.add_command(train_command)
 
 

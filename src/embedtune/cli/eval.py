@@ -22,10 +22,12 @@ from embedtune.inference.encoder import BACKENDS
               help="How texts are encoded. torch and onnx reproduce sentence-transformers' fp32 embeddings "
                    "(onnx needs onnxruntime); torch-bf16 and onnx-int8 are faster and approximate; "
                    "sentence-transformers is the reference.")
+@click.option("--devices", default=None,
+              help="Comma-separated devices to encode on in parallel, one process each, e.g. cuda:0,cuda:1.")
 @compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
-                 batch_size: int | None, max_seq_length: int | None, backend: str, no_cache: bool,
-                 quiet: bool) -> None:
+                 batch_size: int | None, max_seq_length: int | None, backend: str, devices: str | None,
+                 no_cache: bool, quiet: bool) -> None:
     """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
 
     Corpus embeddings are cached on disk (keyed by the model's weights and the texts), so a
@@ -45,6 +47,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
         metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
         batch_size=batch_size or 32, max_seq_length=max_seq_length,
         cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
+        devices=[d.strip() for d in devices.split(",") if d.strip()] if devices else None,
     )
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from embedtune.cli._options import compose, model_option, quiet_option, setup_output
-from embedtune.config import PRECISIONS, STRATEGIES
+from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
 
 
 @click.command("train")
@@ -19,6 +19,11 @@ from embedtune.config import PRECISIONS, STRATEGIES
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Folder for the trained model.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
+@click.option("--loss", type=click.Choice(LOSS_NAMES), default=None,
+              help="mnrl; cached_mnrl: big batches in small memory; gist: a guide model vetoes false negatives [mnrl].")
+@click.option("--mini-batch-size", type=click.IntRange(min=1), default=None,
+              help="cached_mnrl: texts per forward/backward chunk [8].")
+@click.option("--guide-model", default=None, help="gist: the guide model (local folder or hub id).")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the data [3].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Peak learning rate [5e-5 full, 5e-4 lora].")
@@ -41,7 +46,7 @@ from embedtune.config import PRECISIONS, STRATEGIES
 @compose(quiet_option)
 def train_command(data: str, out: str, config_path: str | None, overwrite: bool, as_json: bool, quiet: bool,
                   **flags: Any) -> None:
-    """Fine-tune an embedding model with in-batch negatives (MultipleNegativesRankingLoss).
+    """Fine-tune an embedding model with in-batch (and mined hard) negatives.
 
     A dev split carved from the training queries picks the best checkpoint; the held-out split
     (--eval-split) is only scored, before and after. If a run is interrupted, rerun the same

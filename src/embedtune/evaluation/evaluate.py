@@ -22,17 +22,19 @@ logger = logging.getLogger(__name__)
 def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
                    metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 32,
                    cache: EmbeddingCache | None = None, show_progress: bool = False,
-                   model_name: str = "", backend: str = "torch") -> EvalReport:
+                   model_name: str = "", backend: str = "torch", devices: list[str] | None = None) -> EvalReport:
     """Retrieve for every query with a positive label and score the run.
 
     The search depth is the largest cutoff asked for, so Recall@100 really sees 100 documents.
-    ``backend`` is how texts are encoded (see ``embedtune.inference``): the default is exact fp32.
+    ``backend`` is how texts are encoded (see ``embedtune.inference``): the default is exact fp32;
+    ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) spreads the encoding over one process per device.
     """
     start = time.perf_counter()
     depth = max(parse_metric(m)[1] for m in metrics)
     query_ids = data.evaluable_query_ids()
     run = retrieve(model, data, top_k=depth, batch_size=batch_size, cache=cache,
-                   show_progress=show_progress, query_ids=query_ids, backend=backend)
+                   show_progress=show_progress, query_ids=query_ids, backend=backend,
+                   devices=devices)
     mean, per_query = evaluate_run({q: data.qrels[q] for q in query_ids}, run, metrics)
     return EvalReport(
         metrics=mean, per_query=per_query, model=model_name, data=data.source, split=data.split,
@@ -62,7 +64,8 @@ def sample_corpus(data: RetrievalSet, size: int, seed: int = 42) -> RetrievalSet
 def evaluate_path(model: str | None, data: str, split: str = "test", *,
                   metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 32,
                   max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
-                  show_progress: bool = False, backend: str = "torch") -> EvalReport:
+                  show_progress: bool = False, backend: str = "torch",
+                  devices: list[str] | None = None) -> EvalReport:
     """Load a model and a BEIR split by name and evaluate (what ``embedtune eval`` runs)."""
     from embedtune.data.beir import load_beir
     from embedtune.models import display_name, load_model
@@ -72,4 +75,5 @@ def evaluate_path(model: str | None, data: str, split: str = "test", *,
     dataset = load_beir(data, split)
     loaded = load_model(model, max_seq_length=max_seq_length)
     return evaluate_model(loaded, dataset, metrics=metrics, batch_size=batch_size, cache=cache,
-                          show_progress=show_progress, model_name=display_name(model), backend=backend)
+                          show_progress=show_progress, model_name=display_name(model), backend=backend,
+                          devices=devices)

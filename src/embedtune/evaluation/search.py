@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,
                      cache: EmbeddingCache | None = None, show_progress: bool = False,
-                     backend: str = DEFAULT_BACKEND) -> np.ndarray:
+                     backend: str = DEFAULT_BACKEND, devices: list[str] | None = None) -> np.ndarray:
     """Unit-normalised document embeddings, loaded from ``cache`` when this model saw these texts.
 
     Exact (fp32) backends share cache entries; bf16 and int8 embeddings are kept apart, so a
@@ -30,24 +30,25 @@ def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size
     if path is not None and (cached := cache.load(path)) is not None and len(cached) == len(texts):
         logger.info("loaded %d document embeddings from the cache (%s)", len(texts), path.name)
         return cached
-    embeddings = _encode(model, texts, "document", batch_size, show_progress, backend)
+    embeddings = _encode(model, texts, "document", batch_size, show_progress, backend, devices)
     if path is not None:
         cache.save(path, embeddings)
     return embeddings
 
 
 def encode_queries(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,
-                   show_progress: bool = False, backend: str = DEFAULT_BACKEND) -> np.ndarray:
-    return _encode(model, texts, "query", batch_size, show_progress, backend)
+                   show_progress: bool = False, backend: str = DEFAULT_BACKEND,
+                   devices: list[str] | None = None) -> np.ndarray:
+    return _encode(model, texts, "query", batch_size, show_progress, backend, devices)
 
 
 def _encode(model: SentenceTransformer, texts: list[str], role: str, batch_size: int, show_progress: bool,
-            backend: str) -> np.ndarray:
+            backend: str, devices: list[str] | None = None) -> np.ndarray:
     """Normalised embeddings; the fast backends fill batches by tokens (``batch_size`` full-length rows)."""
     from embedtune.inference import FastEncoder
 
     encoder = FastEncoder(model, backend, max_tokens=batch_size * max(model.max_seq_length or 512, 1),
-                          batch_size=batch_size)
+                          batch_size=batch_size, devices=devices)
     embeddings = encoder.encode(texts, role, show_progress=show_progress)
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     return (embeddings / np.clip(norms, 1e-12, None)).astype(np.float32, copy=False)
@@ -71,13 +72,15 @@ def exact_top_k(queries: np.ndarray, documents: np.ndarray, k: int, chunk: int =
 
 def retrieve(model: SentenceTransformer, data: RetrievalSet, *, top_k: int = 100, batch_size: int = 32,
              cache: EmbeddingCache | None = None, show_progress: bool = False,
-             query_ids: list[str] | None = None, backend: str = DEFAULT_BACKEND) -> dict[str, dict[str, float]]:
+             query_ids: list[str] | None = None, backend: str = DEFAULT_BACKEND,
+             devices: list[str] | None = None) -> dict[str, dict[str, float]]:
     """A run (query id → {doc id → score}) of the ``top_k`` documents for each query."""
     doc_ids = list(data.corpus)
     qids = query_ids if query_ids is not None else list(data.queries)
     documents = encode_documents(model, [data.corpus[d] for d in doc_ids], batch_size=batch_size,
-                                 cache=cache, show_progress=show_progress, backend=backend)
-    queries = encode_queries(model, [data.queries[q] for q in qids], batch_size=batch_size, backend=backend)
+                                 cache=cache, show_progress=show_progress, backend=backend, devices=devices)
+    queries = encode_queries(model, [data.queries[q] for q in qids], batch_size=batch_size, backend=backend,
+                             devices=devices)
     scores, indices = exact_top_k(queries, documents, top_k)
     return {
         qid: {doc_ids[j]: float(s) for s, j in zip(scores[i], indices[i])}

@@ -55,16 +55,23 @@ def unsupported_reason(model: SentenceTransformer) -> str | None:
 class FastEncoder:
     """Encode texts for one model with one backend; embeddings are float32, normalised like the model's."""
 
-    def __init__(self, model: SentenceTransformer, backend: Backend = "onnx", *,
+    def __init__(self, model: SentenceTransformer, backend: Backend = DEFAULT_BACKEND, *,
                  max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 32,
-                 export_dir: str | Path | None = None) -> None:
-        if backend not in BACKENDS:
-            from embedtune.errors import ConfigError
+                 export_dir: str | Path | None = None, devices: list[str] | None = None) -> None:
+        from embedtune.errors import ConfigError
 
+        if backend not in BACKENDS:
             raise ConfigError(f'unknown encoding backend "{backend}" (choose one of: {", ".join(BACKENDS)})')
         self.model = model
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self.devices = list(devices) if devices and len(devices) > 1 else None
+        if self.devices is not None:
+            if backend not in EXACT_BACKENDS - {"onnx"}:
+                raise ConfigError(f"encoding on several devices ({', '.join(self.devices)}) works with the torch "
+                                  f'and sentence-transformers backends, not "{backend}"')
+            # sentence-transformers' multi-process pool: one worker per device, chunks in order.
+            backend = "sentence-transformers"
         reason = unsupported_reason(model) if backend != "sentence-transformers" else None
         if reason is not None:
             logger.info("encoding with sentence-transformers: %s", reason)
@@ -80,7 +87,7 @@ class FastEncoder:
         if self.backend == "sentence-transformers":
             method = self.model.encode_query if role == "query" else self.model.encode_document
             return np.asarray(method(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                     show_progress_bar=show_progress), dtype=np.float32)
+                                     show_progress_bar=show_progress, device=self.devices), dtype=np.float32)
         prompt = (self.model.prompts or {}).get(role) or None
         tokenized = tokenize(self.model, texts, prompt=prompt)
         return self._encode_tokenized(tokenized, show_progress=show_progress)

@@ -66,5 +66,7 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
         mark = " (saved)" if entry.get("step") == result.best_step else ""
         lines.append(f"| {entry.get('step')}{mark} | {entry.get('eval_dev_ndcg@10', 0):.4f} | "
                      f"{entry.get('eval_dev_mrr@10', 0):.4f} |")
-    lines += ["", f"Training took {result.train_seconds:.0f} s on {result.num_train_pairs} pairs.", ""]
+    processes = f", {result.num_processes} processes" if result.num_processes > 1 else ""
+    lines += ["", f"Training took {result.train_seconds:.0f} s on {result.num_train_pairs} pairs "
+                  f"({result.precision}{processes}).", ""]
     return "\n".join(lines)

@@ -129,10 +129,10 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers.trainer_callback import PrinterCallback
 
     from embedtune.training.dev_evaluator import DevRetrievalEvaluator
+    from embedtune.training.losses import build_loss
 
     cuda = torch.cuda.is_available()
     logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
@@ -162,7 +162,7 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
         model=model, args=args, train_dataset=Dataset.from_dict(pairs.to_columns()),
         # Under torchrun/accelerate each process's queries also see the other processes' documents
         # as negatives, so N processes train like one batch of N × batch_size.
-        loss=MultipleNegativesRankingLoss(model, gather_across_devices=distributed), evaluator=evaluator,
+        loss=build_loss(model, config, distributed), evaluator=evaluator,
     )
     # Evaluate (and checkpoint) evals_per_epoch times per epoch, counted on the real batches: the
     # no-duplicates sampler can yield fewer batches than len(pairs) / batch_size.

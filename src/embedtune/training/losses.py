@@ -1,0 +1,58 @@
+"""Contrastive losses, registered in one place: how each is built for a run.
+
+All three treat the other rows' positives (and every row's hard negatives) as negatives for each
+query; they differ in memory and in how they guard against false negatives:
+- ``mnrl``: MultipleNegativesRankingLoss, the standard;
+- ``cached_mnrl``: the same loss computed in mini-batches with cached gradients (GradCache), so a
+  large batch - more negatives per query - fits in little memory;
+- ``gist``: GISTEmbedLoss, where a guide model vetoes in-batch negatives it rates as relevant as the
+  positive (false negatives that in-batch sampling draws by chance).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from embedtune.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.config import TrainConfig
+
+
+def _mnrl(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    return MultipleNegativesRankingLoss(model, gather_across_devices=distributed)
+
+
+def _cached_mnrl(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
+    from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss
+
+    return CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size,
+                                              gather_across_devices=distributed)
+
+
+def _gist(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
+    from sentence_transformers.sentence_transformer.losses import GISTEmbedLoss
+
+    from embedtune.models import load_model
+
+    if not config.guide_model:
+        raise ConfigError("loss gist needs a guide model: set guide_model (--guide-model), e.g. a larger "
+                          "embedding model, or the base model itself")
+    guide = load_model(config.guide_model, device=str(model.device), max_seq_length=config.max_seq_length)
+    return GISTEmbedLoss(model, guide=guide, gather_across_devices=distributed)
+
+
+LOSSES: dict[str, Callable[[SentenceTransformer, TrainConfig, bool], Any]] = {
+    "mnrl": _mnrl,
+    "cached_mnrl": _cached_mnrl,
+    "gist": _gist,
+}
+
+
+def build_loss(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
+    """The configured loss; under torchrun/accelerate, negatives are gathered across processes."""
+    return LOSSES[config.loss](model, config, distributed)
