@@ -31,7 +31,7 @@ def supervised(data: dict) -> str:
         f"| {sci['base_embedtune']:.4f} → {sci['tuned_embedtune']:.4f} |",
         f"| dbpedia-5k test nDCG@10 (general domain; base {dbp['base']:.4f}) | {dbp['tuned_plain_st']:.4f} "
         f"| {dbp['tuned_embedtune']:.4f} |",
-        f"| training time | {secs['plain_st']:.0f} s (fp32) | {secs['embedtune']:.0f} s ({precision}, incl. dev "
+        f"| training time | {secs['plain_st']:.0f} s (fp32) | {secs['embedtune']:.0f} s (precision {precision}, incl. dev "
         f"evaluations) |",
         f"| peak memory while training | {rss['plain_st_train']:.2f} GB | {rss['embedtune_train']:.2f} GB |",
     ])
