@@ -117,3 +117,16 @@ def test_nothing_left_after_filtering_is_an_error_not_an_empty_file(scifact: Ret
 def test_window_narrower_than_the_count_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="the rank window 10..12 holds 2 candidates, fewer than num_negatives=5"):
         MineConfig(range_min=10, range_max=12)
+
+
+def test_cross_encoder_veto_applies_its_threshold(scifact: RetrievalSet) -> None:
+    # No cross-encoder weights install offline: MiniLM with a fresh (random) head exercises the
+    # code path; the thresholds below make every verdict "relevant" or none, whatever the head says.
+    three = [q for q in scifact.queries if scifact.positives(q)][:3]
+    small = scifact.restrict_queries(three, "train")
+    base = {"method": "bm25", "num_negatives": 2, "range_max": 6, "relative_margin": None,
+            "cross_encoder": "all-MiniLM-L6-v2", "max_seq_length": 64}
+    with pytest.raises(MiningError, match="judged relevant by the cross-encoder"):
+        mine_hard_negatives(small, MineConfig(**base, cross_encoder_threshold=-1e9))
+    kept = mine_hard_negatives(small, MineConfig(**base, cross_encoder_threshold=1e9))
+    assert kept.rows and not kept.dropped_candidates["judged relevant by the cross-encoder"]

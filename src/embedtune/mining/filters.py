@@ -43,12 +43,12 @@ class MarginFilter:
 class CrossEncoderFilter:
     """Veto candidates that a cross-encoder scores at or above ``threshold`` for the query."""
 
-    def __init__(self, name: str, threshold: float, batch_size: int = 32) -> None:
+    def __init__(self, name: str, threshold: float, batch_size: int = 32, max_length: int | None = None) -> None:
         from sentence_transformers import CrossEncoder
 
         from embedtune.models import resolve_model
 
-        self.model = CrossEncoder(resolve_model(name), device=None)
+        self.model = CrossEncoder(resolve_model(name), device=None, max_length=max_length)
         self.threshold = threshold
         self.batch_size = batch_size
 

@@ -103,7 +103,8 @@ def mine_hard_negatives(data: RetrievalSet, config: MineConfig | None = None, *,
                           skipped_queries_without_positive=len(data.queries) - len(query_ids))
     position = {d: i for i, d in enumerate(doc_ids)}
     margin = MarginFilter.from_config(config)
-    judge = CrossEncoderFilter(config.cross_encoder, config.cross_encoder_threshold) if config.cross_encoder else None
+    judge = (CrossEncoderFilter(config.cross_encoder, config.cross_encoder_threshold,
+                                max_length=config.max_seq_length) if config.cross_encoder else None)
     rng = random.Random(config.seed)
     from tqdm.auto import tqdm
 
