@@ -21,7 +21,6 @@ def main() -> None:
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--max-seq-length", type=int, default=256)
-    parser.add_argument("--export-dir", type=Path, default=None)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--embeddings", type=Path, required=True)
     args = parser.parse_args()
@@ -41,26 +40,21 @@ def main() -> None:
     if args.impl == "plain":
         def encode(texts: list[str]) -> np.ndarray:
             return model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-        encode_docs, encode_queries = encode, encode
+        encode_docs, encode_queries_ = encode, encode
     else:
-        from embedtune.inference import FastEncoder
+        from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
 
         start = time.perf_counter()
-        encoder = FastEncoder(model, args.backend, export_dir=args.export_dir,
-                              max_tokens=32 * args.max_seq_length)
+        encoder = make_encoder(model, args.backend)
         result["setup_seconds"] = round(time.perf_counter() - start, 2)  # ONNX export and session start
-
-        def normalised(texts: list[str], role: str) -> np.ndarray:
-            vectors = encoder.encode(texts, role)
-            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        encode_docs = lambda texts: normalised(texts, "document")  # noqa: E731
-        encode_queries = lambda texts: normalised(texts, "query")  # noqa: E731
+        encode_docs = lambda texts: encode_documents(model, texts, encoder=encoder)  # noqa: E731
+        encode_queries_ = lambda texts: encode_queries(model, texts, encoder=encoder)  # noqa: E731
 
     start = time.perf_counter()
     doc_vectors = encode_docs(docs)
     result["corpus_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
-    query_vectors = encode_queries(queries)
+    query_vectors = encode_queries_(queries)
     result["queries_seconds"] = time.perf_counter() - start
     np.save(args.embeddings, np.asarray(doc_vectors, dtype=np.float32))
     _, indices = exact_top_k(np.asarray(query_vectors, dtype=np.float32), np.asarray(doc_vectors, dtype=np.float32), 100)

@@ -101,9 +101,9 @@ def main() -> None:
         key = f"encode_{impl}" + ("" if impl == "plain" else f"_{backend}")
         out = work / f"{key}.json"
         argv = [PY, "bench/_encode_worker.py", "--impl", impl, "--backend", backend, "--data", str(data),
-                "--result", str(out), "--embeddings", str(work / f"{key}.npy"),
-                "--export-dir", str(work / "onnx")]
-        step = run_step(key, argv)
+                "--result", str(out), "--embeddings", str(work / f"{key}.npy")]
+        # ONNX exports land in this cache, not the user's (the worker never caches embeddings).
+        step = run_step(key, argv, {"EMBEDTUNE_CACHE_DIR": str(work / "encode-cache")})
         step.pop("stdout")
         step.update(json.loads(out.read_text()))
         seconds = step["corpus_seconds"]

@@ -13,24 +13,40 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from embedtune.data.types import RetrievalSet
+    from embedtune.inference import FastEncoder
 
 logger = logging.getLogger(__name__)
 
 
+def make_encoder(model: SentenceTransformer, backend: str = DEFAULT_BACKEND, *, batch_size: int = 32,
+                 devices: list[str] | None = None) -> FastEncoder:
+    """One encoder for documents and queries alike, so an ONNX export or session starts once.
+
+    The fast backends fill batches by tokens: ``batch_size`` rows of the model's full length.
+    """
+    from embedtune.inference import FastEncoder
+
+    return FastEncoder(model, backend, max_tokens=batch_size * max(model.max_seq_length or 512, 1),
+                       batch_size=batch_size, devices=devices)
+
+
 def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,
                      cache: EmbeddingCache | None = None, show_progress: bool = False,
-                     backend: str = DEFAULT_BACKEND, devices: list[str] | None = None) -> np.ndarray:
+                     backend: str = DEFAULT_BACKEND, devices: list[str] | None = None,
+                     encoder: FastEncoder | None = None) -> np.ndarray:
     """Unit-normalised document embeddings, loaded from ``cache`` when this model saw these texts.
 
     Exact (fp32) backends share cache entries; bf16 and int8 embeddings are kept apart, so a
-    fast approximate run never passes for an exact one.
+    fast approximate run never passes for an exact one. ``encoder`` (from ``make_encoder``)
+    replaces ``batch_size``, ``backend`` and ``devices``.
     """
-    role = "documents" if backend in EXACT_BACKENDS else f"documents-{backend}"
+    encoder = encoder or make_encoder(model, backend, batch_size=batch_size, devices=devices)
+    role = "documents" if encoder.backend in EXACT_BACKENDS else f"documents-{encoder.backend}"
     path = cache.path_for(model_fingerprint(model), texts, role) if cache else None
     if path is not None and (cached := cache.load(path)) is not None and len(cached) == len(texts):
         logger.info("loaded %d document embeddings from the cache (%s)", len(texts), path.name)
         return cached
-    embeddings = _encode(model, texts, "document", batch_size, show_progress, backend, devices)
+    embeddings = _normalised(encoder.encode(texts, "document", show_progress=show_progress))
     if path is not None:
         cache.save(path, embeddings)
     return embeddings
@@ -38,18 +54,13 @@ def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size
 
 def encode_queries(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,
                    show_progress: bool = False, backend: str = DEFAULT_BACKEND,
-                   devices: list[str] | None = None) -> np.ndarray:
-    return _encode(model, texts, "query", batch_size, show_progress, backend, devices)
+                   devices: list[str] | None = None, encoder: FastEncoder | None = None) -> np.ndarray:
+    encoder = encoder or make_encoder(model, backend, batch_size=batch_size, devices=devices)
+    return _normalised(encoder.encode(texts, "query", show_progress=show_progress))
 
 
-def _encode(model: SentenceTransformer, texts: list[str], role: str, batch_size: int, show_progress: bool,
-            backend: str, devices: list[str] | None = None) -> np.ndarray:
-    """Normalised embeddings; the fast backends fill batches by tokens (``batch_size`` full-length rows)."""
-    from embedtune.inference import FastEncoder
-
-    encoder = FastEncoder(model, backend, max_tokens=batch_size * max(model.max_seq_length or 512, 1),
-                          batch_size=batch_size, devices=devices)
-    embeddings = encoder.encode(texts, role, show_progress=show_progress)
+def _normalised(embeddings: np.ndarray) -> np.ndarray:
+    """Unit rows, whether or not the model ends in a Normalize module (search is by inner product)."""
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     return (embeddings / np.clip(norms, 1e-12, None)).astype(np.float32, copy=False)
 
@@ -77,10 +88,10 @@ def retrieve(model: SentenceTransformer, data: RetrievalSet, *, top_k: int = 100
     """A run (query id → {doc id → score}) of the ``top_k`` documents for each query."""
     doc_ids = list(data.corpus)
     qids = query_ids if query_ids is not None else list(data.queries)
-    documents = encode_documents(model, [data.corpus[d] for d in doc_ids], batch_size=batch_size,
-                                 cache=cache, show_progress=show_progress, backend=backend, devices=devices)
-    queries = encode_queries(model, [data.queries[q] for q in qids], batch_size=batch_size, backend=backend,
-                             devices=devices)
+    encoder = make_encoder(model, backend, batch_size=batch_size, devices=devices)
+    documents = encode_documents(model, [data.corpus[d] for d in doc_ids], cache=cache,
+                                 show_progress=show_progress, encoder=encoder)
+    queries = encode_queries(model, [data.queries[q] for q in qids], encoder=encoder)
     scores, indices = exact_top_k(queries, documents, top_k)
     return {
         qid: {doc_ids[j]: float(s) for s, j in zip(scores[i], indices[i])}

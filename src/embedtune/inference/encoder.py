@@ -80,7 +80,6 @@ class FastEncoder:
         self._session = None
         if backend.startswith("onnx"):
             self._session = _onnx_session(model, export_dir, int8=backend == "onnx-int8")
-        self.padding_fraction = 0.0
 
     def encode(self, texts: list[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
         """Embeddings for ``texts`` in their order, with the model's prompt for ``role`` applied."""
@@ -100,16 +99,13 @@ class FastEncoder:
         dim = self.model.get_embedding_dimension()
         out = np.empty((len(tokenized.input_ids), dim), dtype=np.float32)
         pad_id = self.model.tokenizer.pad_token_id or 0
-        real = padded = 0
         if self._session is None:
             self.model.eval()  # as SentenceTransformer.encode does: no dropout in embeddings
         with tqdm(total=len(out), desc="encoding", unit="text", disable=not show_progress) as bar:
             for batch in token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id):
                 hidden = self._last_hidden_state(batch.inputs)
                 out[batch.index] = _pool(hidden, batch.inputs["attention_mask"], pooling, normalize)
-                real, padded = real + batch.tokens, padded + batch.padded_tokens
                 bar.update(len(batch.index))
-        self.padding_fraction = 1 - real / padded if padded else 0.0
         return out
 
     def _last_hidden_state(self, inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -7,6 +7,7 @@ space, which the filter needs for the labelled positives.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,10 +50,14 @@ def bm25_candidates(documents: list[str], queries: list[str], depth: int, *,
     inverse = {i: t for t, i in vocabulary.items()}
     token_lists = [[inverse[i] for i in ids] for ids in query_tokens.ids]
 
+    # Rows of one query come together (one per labelled positive): score its corpus once.
+    @functools.lru_cache(maxsize=1)
+    def corpus_scores(query: int) -> np.ndarray | None:
+        return retriever.get_scores(token_lists[query]) if token_lists[query] else None
+
     def pair_score(query: int, document: int) -> float:
-        if not token_lists[query]:
-            return 0.0
-        return float(retriever.get_scores(token_lists[query])[document])
+        scores = corpus_scores(query)
+        return 0.0 if scores is None else float(scores[document])
 
     return Candidates(np.asarray(indices, dtype=np.int64), np.asarray(scores, dtype=np.float32), pair_score)
 
@@ -61,11 +66,11 @@ def dense_embeddings(model: SentenceTransformer, documents: list[str], queries: 
                      backend: str, cache: EmbeddingCache | None,
                      show_progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """Normalised (documents, queries) embeddings; documents come from the cache when it has them."""
-    from embedtune.evaluation.search import encode_documents, encode_queries
+    from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
 
-    doc_vectors = encode_documents(model, documents, batch_size=batch_size, cache=cache,
-                                   show_progress=show_progress, backend=backend)
-    query_vectors = encode_queries(model, queries, batch_size=batch_size, backend=backend)
+    encoder = make_encoder(model, backend, batch_size=batch_size)
+    doc_vectors = encode_documents(model, documents, cache=cache, show_progress=show_progress, encoder=encoder)
+    query_vectors = encode_queries(model, queries, encoder=encoder)
     return doc_vectors, query_vectors
 
 

@@ -74,7 +74,7 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     before = _score(model, prepared.heldout, cache, show_progress, "base model") if main else None
     STRATEGIES[config.strategy].prepare(model, config)
 
-    precision = resolve_precision(config.precision, "cuda" if _cuda_available() else "cpu")
+    precision = resolve_precision(config.precision, model.device.type)
     trainer, evaluator = _build_trainer(model, prepared.train, prepared.dev, config, out / CHECKPOINTS,
                                         show_progress, precision)
     start = time.perf_counter()
@@ -104,12 +104,6 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     return result
 
 
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def _seed_everything(seed: int) -> None:
     from transformers import set_seed
 
@@ -126,7 +120,6 @@ def _score(model: Any, heldout: RetrievalSet | None, cache: EmbeddingCache, show
 
 def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: TrainConfig,
                    checkpoints: Path, show_progress: bool, precision: str) -> tuple[Any, Any]:
-    import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from transformers.trainer_callback import PrinterCallback
@@ -134,7 +127,7 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
     from embedtune.training.dev_evaluator import DevRetrievalEvaluator
     from embedtune.training.losses import build_loss
 
-    cuda = torch.cuda.is_available()
+    cuda = model.device.type == "cuda"
     logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
     distributed = world_size() > 1
     # Dev scores only rank checkpoints against each other, so they may use the fast bf16 encoder.
