@@ -37,6 +37,8 @@ class TrainConfig:
     seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
     precision: str = field(default="auto", metadata={"help": "auto: bf16 autocast where the CPU/GPU has native bf16 "
                                                             "(fp16 on older GPUs), else fp32; or fp32, bf16, fp16."})
+    dropout: float | None = field(default=None, metadata={"help": "Dropout inside the model while training (hidden and "
+                                                                  "attention); None keeps the model's own (0.1 for BERT-family)."})
     split: str = field(default="train", metadata={"help": "Split of a BEIR folder to train on."})
     eval_split: str | None = field(default="test", metadata={"help": "Held-out split scored before and after (skipped if absent)."})
     dev_fraction: float = field(default=0.1, metadata={"help": "Share of training queries held out to pick the best checkpoint."})
@@ -65,6 +67,8 @@ class TrainConfig:
         for name in ("warmup_ratio", "lora_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
         if self.loss not in LOSS_NAMES:

@@ -22,7 +22,7 @@ def test_misspelt_key_suggests_the_closest() -> None:
 def test_unrelated_key_lists_every_valid_key() -> None:
     assert config_error({"zzz": 1}) == (
         'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, epochs, learning_rate, batch_size, '
-        "max_seq_length, warmup_ratio, weight_decay, seed, precision, split, eval_split, dev_fraction, max_dev_queries, "
+        "max_seq_length, warmup_ratio, weight_decay, seed, precision, dropout, split, eval_split, dev_fraction, max_dev_queries, "
         "dev_corpus_size, evals_per_epoch, lora_r, lora_alpha, lora_dropout, lora_target_modules)")
 
 
@@ -37,6 +37,8 @@ def test_bad_strategy_lists_choices() -> None:
     ({"batch_size": 1}, "batch_size must be at least 2 (in-batch negatives need company), got 1"),
     ({"warmup_ratio": 1.0}, "warmup_ratio must be in [0, 1), got 1.0"),
     ({"dev_fraction": 0}, "dev_fraction must be between 0 and 1 (exclusive), got 0"),
+    ({"dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
+    ({"dropout": "none"}, 'dropout must be a number, got "none"'),
     ({"epochs": "three"}, 'epochs must be a number, got "three"'),
     ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
     ({"seed": True}, 'seed must be a number, got "True"'),

@@ -17,6 +17,7 @@ from embedtune.inference.precision import resolve_precision
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.training.data_prep import prepare_data
 from embedtune.training.model_card import write_model_card
+from embedtune.training.dropout import set_dropout
 from embedtune.training.distributed import is_main_process, wait_for_everyone, world_size
 from embedtune.training.output_dir import CHECKPOINTS, finish, latest_checkpoint, open_output_dir, publish_model
 from embedtune.training.strategies import STRATEGIES
@@ -72,6 +73,8 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     _seed_everything(config.seed)
     model = load_model(config.model, max_seq_length=config.max_seq_length)
     before = _score(model, prepared.heldout, cache, show_progress, "base model") if main else None
+    if config.dropout is not None:
+        set_dropout(model, config.dropout)
     STRATEGIES[config.strategy].prepare(model, config)
 
     precision = resolve_precision(config.precision, model.device.type)
