@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--result", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="A small slice and one epoch: checks the script runs.")
+    parser.add_argument("--train-args", default="", help='Extra `embedtune train` flags for every variant, e.g. "--dropout 0".')
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-mining-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,7 @@ def main() -> None:
         scifact = write_beir_slice(scifact, work / "slice", train_qrels=120, test_qrels=40, distractors=200)
         dbpedia = None
         train_args = ["--epochs", "1", "--max-seq-length", "64"]
+    train_args += shlex.split(args.train_args)
     result_path = args.result or ROOT / "bench" / "results" / (
         "scifact_mining_quick.json" if args.quick else "scifact_mining.json")
     results = Results(result_path, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
@@ -76,7 +78,9 @@ def main() -> None:
         outcome = json.loads(trained.pop("stdout"))
         step["train"] = {"wall_seconds": trained["wall_seconds"], "peak_rss_gb": trained["peak_rss_gb"],
                          "train_seconds": outcome["train_seconds"], "rows": outcome["num_train_pairs"],
-                         "precision": outcome.get("precision")}
+                         "precision": outcome.get("precision"), "dropout": outcome["config"].get("dropout"),
+                         "dev_history": [{k: e[k] for k in ("epoch", "eval_dev_ndcg@10")}
+                                         for e in outcome["dev_history"]], "best_step": outcome["best_step"]}
         for label, folder in (("scifact_test", scifact), ("dbpedia_test", dbpedia)):
             if folder is None:
                 continue

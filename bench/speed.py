@@ -11,6 +11,11 @@ against a matmul peak measured here, in the same run.
 
     python bench/speed.py              # about 50 minutes on 2 CPU cores
     python bench/speed.py --quick      # 300 documents / 96 pairs: checks the script, not the machine
+    python bench/speed.py --parts train --result bench/results/speed_train.json   # (b) alone
+
+Training runs embedtune twice per strategy: with ``--dropout 0`` (attention then takes PyTorch's
+fused CPU kernel) and with ``--dropout 0.1`` (the model's own, as the plain script trains); each
+model's test nDCG@10 sits beside its speed.
 """
 from __future__ import annotations
 
@@ -28,6 +33,10 @@ from _harness import ROOT, SHARED_DATA, Results, run_step  # noqa: E402
 PY = sys.executable
 MAX_LEN = 256
 ENCODE_BACKENDS = ("torch", "onnx", "torch-bf16", "onnx-int8")
+PARTS = ("encode", "train", "eval")
+# embedtune training variants: name suffix -> extra `embedtune train` flags. Plain
+# sentence-transformers always trains with the model's own dropout (0.1 for MiniLM).
+TRAIN_VARIANTS: dict[str, list[str]] = {"_dropout0": ["--dropout", "0"], "_dropout0.1": ["--dropout", "0.1"]}
 
 
 def matmul_peak() -> dict[str, float]:
@@ -77,7 +86,12 @@ def main() -> None:
     parser.add_argument("--result", type=Path, default=None)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="Tiny slice: checks the script runs end to end.")
+    parser.add_argument("--parts", default=",".join(PARTS), help="Comma-separated subset of: " + ", ".join(PARTS))
     args = parser.parse_args()
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-speed-"))
     work.mkdir(parents=True, exist_ok=True)
     data = slice_scifact(args.data, work / "slice", 240, 110) if args.quick else args.data
@@ -86,17 +100,27 @@ def main() -> None:
     results.data["matmul_peak_gflops"] = peak = matmul_peak()
     print(f"matmul peak: {peak}", flush=True)
 
-    from embedtune.config import TrainConfig
     from embedtune.data.beir import load_beir
-    from embedtune.models import resolve_model
-    from embedtune.training.data_prep import prepare_data
 
     test = load_beir(data, "test")
     doc_lengths = token_lengths(list(test.corpus.values()))
     doc_flops = sum(model_flops_per_text(doc_lengths))
     results.data["corpus"] = {"documents": len(doc_lengths), "tokens": sum(doc_lengths)}
 
-    # (a) encoding
+    if "encode" in parts:
+        encode_corpus(results, work, data, doc_lengths, doc_flops, peak)
+    if "train" in parts:
+        train_one_epoch(results, work, data)
+    if "eval" in parts:
+        full_evaluation(results, work, data)
+    results.data["summary"] = summarize(results.data["steps"], work)
+    results.save()
+    print(json.dumps(results.data["summary"], indent=2))
+
+
+def encode_corpus(results: Results, work: Path, data: Path, doc_lengths: list[int], doc_flops: float,
+                  peak: dict[str, float]) -> None:
+    """(a) The test corpus through plain ``model.encode`` and each embedtune backend."""
     for impl, backend in [("plain", "plain"), *(("embedtune", b) for b in ENCODE_BACKENDS)]:
         key = f"encode_{impl}" + ("" if impl == "plain" else f"_{backend}")
         out = work / f"{key}.json"
@@ -115,7 +139,14 @@ def main() -> None:
             step["fraction_of_matmul_peak"] = round(doc_flops / seconds / 1e9 / peak[precision], 3)
         results.record(key, step)
 
-    # (b) one epoch of training, full and LoRA
+
+
+def train_one_epoch(results: Results, work: Path, data: Path) -> None:
+    """(b) One epoch, full and LoRA: the plain trainer script against each embedtune variant."""
+    from embedtune.config import TrainConfig
+    from embedtune.models import resolve_model
+    from embedtune.training.data_prep import prepare_data
+
     config = TrainConfig()
     prepared = prepare_data(data, split="train", eval_split=None, dev_fraction=config.dev_fraction,
                             max_dev_queries=config.max_dev_queries, seed=config.seed)
@@ -130,7 +161,7 @@ def main() -> None:
     env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
     for strategy in ("full", "lora"):
         lr = TrainConfig(strategy=strategy).resolved_learning_rate
-        plain_dir, ours_dir = work / f"plain-{strategy}", work / f"embedtune-{strategy}"
+        plain_dir = work / f"plain-{strategy}"
         out = work / f"plain_train_{strategy}.json"
         argv = [PY, "bench/plain_st.py", "train", "--model", base, "--pairs", str(pairs_file), "--out",
                 str(plain_dir), "--epochs", "1", "--lr", str(lr), "--batch-size", "32", "--warmup", "0.1",
@@ -138,20 +169,24 @@ def main() -> None:
         plain = run_step(f"train_plain_{strategy}", argv)
         plain.pop("stdout")
         plain.update(json.loads(out.read_text()))
-        ours = run_step(f"train_embedtune_{strategy}", [
-            PY, "-m", "embedtune.cli.app", "train", "--data", str(data), "--out", str(ours_dir), "--strategy",
-            strategy, "--epochs", "1", "--eval-split", "none", "--json", "--quiet"], env)
-        trained = json.loads(ours.pop("stdout"))
-        ours.update(train_seconds=trained["train_seconds"], pairs=trained["num_train_pairs"],
-                    precision=trained["precision"], dev_history=trained["dev_history"])
+        runs = [(f"train_plain_{strategy}", plain, plain_dir)]
+        for suffix, flags in TRAIN_VARIANTS.items():
+            key, ours_dir = f"train_embedtune_{strategy}{suffix}", work / f"embedtune-{strategy}{suffix}"
+            ours = run_step(key, [PY, "-m", "embedtune.cli.app", "train", "--data", str(data), "--out", str(ours_dir),
+                                  "--strategy", strategy, "--epochs", "1", "--eval-split", "none", "--json", "--overwrite",
+                                  "--quiet", *flags], env)
+            trained = json.loads(ours.pop("stdout"))
+            ours.update(train_seconds=trained["train_seconds"], pairs=trained["num_train_pairs"],
+                        precision=trained["precision"], dropout=trained["config"].get("dropout"),
+                        dev_history=trained["dev_history"])
+            runs.append((key, ours, ours_dir))
         # Full fine-tuning costs ~3× the forward pass; LoRA skips the frozen weights' gradients (~2×).
         factor = 3 if strategy == "full" else 2
-        for step in (plain, ours):
+        for _, step, _ in runs:
             step["examples_per_second"] = round(step["pairs"] / step["train_seconds"], 3)
             step["tokens_per_second"] = round(pair_tokens / step["train_seconds"], 1)
             step["model_gflops_per_second"] = round(factor * forward / step["train_seconds"] / 1e9, 1)
-        for key, step, model_dir in ((f"train_plain_{strategy}", plain, plain_dir),
-                                     (f"train_embedtune_{strategy}", ours, ours_dir)):
+        for key, step, model_dir in runs:
             scores = work / f"{key}_test.json"
             scored = run_step(f"{key}_test", [PY, "-m", "embedtune.cli.app", "eval", "--model", str(model_dir),
                                               "--data", str(data), "--json", str(scores), "--no-cache", "--quiet"])
@@ -159,7 +194,13 @@ def main() -> None:
             step["test_scoring_seconds"] = scored["wall_seconds"]
             results.record(key, step)
 
-    # (c) a full evaluation of the base model, end to end
+
+
+def full_evaluation(results: Results, work: Path, data: Path) -> None:
+    """(c) A full evaluation of the base model, end to end: plain script, then embedtune cold and warm."""
+    from embedtune.models import resolve_model
+
+    base = resolve_model(None)
     out = work / "eval_plain.json"
     plain_eval = run_step("eval_plain", [PY, "bench/plain_st.py", "eval", "--model", base, "--data", str(data),
                                          "--result", str(out)])
@@ -176,13 +217,20 @@ def main() -> None:
                            if k in ("ndcg@10", "recall@100")}
         results.record(key, step)
 
-    results.data["summary"] = summarize(results.data["steps"], work)
-    results.save()
-    print(json.dumps(results.data["summary"], indent=2))
-
 
 def summarize(steps: dict, work: Path) -> dict:
     """Ratios against plain sentence-transformers, and each fast path's quality change."""
+    summary: dict[str, dict] = {}
+    if "encode_plain" in steps:
+        summary["encode_corpus"] = _summarize_encoding(steps, work)
+    if "train_plain_full" in steps:
+        summary["train_one_epoch"] = _summarize_training(steps)
+    if "eval_plain" in steps:
+        summary["full_evaluation"] = _summarize_evaluation(steps)
+    return summary
+
+
+def _summarize_encoding(steps: dict, work: Path) -> dict:
     import numpy as np
 
     plain_encode = steps["encode_plain"]
@@ -197,17 +245,29 @@ def summarize(steps: dict, work: Path) -> dict:
             "min_cosine_to_plain": round(float((vectors * reference).sum(1).min()), 5),
             "peak_rss_ratio": round(step["peak_rss_gb"] / plain_encode["peak_rss_gb"], 3),
         }
+    return encode
+
+
+def _summarize_training(steps: dict) -> dict:
     training = {}
     for strategy in ("full", "lora"):
-        plain, ours = steps[f"train_plain_{strategy}"], steps[f"train_embedtune_{strategy}"]
-        training[strategy] = {
-            "throughput_ratio": round(ours["examples_per_second"] / plain["examples_per_second"], 3),
-            "examples_per_second": {"plain_st": plain["examples_per_second"], "embedtune": ours["examples_per_second"]},
-            "test_ndcg@10": {"plain_st": plain["test_ndcg@10"], "embedtune": ours["test_ndcg@10"]},
-            "peak_rss_gb": {"plain_st": plain["peak_rss_gb"], "embedtune": ours["peak_rss_gb"]},
-            "precision": ours["precision"],
-            "note": "embedtune's seconds include its dev evaluation and checkpoint save",
-        }
+        plain = steps[f"train_plain_{strategy}"]
+        for suffix in TRAIN_VARIANTS:
+            ours = steps[f"train_embedtune_{strategy}{suffix}"]
+            training[strategy + suffix] = {
+                "throughput_ratio": round(ours["examples_per_second"] / plain["examples_per_second"], 3),
+                "examples_per_second": {"plain_st": plain["examples_per_second"],
+                                        "embedtune": ours["examples_per_second"]},
+                "test_ndcg@10": {"plain_st": plain["test_ndcg@10"], "embedtune": ours["test_ndcg@10"]},
+                "peak_rss_gb": {"plain_st": plain["peak_rss_gb"], "embedtune": ours["peak_rss_gb"]},
+                "precision": ours["precision"],
+                "dropout": ours.get("dropout"),
+                "note": "embedtune's seconds include its dev evaluation and checkpoint save",
+            }
+    return training
+
+
+def _summarize_evaluation(steps: dict) -> dict:
     evaluation = {
         "wall_seconds": {"plain_st": steps["eval_plain"]["wall_seconds"],
                          "embedtune_cold": steps["eval_embedtune_cold"]["wall_seconds"],
@@ -218,7 +278,7 @@ def summarize(steps: dict, work: Path) -> dict:
     for key in ("embedtune_cold", "embedtune_warm_cache"):
         evaluation[f"speedup_{key}"] = round(evaluation["wall_seconds"]["plain_st"]
                                              / evaluation["wall_seconds"][key], 3)
-    return {"encode_corpus": encode, "train_one_epoch": training, "full_evaluation": evaluation}
+    return evaluation
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ class TrainConfig:
     seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
     precision: str = field(default="auto", metadata={"help": "auto: bf16 autocast where the CPU/GPU has native bf16 "
                                                             "(fp16 on older GPUs), else fp32; or fp32, bf16, fp16."})
-    dropout: float | None = field(default=None, metadata={"help": "Dropout inside the model while training (hidden and "
-                                                                  "attention); None keeps the model's own (0.1 for BERT-family)."})
+    dropout: float | None = field(default=0.0, metadata={"help": "Dropout inside the model while training (hidden and "
+                                                                 "attention); null keeps the model's own (0.1 for BERT-family). "
+                                                                 "0 is faster and scored higher on SciFact dev."})
     split: str = field(default="train", metadata={"help": "Split of a BEIR folder to train on."})
     eval_split: str | None = field(default="test", metadata={"help": "Held-out split scored before and after (skipped if absent)."})
     dev_fraction: float = field(default=0.1, metadata={"help": "Share of training queries held out to pick the best checkpoint."})

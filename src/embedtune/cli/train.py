@@ -34,8 +34,8 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
               help="auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on "
                    "older GPUs, else fp32 [auto].")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
-              help="Dropout inside the model while training; 0 lets attention use its fused kernel "
-                   "[the model's own, 0.1 for BERT-family].")
+              help="Dropout inside the model while training; 0 lets attention use its fused kernel, "
+                   "0.1 is MiniLM's/BERT's own [0].")
 @click.option("--split", default=None, help="BEIR split to train on [train].")
 @click.option("--eval-split", default=None, help="BEIR split scored before and after, never trained on [test].")
 @click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
