@@ -89,16 +89,22 @@ def main() -> None:
                                               "--data", str(folder), "--json", str(scores), "--quiet"], env)
             step[f"{label}_ndcg@10"] = json.loads(scores.read_text())["metrics"]["ndcg@10"]
         results.record(name, step)
-
-    steps = results.data["steps"]
-    base = steps.get("in_batch_only", {}).get("scifact_test_ndcg@10")
-    results.data["summary"] = {
-        name: {"scifact_test_ndcg@10": s.get("scifact_test_ndcg@10"), "dbpedia_test_ndcg@10": s.get("dbpedia_test_ndcg@10"),
-               "gain_over_in_batch_only": None if base is None else s.get("scifact_test_ndcg@10", 0) - base}
-        for name, s in steps.items()
-    }
-    results.save()
+        results.data["summary"] = summarize(results.data["steps"])  # kept current: a long run may be cut short
+        results.save()
     print(json.dumps(results.data["summary"], indent=2))
+
+
+def summarize(steps: dict) -> dict:
+    """Each variant's test scores and its gain over the in-batch-only baseline of the same run."""
+    base = steps.get("in_batch_only", {}).get("scifact_test_ndcg@10")
+    summary = {}
+    for name, step in steps.items():
+        score = step.get("scifact_test_ndcg@10")
+        summary[name] = {"scifact_test_ndcg@10": score, "dbpedia_test_ndcg@10": step.get("dbpedia_test_ndcg@10"),
+                         "gain_over_in_batch_only": None if base is None or score is None else round(score - base, 4)}
+        if "mining" in step:
+            summary[name]["rows_kept"] = step["mining"]["rows_kept"]
+    return summary
 
 
 def _write_plain_rows(folder: Path, path: Path) -> None:
