@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--result", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="A small slice and one epoch: checks the script runs.")
+    parser.add_argument("--guard-backend", default="torch",
+                        help="`embedtune eval --backend` for the dbpedia-5k guard (SciFact test is always exact "
+                             "fp32); the base model is scored the same way, in the same run.")
     parser.add_argument("--train-args", default="", help='Extra `embedtune train` flags for every variant, e.g. "--dropout 0".')
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-mining-"))
@@ -61,6 +64,13 @@ def main() -> None:
     env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
     baseline_rows = work / "in_batch_only.jsonl"
     _write_plain_rows(scifact, baseline_rows)
+
+    if dbpedia is not None:  # the guard's reference point, scored with the guard's backend
+        scores = work / "base_dbpedia_test.json"
+        run_step("eval_base_dbpedia_test", [PY, "-m", "embedtune.cli.app", "eval", "--data", str(dbpedia), "--json",
+                                            str(scores), "--quiet", "--backend", args.guard_backend], env)
+        results.record("base_model", {"dbpedia_test_ndcg@10": json.loads(scores.read_text())["metrics"]["ndcg@10"],
+                                      "guard_backend": args.guard_backend})
 
     for name in args.variants.split(","):
         extra = VARIANTS[name]
@@ -85,8 +95,10 @@ def main() -> None:
             if folder is None:
                 continue
             scores = work / f"{name}_{label}.json"
+            backend = "torch" if label == "scifact_test" else args.guard_backend
             run_step(f"eval_{name}_{label}", [PY, "-m", "embedtune.cli.app", "eval", "--model", str(model_dir),
-                                              "--data", str(folder), "--json", str(scores), "--quiet"], env)
+                                              "--data", str(folder), "--json", str(scores), "--quiet",
+                                              "--backend", backend], env)
             step[f"{label}_ndcg@10"] = json.loads(scores.read_text())["metrics"]["ndcg@10"]
         results.record(name, step)
         results.data["summary"] = summarize(results.data["steps"])  # kept current: a long run may be cut short
@@ -97,11 +109,17 @@ def main() -> None:
 def summarize(steps: dict) -> dict:
     """Each variant's test scores and its gain over the in-batch-only baseline of the same run."""
     base = steps.get("in_batch_only", {}).get("scifact_test_ndcg@10")
+    guard_base = steps.get("base_model", {}).get("dbpedia_test_ndcg@10")
     summary = {}
     for name, step in steps.items():
+        if name == "base_model":
+            continue
         score = step.get("scifact_test_ndcg@10")
         summary[name] = {"scifact_test_ndcg@10": score, "dbpedia_test_ndcg@10": step.get("dbpedia_test_ndcg@10"),
                          "gain_over_in_batch_only": None if base is None or score is None else round(score - base, 4)}
+        guard = step.get("dbpedia_test_ndcg@10")
+        if guard_base is not None and guard is not None:
+            summary[name]["dbpedia_drop_from_base"] = round(guard_base - guard, 4)
         if "mining" in step:
             summary[name]["rows_kept"] = step["mining"]["rows_kept"]
     return summary

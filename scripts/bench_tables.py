@@ -92,8 +92,10 @@ def speed_train(data: dict) -> str:
 
 def mining(data: dict) -> str:
     lines = [f"`{data['command']}`; each variant trains with the same settings on the same SciFact train "
-             "pairs, only the negatives differ:", "",
-             "| negatives | training rows | SciFact test nDCG@10 | vs in-batch only | dbpedia-5k nDCG@10 |",
+             "pairs, only the negatives differ. SciFact test is encoded exactly (fp32); the dbpedia-5k guard "
+             f"with `--backend {data['steps']['base_model']['guard_backend']}`, the base model too:", "",
+             "| negatives | training rows | SciFact test nDCG@10 | vs in-batch only | dbpedia-5k nDCG@10 "
+             f"(base {data['steps']['base_model']['dbpedia_test_ndcg@10']:.4f}) |",
              "|---|---|---|---|---|"]
     for name, row in data["summary"].items():
         gain = row.get("gain_over_in_batch_only")
