@@ -28,6 +28,9 @@ class TrainConfig:
     loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives)."})
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
     guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
+    matryoshka_dims: list[int] | None = field(default=None, metadata={"help": "Embedding sizes to train for truncation "
+                                                                      "(e.g. 384,256,128,64): the loss is applied at "
+                                                                      "each size (MatryoshkaLoss); None: off."})
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
@@ -79,6 +82,7 @@ class TrainConfig:
             raise ConfigError(f'unknown precision "{self.precision}" (choose one of: {", ".join(PRECISIONS)})')
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
+        self.matryoshka_dims = parse_dims(self.matryoshka_dims, "matryoshka_dims")
 
     @property
     def resolved_learning_rate(self) -> float:
@@ -90,6 +94,45 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out["learning_rate"] = self.resolved_learning_rate
         return out
+
+
+def parse_dims(value: Any, name: str) -> list[int] | None:
+    """Embedding sizes from a list or a comma string ("384,256,128"); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, (int, float)):  # YAML "matryoshka_dims: 256"
+        items = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise ConfigError(f'{name} must be a list of embedding sizes such as 384,256,128, got "{value}"') from None
+    dims: list[int] = []
+    for item in items:
+        try:
+            if isinstance(item, bool) or (isinstance(item, float) and not item.is_integer()):
+                raise ValueError
+            dim = int(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f'{name} must be whole numbers such as 384,256,128, got "{item}"') from None
+        if dim <= 0:
+            raise ConfigError(f"{name} must be positive, got {dim}")
+        if dim in dims:
+            raise ConfigError(f"{name} lists {dim} twice")
+        dims.append(dim)
+    if not dims:
+        raise ConfigError(f"{name} needs at least one embedding size, e.g. 384,256,128,64")
+    return dims
+
+
+def check_dims_fit(dims: list[int], model_dim: int, name: str, model: str) -> None:
+    """Reject a size the model cannot truncate to: it has only ``model_dim`` dimensions."""
+    for dim in dims:
+        if dim > model_dim:
+            raise ConfigError(f"{name}: {dim} is larger than the embedding dimension of {model} ({model_dim}); "
+                              f"use sizes up to {model_dim}")
 
 
 MiningMethod = Literal["bm25", "dense", "hybrid"]

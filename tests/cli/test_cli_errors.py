@@ -64,11 +64,16 @@ def bad_input_cases(tmp: Path) -> dict[str, tuple[list, str]]:
                               tmp / "out", "--quiet"],
                              "the corpus has 1 document, too few to skip the top 0 and take 5 negatives besides "
                              "the positive; lower range_min or num_negatives"),
+        "train bad matryoshka dims": (["train", "--data", good, "--out", tmp / "out", "--matryoshka-dims", "384,-64"],
+                                      "flags: matryoshka_dims must be positive, got -64"),
+        "eval bad dims": (["eval", "--data", good, "--dims", "256,half"],
+                          '--dims must be whole numbers such as 384,256,128, got "half"'),
     }
 
 
 CASE_NAMES = ["eval missing folder", "eval malformed json", "eval unknown split", "train bad pairs",
-              "eval missing model", "train unknown key", "train bad yaml", "mine output exists", "mine tiny corpus"]
+              "eval missing model", "train unknown key", "train bad yaml", "mine output exists", "mine tiny corpus",
+              "train bad matryoshka dims", "eval bad dims"]
 
 
 def test_every_case_is_parametrized(tmp_path: Path) -> None:

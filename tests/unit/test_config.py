@@ -21,9 +21,10 @@ def test_misspelt_key_suggests_the_closest() -> None:
 
 def test_unrelated_key_lists_every_valid_key() -> None:
     assert config_error({"zzz": 1}) == (
-        'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, epochs, learning_rate, batch_size, '
-        "max_seq_length, warmup_ratio, weight_decay, seed, precision, dropout, split, eval_split, dev_fraction, max_dev_queries, "
-        "dev_corpus_size, evals_per_epoch, lora_r, lora_alpha, lora_dropout, lora_target_modules)")
+        'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, matryoshka_dims, '
+        "epochs, learning_rate, batch_size, max_seq_length, warmup_ratio, weight_decay, "
+        "seed, precision, dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, "
+        "lora_r, lora_alpha, lora_dropout, lora_target_modules)")
 
 
 def test_bad_strategy_lists_choices() -> None:
@@ -42,6 +43,10 @@ def test_bad_strategy_lists_choices() -> None:
     ({"epochs": "three"}, 'epochs must be a number, got "three"'),
     ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
     ({"seed": True}, 'seed must be a number, got "True"'),
+    ({"matryoshka_dims": "384,256,abc"}, 'matryoshka_dims must be whole numbers such as 384,256,128, got "abc"'),
+    ({"matryoshka_dims": [384, 0]}, "matryoshka_dims must be positive, got 0"),
+    ({"matryoshka_dims": "256,128,256"}, "matryoshka_dims lists 256 twice"),
+    ({"matryoshka_dims": " , "}, "matryoshka_dims needs at least one embedding size, e.g. 384,256,128,64"),
 ])
 def test_bad_values_name_the_source(values: dict, message: str) -> None:
     assert config_error(values) == f"train.yaml: {message}"
@@ -90,6 +95,15 @@ def test_empty_yaml_is_no_settings(tmp_path: Path) -> None:
 def test_lora_target_modules_from_a_comma_string() -> None:
     config = build_config(TrainConfig, {"lora_target_modules": "query, value,"})
     assert config.lora_target_modules == ["query", "value"]
+
+
+def test_matryoshka_dims_from_a_comma_string_a_list_or_one_number(tmp_path: Path) -> None:
+    assert build_config(TrainConfig, {"matryoshka_dims": "384, 256,128,64"}).matryoshka_dims == [384, 256, 128, 64]
+    path = tmp_path / "train.yaml"
+    path.write_text("matryoshka_dims: [384, 128]\n", encoding="utf-8")
+    assert build_config(TrainConfig, load_yaml(path)).matryoshka_dims == [384, 128]
+    assert build_config(TrainConfig, {"matryoshka_dims": 256}).matryoshka_dims == [256]
+    assert TrainConfig().matryoshka_dims is None, "off unless asked for"
 
 
 def test_learning_rate_default_depends_on_strategy() -> None:

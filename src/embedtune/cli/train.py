@@ -24,6 +24,9 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
 @click.option("--mini-batch-size", type=click.IntRange(min=1), default=None,
               help="cached_mnrl: texts per forward/backward chunk [8].")
 @click.option("--guide-model", default=None, help="gist: the guide model (local folder or hub id).")
+@click.option("--matryoshka-dims", default=None,
+              help="Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss is "
+                   "applied at each size (MatryoshkaLoss) [off].")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the data [3].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Peak learning rate [5e-5 full, 5e-4 lora].")
@@ -59,6 +62,7 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
     Examples:
       embedtune train --data ../shared/data/scifact --out runs/scifact
       embedtune train --data pairs.jsonl --strategy lora --out runs/lora --epochs 1
+      embedtune train --data pairs.jsonl --matryoshka-dims 384,256,128,64 --out runs/mrl
       embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
       torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """

@@ -39,6 +39,7 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
         'embeddings = model.encode(["your text"], normalize_embeddings=True)',
         "```",
         "",
+        *_matryoshka_note(result),
         "## Data",
         "",
         f"- {result.data}",
@@ -70,3 +71,13 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
     lines += ["", f"Training took {result.train_seconds:.0f} s on {result.num_train_pairs} pairs "
                   f"({result.precision}{processes}).", ""]
     return "\n".join(lines)
+
+
+def _matryoshka_note(result: TrainResult) -> list[str]:
+    dims = result.config.get("matryoshka_dims")
+    if not dims:
+        return []
+    smallest = min(dims)
+    return [f"Trained for truncation to {', '.join(map(str, dims))} dimensions (Matryoshka): load with "
+            f'`SentenceTransformer("{result.model_dir}", truncate_dim={smallest})` for the smallest; '
+            "`embedtune eval --dims` shows the score at each size.", ""]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from embedtune import __version__
-from embedtune.config import TrainConfig
+from embedtune.config import TrainConfig, check_dims_fit
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
@@ -63,6 +63,13 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     prepared = prepare_data(data, split=config.split, eval_split=config.eval_split,
                             dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
                             seed=config.seed)
+    _seed_everything(config.seed)
+    model = load_model(config.model, max_seq_length=config.max_seq_length)
+    if config.matryoshka_dims and model.get_embedding_dimension():
+        # before the output folder exists, so a corrected rerun needs no --overwrite
+        check_dims_fit(config.matryoshka_dims, model.get_embedding_dimension(), "matryoshka_dims",
+                       display_name(config.model))
+
     settings = {**config.to_dict(), "data": str(data) if isinstance(data, (str, Path)) else prepared.description}
     main = is_main_process()
     resume = open_output_dir(out, settings, overwrite=overwrite) if main else None
@@ -70,8 +77,6 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     if not main:
         resume = latest_checkpoint(out)
 
-    _seed_everything(config.seed)
-    model = load_model(config.model, max_seq_length=config.max_seq_length)
     before = _score(model, prepared.heldout, cache, show_progress, "base model") if main else None
     if config.dropout is not None:
         set_dropout(model, config.dropout)
