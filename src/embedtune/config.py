@@ -35,6 +35,11 @@ class TrainConfig:
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
     max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per text."})
+    query_prompt: str | None = field(default=None, metadata={"help": "Text put before every query (e.g. \"query: \") in "
+                                                              "training, evaluation and the saved model's encode_query; "
+                                                              "None keeps the base model's own, \"\" sets none."})
+    document_prompt: str | None = field(default=None, metadata={"help": "The same for documents (e.g. \"passage: \"), "
+                                                                "used by encode_document."})
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps with a rising learning rate."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
     seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
@@ -83,6 +88,10 @@ class TrainConfig:
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
         self.matryoshka_dims = parse_dims(self.matryoshka_dims, "matryoshka_dims")
+        for name in ("query_prompt", "document_prompt"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f'{name} must be text, got {value!r} (quote it in YAML, e.g. {name}: "query: ")')
 
     @property
     def resolved_learning_rate(self) -> float:

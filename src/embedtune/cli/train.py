@@ -32,6 +32,11 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
               help="Peak learning rate [5e-5 full, 5e-4 lora].")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Pairs per batch [32].")
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text [256].")
+@click.option("--query-prompt", default=None,
+              help='Text put before every query, e.g. "query: ", in training, evaluation and the saved model\'s '
+                   'encode_query; "" for none [the base model\'s own].')
+@click.option("--document-prompt", default=None,
+              help='The same for documents, e.g. "passage: ", used by encode_document [the base model\'s own].')
 @click.option("--seed", type=int, default=None, help="One seed for Python, numpy and torch [42].")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on "
@@ -62,7 +67,7 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
     Examples:
       embedtune train --data ../shared/data/scifact --out runs/scifact
       embedtune train --data pairs.jsonl --strategy lora --out runs/lora --epochs 1
-      embedtune train --data pairs.jsonl --matryoshka-dims 384,256,128,64 --out runs/mrl
+      embedtune train --data pairs.jsonl --matryoshka-dims 384,256,128,64 --query-prompt "query: " --out runs/mrl
       embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
       torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """

@@ -15,6 +15,7 @@ from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
 from embedtune.inference.precision import resolve_precision
 from embedtune.models import display_name, load_model, resolve_model
+from embedtune.prompts import column_prompts, set_prompts
 from embedtune.training.data_prep import prepare_data
 from embedtune.training.model_card import write_model_card
 from embedtune.training.dropout import set_dropout
@@ -69,6 +70,8 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
         # before the output folder exists, so a corrected rerun needs no --overwrite
         check_dims_fit(config.matryoshka_dims, model.get_embedding_dimension(), "matryoshka_dims",
                        display_name(config.model))
+    # Prompts go in before the base is scored, so before and after differ only by training.
+    set_prompts(model, config.query_prompt, config.document_prompt)
 
     settings = {**config.to_dict(), "data": str(data) if isinstance(data, (str, Path)) else prepared.description}
     main = is_main_process()
@@ -141,8 +144,13 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
     # Dev scores only rank checkpoints against each other, so they may use the fast bf16 encoder.
     evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed),
                                       backend="torch-bf16" if precision == "bf16" else "torch")
+    columns = pairs.to_columns()
+    prompts = column_prompts(model, list(columns))  # the prompts encode_query / encode_document will use
+    if prompts:
+        logger.info("training with prompts %s", prompts)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
+        prompts=prompts or None,
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.resolved_learning_rate,
@@ -160,7 +168,7 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
         ddp_backend=None if cuda or not distributed else "gloo",
     )
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=Dataset.from_dict(pairs.to_columns()),
+        model=model, args=args, train_dataset=Dataset.from_dict(columns),
         # Under torchrun/accelerate each process's queries also see the other processes' documents
         # as negatives, so N processes train like one batch of N × batch_size.
         loss=build_loss(model, config, distributed), evaluator=evaluator,
