@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from embedtune.errors import ConfigError
 
-Strategy = Literal["full", "lora"]
-STRATEGIES: tuple[str, ...] = ("full", "lora")
+Strategy = Literal["full", "lora", "qlora"]
+STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training.strategies (torch-free)
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
 LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist")  # as embedtune.training.losses (torch-free)
 
@@ -24,7 +24,8 @@ class TrainConfig:
     """How ``embedtune train`` fine-tunes a model. Defaults are measured on SciFact (see README)."""
 
     model: str | None = field(default=None, metadata={"help": "Base model: local folder or hub id (default all-MiniLM-L6-v2)."})
-    strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter."})
+    strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter; "
+                                                            "qlora: the same on a 4-bit base (CUDA GPU and bitsandbytes)."})
     loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives)."})
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
     guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
@@ -32,7 +33,7 @@ class TrainConfig:
                                                                       "(e.g. 384,256,128,64): the loss is applied at "
                                                                       "each size (MatryoshkaLoss); None: off."})
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
-    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora)."})
+    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora and qlora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
     max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per text."})
     query_prompt: str | None = field(default=None, metadata={"help": "Text put before every query (e.g. \"query: \") in "
@@ -97,7 +98,7 @@ class TrainConfig:
     def resolved_learning_rate(self) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
-        return 5e-4 if self.strategy == "lora" else 5e-5
+        return 5e-4 if self.strategy in ("lora", "qlora") else 5e-5
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

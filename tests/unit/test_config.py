@@ -28,7 +28,7 @@ def test_unrelated_key_lists_every_valid_key() -> None:
 
 
 def test_bad_strategy_lists_choices() -> None:
-    assert config_error({"strategy": "qlora"}) == 'train.yaml: unknown strategy "qlora" (choose one of: full, lora)'
+    assert config_error({"strategy": "dora"}) == 'train.yaml: unknown strategy "dora" (choose one of: full, lora, qlora)'
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -116,6 +116,7 @@ def test_prompts_default_to_the_model_s_own_and_empty_means_none() -> None:
 def test_learning_rate_default_depends_on_strategy() -> None:
     assert TrainConfig().resolved_learning_rate == 5e-5
     assert TrainConfig(strategy="lora").resolved_learning_rate == 5e-4
+    assert TrainConfig(strategy="qlora").resolved_learning_rate == 5e-4
     assert TrainConfig(strategy="lora", learning_rate=1e-4).resolved_learning_rate == 1e-4
     assert TrainConfig(strategy="lora").to_dict()["learning_rate"] == 5e-4
 

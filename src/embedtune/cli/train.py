@@ -15,7 +15,8 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
               help="BEIR folder, or a .jsonl/.csv file of query/positive[/negative] rows.")
 @compose(model_option)
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="full: update every weight (default); lora: train a low-rank adapter, merged at the end.")
+              help="full: update every weight (default); lora: train a low-rank adapter, merged at the end; "
+                   "qlora: LoRA on a 4-bit base (needs a CUDA GPU and bitsandbytes).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Folder for the trained model.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
@@ -29,7 +30,7 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
                    "applied at each size (MatryoshkaLoss) [off].")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the data [3].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Peak learning rate [5e-5 full, 5e-4 lora].")
+              help="Peak learning rate [5e-5 full, 5e-4 lora and qlora].")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Pairs per batch [32].")
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text [256].")
 @click.option("--query-prompt", default=None,

@@ -28,7 +28,8 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
         f"# Fine-tuned from {base_model}",
         "",
         f"Made with embedtune {__version__} (`{config['strategy']}` strategy"
-        + (", LoRA merged into the weights; the adapter alone is in `adapter/`" if config["strategy"] == "lora" else "")
+        + (", LoRA merged into the weights; the adapter alone is in `adapter/`"
+           if config["strategy"] in ("lora", "qlora") else "")
         + ").",
         "",
         "## Use",

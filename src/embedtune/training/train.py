@@ -61,6 +61,8 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     config = config or TrainConfig()
     out = Path(out)
     cache = cache or EmbeddingCache()
+    strategy = STRATEGIES[config.strategy]
+    strategy.check()  # hardware the strategy needs, before any data is read
     prepared = prepare_data(data, split=config.split, eval_split=config.eval_split,
                             dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
                             seed=config.seed)
@@ -83,7 +85,7 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     before = _score(model, prepared.heldout, cache, show_progress, "base model") if main else None
     if config.dropout is not None:
         set_dropout(model, config.dropout)
-    STRATEGIES[config.strategy].prepare(model, config)
+    model = strategy.prepare(model, config)
 
     precision = resolve_precision(config.precision, model.device.type)
     trainer, evaluator = _build_trainer(model, prepared.train, prepared.dev, config, out / CHECKPOINTS,
@@ -98,7 +100,7 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
                            train_seconds=round(train_seconds, 2), num_train_pairs=len(prepared.train),
                            precision=precision, num_processes=world_size())
 
-    STRATEGIES[config.strategy].finalize(model, out, display_name(config.model))
+    model = strategy.finalize(model, out, config)
     after = _score(model, prepared.heldout, cache, show_progress, "tuned model")
     publish_model(model, out)
     result = TrainResult(
