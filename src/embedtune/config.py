@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from embedtune.errors import ConfigError
 
-Strategy = Literal["full", "lora"]
-STRATEGIES: tuple[str, ...] = ("full", "lora")
+Strategy = Literal["full", "lora", "qlora"]
+STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training.strategies (torch-free)
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
 LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist")  # as embedtune.training.losses (torch-free)
 
@@ -24,14 +24,23 @@ class TrainConfig:
     """How ``embedtune train`` fine-tunes a model. Defaults are measured on SciFact (see README)."""
 
     model: str | None = field(default=None, metadata={"help": "Base model: local folder or hub id (default all-MiniLM-L6-v2)."})
-    strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter."})
+    strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter; "
+                                                            "qlora: the same on a 4-bit base (CUDA GPU and bitsandbytes)."})
     loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives)."})
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
     guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
+    matryoshka_dims: list[int] | None = field(default=None, metadata={"help": "Embedding sizes to train for truncation "
+                                                                      "(e.g. 384,256,128,64): the loss is applied at "
+                                                                      "each size (MatryoshkaLoss); None: off."})
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
-    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora)."})
+    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora and qlora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
     max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per text."})
+    query_prompt: str | None = field(default=None, metadata={"help": "Text put before every query (e.g. \"query: \") in "
+                                                              "training, evaluation and the saved model's encode_query; "
+                                                              "None keeps the base model's own, \"\" sets none."})
+    document_prompt: str | None = field(default=None, metadata={"help": "The same for documents (e.g. \"passage: \"), "
+                                                                "used by encode_document."})
     warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps with a rising learning rate."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
     seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
@@ -80,17 +89,61 @@ class TrainConfig:
             raise ConfigError(f'unknown precision "{self.precision}" (choose one of: {", ".join(PRECISIONS)})')
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
+        self.matryoshka_dims = parse_dims(self.matryoshka_dims, "matryoshka_dims")
+        for name in ("query_prompt", "document_prompt"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f'{name} must be text, got {value!r} (quote it in YAML, e.g. {name}: "query: ")')
 
     @property
     def resolved_learning_rate(self) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
-        return 5e-4 if self.strategy == "lora" else 5e-5
+        return 5e-4 if self.strategy in ("lora", "qlora") else 5e-5
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["learning_rate"] = self.resolved_learning_rate
         return out
+
+
+def parse_dims(value: Any, name: str) -> list[int] | None:
+    """Embedding sizes from a list or a comma string ("384,256,128"); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, (int, float)):  # YAML "matryoshka_dims: 256"
+        items = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise ConfigError(f'{name} must be a list of embedding sizes such as 384,256,128, got "{value}"') from None
+    dims: list[int] = []
+    for item in items:
+        try:
+            if isinstance(item, bool) or (isinstance(item, float) and not item.is_integer()):
+                raise ValueError
+            dim = int(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f'{name} must be whole numbers such as 384,256,128, got "{item}"') from None
+        if dim <= 0:
+            raise ConfigError(f"{name} must be positive, got {dim}")
+        if dim in dims:
+            raise ConfigError(f"{name} lists {dim} twice")
+        dims.append(dim)
+    if not dims:
+        raise ConfigError(f"{name} needs at least one embedding size, e.g. 384,256,128,64")
+    return dims
+
+
+def check_dims_fit(dims: list[int], model_dim: int, name: str, model: str) -> None:
+    """Reject a size the model cannot truncate to: it has only ``model_dim`` dimensions."""
+    for dim in dims:
+        if dim > model_dim:
+            raise ConfigError(f"{name}: {dim} is larger than the embedding dimension of {model} ({model_dim}); "
+                              f"use sizes up to {model_dim}")
 
 
 MiningMethod = Literal["bm25", "dense", "hybrid"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from embedtune.errors import ModelNotFoundError
 
@@ -46,14 +46,17 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
-def load_model(name: str | None, device: str | None = None,
-               max_seq_length: int | None = None) -> SentenceTransformer:
-    """Load a SentenceTransformer, turning load failures into one-line errors."""
+def load_model(name: str | None, device: str | None = None, max_seq_length: int | None = None,
+               model_kwargs: dict[str, Any] | None = None) -> SentenceTransformer:
+    """Load a SentenceTransformer, turning load failures into one-line errors.
+
+    ``model_kwargs`` go to transformers' ``from_pretrained`` (e.g. a ``quantization_config``).
+    """
     target = resolve_model(name)  # before the slow import, so a mistyped path fails at once
     from sentence_transformers import SentenceTransformer
 
     try:
-        model = SentenceTransformer(target, device=device)
+        model = SentenceTransformer(target, device=device, model_kwargs=model_kwargs)
     except OSError as exc:
         hint = ("it is neither a local folder nor reachable on the Hugging Face Hub "
                 "(offline machines need a local path)")

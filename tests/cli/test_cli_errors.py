@@ -17,7 +17,8 @@ HINT = "(set EMBEDTUNE_DEBUG=1 for the traceback)"
 
 
 def embedtune(*args: str | Path, debug: bool = False) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDTUNE_DEBUG": "1" if debug else ""}
+    # No GPU in sight, so the qlora case gives the CPU message on any machine.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDTUNE_DEBUG": "1" if debug else "", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run([sys.executable, "-m", "embedtune.cli.app", *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=120)
 
@@ -64,11 +65,20 @@ def bad_input_cases(tmp: Path) -> dict[str, tuple[list, str]]:
                               tmp / "out", "--quiet"],
                              "the corpus has 1 document, too few to skip the top 0 and take 5 negatives besides "
                              "the positive; lower range_min or num_negatives"),
+        # refused before the (missing) data is read
+        "train qlora on cpu": (["train", "--data", tmp / "scifcat", "--out", tmp / "out", "--strategy", "qlora"],
+                               "qlora needs a CUDA GPU and bitsandbytes (found: no CUDA device); "
+                               "use --strategy lora on CPU"),
+        "train bad matryoshka dims": (["train", "--data", good, "--out", tmp / "out", "--matryoshka-dims", "384,-64"],
+                                      "flags: matryoshka_dims must be positive, got -64"),
+        "eval bad dims": (["eval", "--data", good, "--dims", "256,half"],
+                          '--dims must be whole numbers such as 384,256,128, got "half"'),
     }
 
 
 CASE_NAMES = ["eval missing folder", "eval malformed json", "eval unknown split", "train bad pairs",
-              "eval missing model", "train unknown key", "train bad yaml", "mine output exists", "mine tiny corpus"]
+              "eval missing model", "train unknown key", "train bad yaml", "mine output exists", "mine tiny corpus",
+              "train qlora on cpu", "train bad matryoshka dims", "eval bad dims"]
 
 
 def test_every_case_is_parametrized(tmp_path: Path) -> None:
@@ -96,9 +106,9 @@ def test_debug_shows_the_traceback(tmp_path: Path, case: str) -> None:
 
 
 def test_click_usage_errors_keep_exit_2(tmp_path: Path) -> None:
-    proc = embedtune("train", "--data", tmp_path, "--out", tmp_path / "out", "--strategy", "qlora")
+    proc = embedtune("train", "--data", tmp_path, "--out", tmp_path / "out", "--strategy", "dora")
     assert proc.returncode == 2
-    assert "Invalid value for '--strategy': 'qlora' is not one of 'full', 'lora'." in proc.stderr
+    assert "Invalid value for '--strategy': 'dora' is not one of 'full', 'lora', 'qlora'." in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -109,3 +109,35 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(scifact_slice: Path, tmp_
     steps = [e["step"] for e in result["dev_history"]]
     assert len(steps) == 4 and steps == sorted(steps), "dev history spans the killed and the resumed part"
     assert (out / "model.safetensors").is_file()
+
+
+def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_slice: Path, tmp_path: Path,
+                                                           cache_env: dict) -> None:
+    out = tmp_path / "prompted"
+    proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1", "--json",
+                     "--query-prompt", "query: ", "--document-prompt", "passage: ", "--loss", "cached_mnrl",
+                     "--matryoshka-dims", "384,128", *FAST, env=cache_env)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["config"]["matryoshka_dims"] == [384, 128] and result["config"]["query_prompt"] == "query: "
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(out), device="cpu")
+    assert model.prompts["query"] == "query: " and model.prompts["document"] == "passage: "
+    texts = ["what do T cells do"]
+    query = model.encode_query(texts)
+    assert np.abs(query - model.encode(texts)).max() > 1e-3, "encode_query applies the saved prompt"
+    assert np.abs(query - model.encode(["query: " + t for t in texts])).max() < 1e-5
+    assert "truncate_dim=128" in (out / "README.md").read_text(encoding="utf-8")
+
+    report_path = tmp_path / "eval.json"
+    evaluated = embedtune("eval", "--model", str(out), "--data", str(scifact_slice), "--dims", "128,64",
+                          "--metrics", "ndcg@10,recall@10", "--json", str(report_path), "--quiet", env=cache_env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert evaluated.stdout.splitlines()[0].split() == ["metric", "dim", "384", "dim", "128", "dim", "64"]
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert list(report["by_dim"]) == ["384", "128", "64"]
+    assert report["by_dim"]["384"] == report["metrics"]
+    assert report["metrics"]["ndcg@10"] == pytest.approx(result["after"]["ndcg@10"], abs=1e-4), \
+        "eval and train's after score agree: both encode with the saved prompts"

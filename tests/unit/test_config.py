@@ -21,13 +21,14 @@ def test_misspelt_key_suggests_the_closest() -> None:
 
 def test_unrelated_key_lists_every_valid_key() -> None:
     assert config_error({"zzz": 1}) == (
-        'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, epochs, learning_rate, batch_size, '
-        "max_seq_length, warmup_ratio, weight_decay, seed, precision, dropout, split, eval_split, dev_fraction, max_dev_queries, "
-        "dev_corpus_size, evals_per_epoch, lora_r, lora_alpha, lora_dropout, lora_target_modules)")
+        'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, matryoshka_dims, '
+        "epochs, learning_rate, batch_size, max_seq_length, query_prompt, document_prompt, warmup_ratio, weight_decay, "
+        "seed, precision, dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, "
+        "lora_r, lora_alpha, lora_dropout, lora_target_modules)")
 
 
 def test_bad_strategy_lists_choices() -> None:
-    assert config_error({"strategy": "qlora"}) == 'train.yaml: unknown strategy "qlora" (choose one of: full, lora)'
+    assert config_error({"strategy": "dora"}) == 'train.yaml: unknown strategy "dora" (choose one of: full, lora, qlora)'
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -42,6 +43,11 @@ def test_bad_strategy_lists_choices() -> None:
     ({"epochs": "three"}, 'epochs must be a number, got "three"'),
     ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
     ({"seed": True}, 'seed must be a number, got "True"'),
+    ({"matryoshka_dims": "384,256,abc"}, 'matryoshka_dims must be whole numbers such as 384,256,128, got "abc"'),
+    ({"matryoshka_dims": [384, 0]}, "matryoshka_dims must be positive, got 0"),
+    ({"matryoshka_dims": "256,128,256"}, "matryoshka_dims lists 256 twice"),
+    ({"matryoshka_dims": " , "}, "matryoshka_dims needs at least one embedding size, e.g. 384,256,128,64"),
+    ({"query_prompt": 5}, 'query_prompt must be text, got 5 (quote it in YAML, e.g. query_prompt: "query: ")'),
 ])
 def test_bad_values_name_the_source(values: dict, message: str) -> None:
     assert config_error(values) == f"train.yaml: {message}"
@@ -92,9 +98,25 @@ def test_lora_target_modules_from_a_comma_string() -> None:
     assert config.lora_target_modules == ["query", "value"]
 
 
+def test_matryoshka_dims_from_a_comma_string_a_list_or_one_number(tmp_path: Path) -> None:
+    assert build_config(TrainConfig, {"matryoshka_dims": "384, 256,128,64"}).matryoshka_dims == [384, 256, 128, 64]
+    path = tmp_path / "train.yaml"
+    path.write_text("matryoshka_dims: [384, 128]\n", encoding="utf-8")
+    assert build_config(TrainConfig, load_yaml(path)).matryoshka_dims == [384, 128]
+    assert build_config(TrainConfig, {"matryoshka_dims": 256}).matryoshka_dims == [256]
+    assert TrainConfig().matryoshka_dims is None, "off unless asked for"
+
+
+def test_prompts_default_to_the_model_s_own_and_empty_means_none() -> None:
+    assert (TrainConfig().query_prompt, TrainConfig().document_prompt) == (None, None)
+    config = build_config(TrainConfig, {"query_prompt": "query: ", "document_prompt": ""})
+    assert (config.query_prompt, config.document_prompt) == ("query: ", "")
+
+
 def test_learning_rate_default_depends_on_strategy() -> None:
     assert TrainConfig().resolved_learning_rate == 5e-5
     assert TrainConfig(strategy="lora").resolved_learning_rate == 5e-4
+    assert TrainConfig(strategy="qlora").resolved_learning_rate == 5e-4
     assert TrainConfig(strategy="lora", learning_rate=1e-4).resolved_learning_rate == 1e-4
     assert TrainConfig(strategy="lora").to_dict()["learning_rate"] == 5e-4
 

@@ -24,10 +24,13 @@ from embedtune.inference.encoder import BACKENDS
                    "sentence-transformers is the reference.")
 @click.option("--devices", default=None,
               help="Comma-separated devices to encode on in parallel, one process each, e.g. cuda:0,cuda:1.")
+@click.option("--dims", default=None,
+              help="Comma-separated embedding sizes, e.g. 384,256,128,64: also score the embeddings cut to "
+                   "their first N dimensions (re-normalised), one column per size; texts are encoded once.")
 @compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
                  batch_size: int | None, max_seq_length: int | None, backend: str, devices: str | None,
-                 no_cache: bool, quiet: bool) -> None:
+                 dims: str | None, no_cache: bool, quiet: bool) -> None:
     """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
 
     Corpus embeddings are cached on disk (keyed by the model's weights and the texts), so a
@@ -38,7 +41,9 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
       embedtune eval --data ../shared/data/scifact --split test
       embedtune eval --model runs/scifact --data ../shared/data/scifact --json after.json
       embedtune eval --data ../shared/data/scifact --backend onnx-int8
+      embedtune eval --model runs/matryoshka --data ../shared/data/scifact --dims 384,256,128,64
     """
+    from embedtune.config import parse_dims
     from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
 
     show_progress = setup_output(quiet or json_path == "-")
@@ -48,6 +53,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
         batch_size=batch_size or 32, max_seq_length=max_seq_length,
         cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
         devices=[d.strip() for d in devices.split(",") if d.strip()] if devices else None,
+        dims=parse_dims(dims, "--dims"),
     )
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -15,7 +15,8 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
               help="BEIR folder, or a .jsonl/.csv file of query/positive[/negative] rows.")
 @compose(model_option)
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="full: update every weight (default); lora: train a low-rank adapter, merged at the end.")
+              help="full: update every weight (default); lora: train a low-rank adapter, merged at the end; "
+                   "qlora: LoRA on a 4-bit base (needs a CUDA GPU and bitsandbytes).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Folder for the trained model.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
@@ -24,11 +25,19 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
 @click.option("--mini-batch-size", type=click.IntRange(min=1), default=None,
               help="cached_mnrl: texts per forward/backward chunk [8].")
 @click.option("--guide-model", default=None, help="gist: the guide model (local folder or hub id).")
+@click.option("--matryoshka-dims", default=None,
+              help="Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss is "
+                   "applied at each size (MatryoshkaLoss) [off].")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the data [3].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Peak learning rate [5e-5 full, 5e-4 lora].")
+              help="Peak learning rate [5e-5 full, 5e-4 lora and qlora].")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Pairs per batch [32].")
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text [256].")
+@click.option("--query-prompt", default=None,
+              help='Text put before every query, e.g. "query: ", in training, evaluation and the saved model\'s '
+                   'encode_query; "" for none [the base model\'s own].')
+@click.option("--document-prompt", default=None,
+              help='The same for documents, e.g. "passage: ", used by encode_document [the base model\'s own].')
 @click.option("--seed", type=int, default=None, help="One seed for Python, numpy and torch [42].")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on "
@@ -59,6 +68,7 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
     Examples:
       embedtune train --data ../shared/data/scifact --out runs/scifact
       embedtune train --data pairs.jsonl --strategy lora --out runs/lora --epochs 1
+      embedtune train --data pairs.jsonl --matryoshka-dims 384,256,128,64 --query-prompt "query: " --out runs/mrl
       embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
       torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """

@@ -28,12 +28,16 @@ def default_cache_dir() -> Path:
 
 
 def model_fingerprint(model: SentenceTransformer) -> str:
-    """A hash of every weight and of the settings that change what ``encode`` returns."""
+    """A hash of every weight and of the settings that change what ``encode`` returns.
+
+    The prompts are part of it: documents encoded with "passage: " in front are other vectors
+    than the same documents encoded bare, and must not be served for them.
+    """
     import torch
 
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(model).encode())
-    digest.update(repr(sorted((model.prompts or {}).items())).encode())
+    digest.update(repr((sorted((model.prompts or {}).items()), model.default_prompt_name)).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())

@@ -7,11 +7,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from embedtune.config import check_dims_fit, parse_dims
 from embedtune.data.types import RetrievalSet
 from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric
 from embedtune.evaluation.report import EvalReport
-from embedtune.evaluation.search import retrieve
+from embedtune.evaluation.search import encode_retrieval_set, search, truncate
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -22,25 +23,40 @@ logger = logging.getLogger(__name__)
 def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
                    metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 32,
                    cache: EmbeddingCache | None = None, show_progress: bool = False,
-                   model_name: str = "", backend: str = "torch", devices: list[str] | None = None) -> EvalReport:
+                   model_name: str = "", backend: str = "torch", devices: list[str] | None = None,
+                   dims: Sequence[int] | None = None) -> EvalReport:
     """Retrieve for every query with a positive label and score the run.
 
     The search depth is the largest cutoff asked for, so Recall@100 really sees 100 documents.
     ``backend`` is how texts are encoded (see ``embedtune.inference``): the default is exact fp32;
     ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) spreads the encoding over one process per device.
+    ``dims`` (e.g. ``[256, 128, 64]``) also scores the embeddings truncated to each size and
+    re-normalised, in ``report.by_dim`` (with the full size); the texts are encoded once.
     """
     start = time.perf_counter()
     depth = max(parse_metric(m)[1] for m in metrics)
+    dims = parse_dims(dims, "dims")
+    if dims and model.get_embedding_dimension():  # before encoding, so a wrong size fails at once
+        check_dims_fit(dims, model.get_embedding_dimension(), "dims", model_name or "the model")
     query_ids = data.evaluable_query_ids()
-    run = retrieve(model, data, top_k=depth, batch_size=batch_size, cache=cache,
-                   show_progress=show_progress, query_ids=query_ids, backend=backend,
-                   devices=devices)
-    mean, per_query = evaluate_run({q: data.qrels[q] for q in query_ids}, run, metrics)
+    doc_ids = list(data.corpus)
+    queries, documents = encode_retrieval_set(model, data, query_ids, batch_size=batch_size, cache=cache,
+                                              show_progress=show_progress, backend=backend, devices=devices)
+    qrels = {q: data.qrels[q] for q in query_ids}
+    mean, per_query = evaluate_run(qrels, search(queries, documents, query_ids, doc_ids, depth), metrics)
+    by_dim: dict[int, dict[str, float]] = {}
+    if dims:
+        full_dim = documents.shape[1]
+        check_dims_fit(dims, full_dim, "dims", model_name or "the model")  # for models that do not say
+        for dim in sorted({*dims, full_dim}, reverse=True):
+            by_dim[dim] = mean if dim == full_dim else evaluate_run(
+                qrels, search(truncate(queries, dim), truncate(documents, dim), query_ids, doc_ids, depth),
+                metrics)[0]
     return EvalReport(
         metrics=mean, per_query=per_query, model=model_name, data=data.source, split=data.split,
         num_queries=len(query_ids), num_documents=len(data.corpus),
         skipped_queries=len(data.queries) - len(query_ids), seconds=time.perf_counter() - start,
-        backend=backend,
+        backend=backend, by_dim=by_dim,
     )
 
 
@@ -65,15 +81,16 @@ def evaluate_path(model: str | None, data: str, split: str = "test", *,
                   metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 32,
                   max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
                   show_progress: bool = False, backend: str = "torch",
-                  devices: list[str] | None = None) -> EvalReport:
+                  devices: list[str] | None = None, dims: Sequence[int] | None = None) -> EvalReport:
     """Load a model and a BEIR split by name and evaluate (what ``embedtune eval`` runs)."""
     from embedtune.data.beir import load_beir
     from embedtune.models import display_name, load_model
 
     for name in metrics:
         parse_metric(name)
+    parse_dims(dims, "dims")
     dataset = load_beir(data, split)
     loaded = load_model(model, max_seq_length=max_seq_length)
     return evaluate_model(loaded, dataset, metrics=metrics, batch_size=batch_size, cache=cache,
                           show_progress=show_progress, model_name=display_name(model), backend=backend,
-                          devices=devices)
+                          devices=devices, dims=dims)

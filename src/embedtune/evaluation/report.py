@@ -10,7 +10,11 @@ from embedtune._io import write_json_atomic
 
 @dataclass
 class EvalReport:
-    """Mean metrics, per-query metrics and what was evaluated."""
+    """Mean metrics, per-query metrics and what was evaluated.
+
+    ``by_dim`` holds the mean metrics of the embeddings truncated to each size asked for (and of
+    the full size, equal to ``metrics``), largest first; empty unless sizes were asked for.
+    """
 
     metrics: dict[str, float]
     per_query: dict[str, dict[str, float]]
@@ -22,6 +26,7 @@ class EvalReport:
     skipped_queries: int = 0
     seconds: float = 0.0
     backend: str = "torch"
+    by_dim: dict[int, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,6 +41,7 @@ class EvalReport:
             "skipped_queries": self.skipped_queries,
             "seconds": round(self.seconds, 3),
             "backend": self.backend,
+            "by_dim": {str(dim): scores for dim, scores in self.by_dim.items()},
             **self.extra,
         }
 
@@ -43,10 +49,18 @@ class EvalReport:
         write_json_atomic(path, self.to_dict())
 
     def to_table(self) -> str:
-        """Metrics as an aligned two-column table."""
+        """Metrics as an aligned table: one value column, or one column per embedding size."""
         width = max(len(m) for m in self.metrics)
-        lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
-        lines += [f"{m:<{width}}  {v:.4f}" for m, v in self.metrics.items()]
+        if self.by_dim:
+            heads = [f"dim {d}" for d in self.by_dim]
+            lines = [f"{'metric':<{width}}  " + "  ".join(f"{h:>8}" for h in heads),
+                     f"{'-' * width}  " + "  ".join("-" * 8 for _ in heads)]
+            lines += [f"{m:<{width}}  " + "  ".join(f"{scores[m]:>8.4f}" for scores in self.by_dim.values())
+                      for m in self.metrics]
+            lines.append("(embeddings truncated to the first dim dimensions and re-normalised)")
+        else:
+            lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
+            lines += [f"{m:<{width}}  {v:.4f}" for m, v in self.metrics.items()]
         lines.append(f"{self.num_queries} queries, {self.num_documents} documents, "
                      f"{self.skipped_queries} skipped (no positive label), {self.seconds:.1f}s")
         return "\n".join(lines)

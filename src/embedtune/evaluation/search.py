@@ -81,19 +81,39 @@ def exact_top_k(queries: np.ndarray, documents: np.ndarray, k: int, chunk: int =
     return all_scores, all_indices
 
 
+def truncate(embeddings: np.ndarray, dim: int) -> np.ndarray:
+    """The first ``dim`` dimensions of each row, re-normalised (how Matryoshka embeddings are used)."""
+    return _normalised(np.ascontiguousarray(embeddings[:, :dim]))
+
+
+def encode_retrieval_set(model: SentenceTransformer, data: RetrievalSet, query_ids: list[str], *,
+                         batch_size: int = 32, cache: EmbeddingCache | None = None, show_progress: bool = False,
+                         backend: str = DEFAULT_BACKEND, devices: list[str] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-normalised (query, document) embeddings, documents in ``data.corpus`` order."""
+    encoder = make_encoder(model, backend, batch_size=batch_size, devices=devices)
+    documents = encode_documents(model, list(data.corpus.values()), cache=cache,
+                                 show_progress=show_progress, encoder=encoder)
+    queries = encode_queries(model, [data.queries[q] for q in query_ids], encoder=encoder)
+    return queries, documents
+
+
+def search(queries: np.ndarray, documents: np.ndarray, query_ids: list[str], doc_ids: list[str],
+           top_k: int) -> dict[str, dict[str, float]]:
+    """A run (query id → {doc id → score}) of the ``top_k`` documents for each query row."""
+    scores, indices = exact_top_k(queries, documents, top_k)
+    return {
+        qid: {doc_ids[j]: float(s) for s, j in zip(scores[i], indices[i])}
+        for i, qid in enumerate(query_ids)
+    }
+
+
 def retrieve(model: SentenceTransformer, data: RetrievalSet, *, top_k: int = 100, batch_size: int = 32,
              cache: EmbeddingCache | None = None, show_progress: bool = False,
              query_ids: list[str] | None = None, backend: str = DEFAULT_BACKEND,
              devices: list[str] | None = None) -> dict[str, dict[str, float]]:
     """A run (query id → {doc id → score}) of the ``top_k`` documents for each query."""
-    doc_ids = list(data.corpus)
     qids = query_ids if query_ids is not None else list(data.queries)
-    encoder = make_encoder(model, backend, batch_size=batch_size, devices=devices)
-    documents = encode_documents(model, [data.corpus[d] for d in doc_ids], cache=cache,
-                                 show_progress=show_progress, encoder=encoder)
-    queries = encode_queries(model, [data.queries[q] for q in qids], encoder=encoder)
-    scores, indices = exact_top_k(queries, documents, top_k)
-    return {
-        qid: {doc_ids[j]: float(s) for s, j in zip(scores[i], indices[i])}
-        for i, qid in enumerate(qids)
-    }
+    queries, documents = encode_retrieval_set(model, data, qids, batch_size=batch_size, cache=cache,
+                                              show_progress=show_progress, backend=backend, devices=devices)
+    return search(queries, documents, qids, list(data.corpus), top_k)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from embedtune.inference.batching import Tokenized, token_budget_batches, tokenize
+from embedtune.prompts import Role, role_prompt
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -33,7 +34,6 @@ Backend = Literal["sentence-transformers", "torch", "torch-bf16", "onnx", "onnx-
 BACKENDS: tuple[str, ...] = ("sentence-transformers", "torch", "torch-bf16", "onnx", "onnx-int8")
 # Backends that reproduce sentence-transformers' fp32 embeddings (to ~1e-6): they may share cached embeddings.
 EXACT_BACKENDS: frozenset[str] = frozenset({"sentence-transformers", "torch", "onnx"})
-Role = Literal["query", "document"]
 DEFAULT_BACKEND = "torch"
 DEFAULT_MAX_TOKENS = 16384
 POOLING_MODES = {"mean", "cls", "max"}
@@ -87,8 +87,7 @@ class FastEncoder:
             method = self.model.encode_query if role == "query" else self.model.encode_document
             return np.asarray(method(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                      show_progress_bar=show_progress, device=self.devices), dtype=np.float32)
-        prompt = (self.model.prompts or {}).get(role) or None
-        tokenized = tokenize(self.model, texts, prompt=prompt)
+        tokenized = tokenize(self.model, texts, prompt=role_prompt(self.model, role))
         return self._encode_tokenized(tokenized, show_progress=show_progress)
 
     def _encode_tokenized(self, tokenized: Tokenized, *, show_progress: bool) -> np.ndarray:

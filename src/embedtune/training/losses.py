@@ -7,6 +7,11 @@ query; they differ in memory and in how they guard against false negatives:
   large batch - more negatives per query - fits in little memory;
 - ``gist``: GISTEmbedLoss, where a guide model vetoes in-batch negatives it rates as relevant as the
   positive (false negatives that in-batch sampling draws by chance).
+
+With ``matryoshka_dims`` set, the chosen loss is wrapped in MatryoshkaLoss: it is computed on the
+embeddings truncated to each listed size (and re-normalised) and summed, so the first d
+dimensions of an embedding work on their own. MatryoshkaLoss handles cached_mnrl by truncating
+the cached mini-batch embeddings instead of re-running the forward pass.
 """
 from __future__ import annotations
 
@@ -55,4 +60,9 @@ LOSSES: dict[str, Callable[[SentenceTransformer, TrainConfig, bool], Any]] = {
 
 def build_loss(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
     """The configured loss; under torchrun/accelerate, negatives are gathered across processes."""
-    return LOSSES[config.loss](model, config, distributed)
+    loss = LOSSES[config.loss](model, config, distributed)
+    if config.matryoshka_dims:
+        from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
+
+        loss = MatryoshkaLoss(model, loss, matryoshka_dims=list(config.matryoshka_dims))
+    return loss

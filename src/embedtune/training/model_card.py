@@ -28,7 +28,8 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
         f"# Fine-tuned from {base_model}",
         "",
         f"Made with embedtune {__version__} (`{config['strategy']}` strategy"
-        + (", LoRA merged into the weights; the adapter alone is in `adapter/`" if config["strategy"] == "lora" else "")
+        + (", LoRA merged into the weights; the adapter alone is in `adapter/`"
+           if config["strategy"] in ("lora", "qlora") else "")
         + ").",
         "",
         "## Use",
@@ -36,9 +37,11 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
         "```python",
         "from sentence_transformers import SentenceTransformer",
         f'model = SentenceTransformer("{result.model_dir}")',
-        'embeddings = model.encode(["your text"], normalize_embeddings=True)',
+        'query_embeddings = model.encode_query(["your question"])  # with the query prompt, if the model has one',
+        'document_embeddings = model.encode_document(["a passage"])  # with the document prompt',
         "```",
         "",
+        *_matryoshka_note(result),
         "## Data",
         "",
         f"- {result.data}",
@@ -70,3 +73,13 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
     lines += ["", f"Training took {result.train_seconds:.0f} s on {result.num_train_pairs} pairs "
                   f"({result.precision}{processes}).", ""]
     return "\n".join(lines)
+
+
+def _matryoshka_note(result: TrainResult) -> list[str]:
+    dims = result.config.get("matryoshka_dims")
+    if not dims:
+        return []
+    smallest = min(dims)
+    return [f"Trained for truncation to {', '.join(map(str, dims))} dimensions (Matryoshka): load with "
+            f'`SentenceTransformer("{result.model_dir}", truncate_dim={smallest})` for the smallest; '
+            "`embedtune eval --dims` shows the score at each size.", ""]

@@ -1,8 +1,9 @@
 """Training strategies, registered in one place: how each prepares a model and finishes it.
 
-A strategy is a pair of functions: ``prepare`` turns the loaded base model into the thing the
-trainer updates, and ``finalize`` turns the trained result into a plain sentence-transformers
-model that ``SentenceTransformer(path)`` loads (saving any extra artefacts, like an adapter).
+A strategy is up to three functions: ``check`` runs before any data is read and rejects hardware
+the strategy cannot use; ``prepare`` turns the loaded base model into the model the trainer
+updates; and ``finalize`` turns the trained result into a plain sentence-transformers model that
+``SentenceTransformer(path)`` loads (saving any extra artefacts, like an adapter) and returns it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from embedtune.errors import ConfigError
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -20,21 +23,28 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _runs_anywhere() -> None:
+    """Nothing to check: the strategy runs on CPU and GPU alike."""
+
+
 @dataclass(frozen=True)
 class StrategySpec:
-    prepare: Callable[[SentenceTransformer, TrainConfig], None]
-    finalize: Callable[[SentenceTransformer, Path, str], None]
+    prepare: Callable[[SentenceTransformer, TrainConfig], SentenceTransformer]
+    finalize: Callable[[SentenceTransformer, Path, TrainConfig], SentenceTransformer]
+    check: Callable[[], None] = _runs_anywhere
 
 
-def _prepare_full(model: SentenceTransformer, config: TrainConfig) -> None:
+def _prepare_full(model: SentenceTransformer, config: TrainConfig) -> SentenceTransformer:
     """Every weight trains; nothing to set up."""
+    return model
 
 
-def _finalize_full(model: SentenceTransformer, out: Path, base_name: str) -> None:
+def _finalize_full(model: SentenceTransformer, out: Path, config: TrainConfig) -> SentenceTransformer:
     """The trained model is already a plain model."""
+    return model
 
 
-def _prepare_lora(model: SentenceTransformer, config: TrainConfig) -> None:
+def _prepare_lora(model: SentenceTransformer, config: TrainConfig) -> SentenceTransformer:
     from peft import LoraConfig, TaskType
 
     lora = LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=config.lora_r, lora_alpha=config.lora_alpha,
@@ -42,22 +52,29 @@ def _prepare_lora(model: SentenceTransformer, config: TrainConfig) -> None:
     try:
         model.add_adapter(lora)
     except ValueError as exc:
-        from embedtune.errors import ConfigError
-
         raise ConfigError(f"cannot add LoRA adapters to this model: {str(exc).splitlines()[0]} "
                           "(check lora_target_modules against the model's layer names)") from None
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("LoRA r=%d on %s: %d of %d parameters train (%.2f%%)", config.lora_r,
                 ",".join(config.lora_target_modules), trainable, total, 100 * trainable / total)
+    return model
 
 
-def _finalize_lora(model: SentenceTransformer, out: Path, base_name: str) -> None:
+def _finalize_lora(model: SentenceTransformer, out: Path, config: TrainConfig) -> SentenceTransformer:
     """Save the adapter on its own, then merge it so the main output needs no peft."""
+    _save_adapter(model, out, config)
+    merge_lora(model)
+    return model
+
+
+def _save_adapter(model: SentenceTransformer, out: Path, config: TrainConfig) -> Path:
+    from embedtune.models import display_name
+
     adapter_dir = out / "adapter"
     model.transformers_model.save_pretrained(str(adapter_dir))
-    _point_adapter_at(adapter_dir, base_name)
-    merge_lora(model)
+    _point_adapter_at(adapter_dir, display_name(config.model))
+    return adapter_dir
 
 
 def _point_adapter_at(adapter_dir: Path, base_name: str) -> None:
@@ -90,7 +107,72 @@ def merge_lora(model: SentenceTransformer) -> int:
     return merged
 
 
+def _check_qlora() -> None:
+    """QLoRA's 4-bit layers are bitsandbytes CUDA kernels: refuse before any data is read."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError("qlora needs a CUDA GPU and bitsandbytes (found: no CUDA device); "
+                          "use --strategy lora on CPU")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError("qlora needs a CUDA GPU and bitsandbytes (found: a CUDA device but no bitsandbytes); "
+                          "pip install bitsandbytes, or use --strategy lora")
+
+
+def _prepare_qlora(model: SentenceTransformer, config: TrainConfig) -> SentenceTransformer:
+    """Reload the base in 4-bit NF4 (double quantisation) and train LoRA adapters on it (QLoRA).
+
+    The full-precision ``model`` has served for the "before" score; the 4-bit copy replaces it
+    for training and gets its prompts and the training dropout.
+    Not yet run on a GPU: written against transformers 5.23 / peft 0.21 / sentence-transformers
+    6.2, and only its refusal on CPU is tested.
+    """
+    import torch
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    from embedtune.models import load_model
+    from embedtune.prompts import copy_prompts
+    from embedtune.training.dropout import set_dropout
+
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    model.cpu()  # its GPU memory is needed for the 4-bit copy
+    torch.cuda.empty_cache()
+    device = torch.cuda.current_device()
+    quantized = load_model(config.model, device=f"cuda:{device}", max_seq_length=config.max_seq_length,
+                           model_kwargs={"quantization_config": quantization, "device_map": {"": device}})
+    copy_prompts(model, quantized)
+    if config.dropout is not None:
+        set_dropout(quantized, config.dropout)
+    # Casts the unquantised layers (norms, embeddings) to fp32 and freezes the base; gradient
+    # checkpointing stays off, as in the other strategies.
+    prepare_model_for_kbit_training(quantized.transformers_model, use_gradient_checkpointing=False)
+    return _prepare_lora(quantized, config)
+
+
+def _finalize_qlora(model: SentenceTransformer, out: Path, config: TrainConfig) -> SentenceTransformer:
+    """Save the adapter, then merge it into the base loaded again in full precision.
+
+    Merging into the 4-bit weights would re-quantise the sum and leave a model that needs
+    bitsandbytes to load; the saved model is a plain full-precision one instead. Not yet run on a GPU.
+    """
+    from embedtune.models import load_model
+    from embedtune.prompts import copy_prompts
+
+    adapter_dir = _save_adapter(model, out, config)
+    merged = load_model(config.model, device=str(model.device), max_seq_length=config.max_seq_length)
+    copy_prompts(model, merged)
+    merged.load_adapter(str(adapter_dir))
+    merge_lora(merged)
+    return merged
+
+
 STRATEGIES: dict[str, StrategySpec] = {
     "full": StrategySpec(_prepare_full, _finalize_full),
     "lora": StrategySpec(_prepare_lora, _finalize_lora),
+    "qlora": StrategySpec(_prepare_qlora, _finalize_qlora, check=_check_qlora),
 }

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from embedtune import __version__
-from embedtune.config import TrainConfig
+from embedtune.config import TrainConfig, check_dims_fit
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
 from embedtune.inference.precision import resolve_precision
 from embedtune.models import display_name, load_model, resolve_model
+from embedtune.prompts import column_prompts, set_prompts
 from embedtune.training.data_prep import prepare_data
 from embedtune.training.model_card import write_model_card
 from embedtune.training.dropout import set_dropout
@@ -60,9 +61,20 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     config = config or TrainConfig()
     out = Path(out)
     cache = cache or EmbeddingCache()
+    strategy = STRATEGIES[config.strategy]
+    strategy.check()  # hardware the strategy needs, before any data is read
     prepared = prepare_data(data, split=config.split, eval_split=config.eval_split,
                             dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
                             seed=config.seed)
+    _seed_everything(config.seed)
+    model = load_model(config.model, max_seq_length=config.max_seq_length)
+    if config.matryoshka_dims and model.get_embedding_dimension():
+        # before the output folder exists, so a corrected rerun needs no --overwrite
+        check_dims_fit(config.matryoshka_dims, model.get_embedding_dimension(), "matryoshka_dims",
+                       display_name(config.model))
+    # Prompts go in before the base is scored, so before and after differ only by training.
+    set_prompts(model, config.query_prompt, config.document_prompt)
+
     settings = {**config.to_dict(), "data": str(data) if isinstance(data, (str, Path)) else prepared.description}
     main = is_main_process()
     resume = open_output_dir(out, settings, overwrite=overwrite) if main else None
@@ -70,12 +82,10 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     if not main:
         resume = latest_checkpoint(out)
 
-    _seed_everything(config.seed)
-    model = load_model(config.model, max_seq_length=config.max_seq_length)
     before = _score(model, prepared.heldout, cache, show_progress, "base model") if main else None
     if config.dropout is not None:
         set_dropout(model, config.dropout)
-    STRATEGIES[config.strategy].prepare(model, config)
+    model = strategy.prepare(model, config)
 
     precision = resolve_precision(config.precision, model.device.type)
     trainer, evaluator = _build_trainer(model, prepared.train, prepared.dev, config, out / CHECKPOINTS,
@@ -90,7 +100,7 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
                            train_seconds=round(train_seconds, 2), num_train_pairs=len(prepared.train),
                            precision=precision, num_processes=world_size())
 
-    STRATEGIES[config.strategy].finalize(model, out, display_name(config.model))
+    model = strategy.finalize(model, out, config)
     after = _score(model, prepared.heldout, cache, show_progress, "tuned model")
     publish_model(model, out)
     result = TrainResult(
@@ -136,8 +146,13 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
     # Dev scores only rank checkpoints against each other, so they may use the fast bf16 encoder.
     evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed),
                                       backend="torch-bf16" if precision == "bf16" else "torch")
+    columns = pairs.to_columns()
+    prompts = column_prompts(model, list(columns))  # the prompts encode_query / encode_document will use
+    if prompts:
+        logger.info("training with prompts %s", prompts)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
+        prompts=prompts or None,
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.resolved_learning_rate,
@@ -155,7 +170,7 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
         ddp_backend=None if cuda or not distributed else "gloo",
     )
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=Dataset.from_dict(pairs.to_columns()),
+        model=model, args=args, train_dataset=Dataset.from_dict(columns),
         # Under torchrun/accelerate each process's queries also see the other processes' documents
         # as negatives, so N processes train like one batch of N × batch_size.
         loss=build_loss(model, config, distributed), evaluator=evaluator,
