@@ -44,6 +44,9 @@ def main() -> None:
     parser.add_argument("--guard-backend", default="torch",
                         help="`embedtune eval --backend` for the dbpedia-5k guard (SciFact test is always exact "
                              "fp32); the base model is scored the same way, in the same run.")
+    parser.add_argument("--continue", dest="resume", action="store_true",
+                        help="Add to an existing --result file: variants it already holds are skipped, and the "
+                             "command of each run is kept in `commands`.")
     parser.add_argument("--train-args", default="", help='Extra `embedtune train` flags for every variant, e.g. "--dropout 0".')
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-mining-"))
@@ -61,11 +64,16 @@ def main() -> None:
     result_path = args.result or ROOT / "bench" / "results" / (
         "scifact_mining_quick.json" if args.quick else "scifact_mining.json")
     results = Results(result_path, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
+    if args.resume and result_path.is_file():
+        earlier = json.loads(result_path.read_text(encoding="utf-8"))
+        results.data["steps"] = earlier["steps"]
+        results.data["commands"] = [*earlier.get("commands", [earlier["command"]]), results.data["command"]]
+        results.data["command"] = " && ".join(results.data["commands"])
     env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
     baseline_rows = work / "in_batch_only.jsonl"
     _write_plain_rows(scifact, baseline_rows)
 
-    if dbpedia is not None:  # the guard's reference point, scored with the guard's backend
+    if dbpedia is not None and "base_model" not in results.data["steps"]:  # the guard's reference point
         scores = work / "base_dbpedia_test.json"
         run_step("eval_base_dbpedia_test", [PY, "-m", "embedtune.cli.app", "eval", "--data", str(dbpedia), "--json",
                                             str(scores), "--quiet", "--backend", args.guard_backend], env)
@@ -73,6 +81,9 @@ def main() -> None:
                                       "guard_backend": args.guard_backend})
 
     for name in args.variants.split(","):
+        if name in results.data["steps"]:
+            print(f"{name}: already in {result_path}, skipped", flush=True)
+            continue
         extra = VARIANTS[name]
         rows = baseline_rows
         step: dict = {}
