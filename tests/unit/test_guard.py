@@ -107,3 +107,25 @@ def test_a_guard_with_one_evaluable_query_is_refused() -> None:
         split_guard_queries(guard_set(1), seed=42)
     assert str(exc.value) == ("guard_data: guard split test has 1 queries with a relevant document; the guard "
                               "needs at least 2 (one to choose the mix, one to report)")
+
+
+def test_the_model_card_shows_the_decision_and_every_score() -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.training.model_card import render_model_card
+    from embedtune.training.train import TrainResult
+
+    guard = {"metric": "ndcg@10", "data": "dbpedia-5k", "split": "test", "threshold": 0.01, "backend": "torch",
+             "guard_dev_queries": 20, "heldout_queries": 20, "base": {"guard_dev": 0.5, "heldout": 0.52},
+             "tuned": {"guard_dev": 0.44, "heldout": 0.47}, "chosen": {"guard_dev": 0.49, "heldout": 0.51},
+             "alpha": 0.8, "interpolated": True, "within_threshold": True,
+             "grid": [{"alpha": 0.8, "domain_dev": 0.68, "guard_dev": 0.49}], "decision": "DECISION", "seconds": 1.0}
+    result = TrainResult(model_dir="runs/x", config=TrainConfig().to_dict(), data="scifact", before=None, after=None,
+                         heldout_split=None, guard=guard)
+    card = render_model_card(result, base_model="base", base_path="/base")
+    assert ("Forgetting guard on `dbpedia-5k` split `test` (nDCG@10; 20 guard-dev queries took part in the "
+            "choice, 20 held-out ones did not): DECISION.") in card
+    assert "| base | 0.5000 | 0.5200 |\n| tuned | 0.4400 | 0.4700 |\n| saved: alpha 0.8 | 0.4900 | 0.5100 |" in card
+    assert "| 0.8 | 0.6800 | 0.4900 |" in card
+    assert "Forgetting guard" not in render_model_card(
+        TrainResult(model_dir="runs/x", config=TrainConfig().to_dict(), data="scifact", before=None, after=None,
+                    heldout_split=None), base_model="base", base_path="/base")
