@@ -181,7 +181,7 @@ def apply_forgetting_guard(base_state: Mapping[str, torch.Tensor], model: Senten
             domain = evaluate_model(model, domain_dev, metrics=(METRIC,), backend=backend).metrics[METRIC]
             grid.append(MixScore(alpha=alpha, domain_dev=domain, guard_dev=scores["guard_dev"]))
             heldout_of[alpha] = scores["heldout"]
-            logger.info("forgetting guard: alpha %.2f: domain dev %.4f, guard-dev %.4f", alpha, domain,
+            logger.info("forgetting guard: alpha %g: domain dev %.4f, guard-dev %.4f", alpha, domain,
                         scores["guard_dev"])
     choice = choose_mix(base["guard_dev"], tuned["guard_dev"], grid, threshold)
     chosen_guard_dev = tuned["guard_dev"] if choice.alpha == 1.0 else \
