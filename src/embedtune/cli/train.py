@@ -104,7 +104,8 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
         return
     if result.before and result.after:
         click.echo(f"\nHeld-out split '{result.heldout_split}':")
-        click.echo(comparison_table(result.before, result.after, ("base", "tuned")))
+        mixed = bool(result.guard and result.guard["interpolated"])  # the after-scores are of the saved mix
+        click.echo(comparison_table(result.before, result.after, ("base", "mixed" if mixed else "tuned")))
     if result.guard:
         click.echo(f"\nforgetting guard ({result.guard['data']}): {result.guard['decision']}")
     click.echo(f"\ntrained on {result.num_train_pairs} pairs in {result.train_seconds:.0f}s; "

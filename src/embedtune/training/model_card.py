@@ -87,6 +87,9 @@ def _guard_section(result: TrainResult) -> list[str]:
     saved = "saved" if not guard["interpolated"] else f"saved: alpha {guard['alpha']:g}"
     for label, key in (("base", "base"), ("tuned", "tuned"), (saved, "chosen")):
         lines.append(f"| {label} | {guard[key]['guard_dev']:.4f} | {guard[key]['heldout']:.4f} |")
+    if guard["interpolated"]:
+        lines += ["", f"The saved model is that mix, alpha {guard['alpha']:g}; the held-out scores above "
+                      "(\"tuned\") are the saved model's."]
     if guard["grid"]:
         lines += ["", "| alpha | domain dev | guard-dev |", "|---|---|---|"]
         lines += [f"| {m['alpha']:g} | {m['domain_dev']:.4f} | {m['guard_dev']:.4f} |" for m in guard["grid"]]
