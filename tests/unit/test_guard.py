@@ -129,3 +129,20 @@ def test_the_model_card_shows_the_decision_and_every_score() -> None:
     assert "Forgetting guard" not in render_model_card(
         TrainResult(model_dir="runs/x", config=TrainConfig().to_dict(), data="scifact", before=None, after=None,
                     heldout_split=None), base_model="base", base_path="/base")
+
+
+def test_a_merged_lora_model_mixes_with_the_base_weights_it_started_from() -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.models import load_model
+    from embedtune.training.guard import copy_state
+    from embedtune.training.strategies import STRATEGIES, merge_lora
+
+    model = load_model(None, max_seq_length=32)
+    base_state = copy_state(model)
+    model = STRATEGIES["lora"].prepare(model, TrainConfig(strategy="lora", lora_r=4))
+    assert set(copy_state(model)) != set(base_state), "adapters add tensors until they are merged"
+    merge_lora(model)
+    tuned_state = copy_state(model)
+    assert set(tuned_state) == set(base_state)
+    model.load_state_dict(interpolate_state(base_state, tuned_state, 0.5))  # strict: every name must match
+
