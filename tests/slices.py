@@ -29,3 +29,31 @@ def write_beir_slice(src: Path, dst: Path, *, train_qrels: int, test_qrels: int,
         text = "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rs)
         (dst / "qrels" / f"{split}.tsv").write_text(text, encoding="utf-8")
     return dst
+
+
+def write_query_slice(src: Path, dst: Path, *, split: str, queries: int, judgments_per_query: int,
+                      distractors: int) -> Path:
+    """One split of the first N queries, each with its best-graded judgments (positives first), plus distractors.
+
+    For sets like dbpedia-5k, whose ~90 judgments per query would make a slice of the first rows
+    hold only one or two queries.
+    """
+    (dst / "qrels").mkdir(parents=True, exist_ok=True)
+    with open(src / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
+        all_rows = list(csv.reader(f, delimiter="\t"))[1:]
+    by_query: dict[str, list[list[str]]] = {}
+    for row in all_rows:
+        if row[0] in by_query or len(by_query) < queries:
+            by_query.setdefault(row[0], []).append(row)
+    rows = [r for rs in by_query.values() for r in sorted(rs, key=lambda r: -int(r[2]))[:judgments_per_query]]
+    judged = {r[1] for r in rows}
+    with open(src / "corpus.jsonl", encoding="utf-8") as f:
+        corpus = [json.loads(line) for line in f]
+    keep = [d for d in corpus if d["_id"] in judged] + [d for d in corpus if d["_id"] not in judged][:distractors]
+    (dst / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in keep), encoding="utf-8")
+    with open(src / "queries.jsonl", encoding="utf-8") as f:
+        kept_queries = [line for line in f if json.loads(line)["_id"] in by_query]
+    (dst / "queries.jsonl").write_text("".join(kept_queries), encoding="utf-8")
+    text = "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows)
+    (dst / "qrels" / f"{split}.tsv").write_text(text, encoding="utf-8")
+    return dst

@@ -60,6 +60,15 @@ class TrainConfig:
     lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA branch."})
     lora_target_modules: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"],
                                            metadata={"help": "Module names that get adapters."})
+    guard_data: str | None = field(default=None, metadata={"help": "Forgetting guard: a BEIR folder of general-domain "
+                                                           "retrieval scored after training; None: off."})
+    guard_split: str = field(default="test", metadata={"help": "The guard folder's labelled split (its queries are "
+                                                               "halved: one half picks the mix, one is only reported)."})
+    guard_threshold: float = field(default=0.01, metadata={"help": "Largest guard nDCG@10 drop accepted before the "
+                                                                   "weights are interpolated back towards the base."})
+    guard_alphas: list[float] = field(default_factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5],
+                                      metadata={"help": "Weights of the tuned model tried in the mix "
+                                                        "(1 - alpha) * base + alpha * tuned, each in (0, 1]."})
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -90,6 +99,12 @@ class TrainConfig:
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
         self.matryoshka_dims = parse_dims(self.matryoshka_dims, "matryoshka_dims")
+        if not self.guard_threshold >= 0:  # also NaN
+            raise ConfigError(f"guard_threshold must be >= 0 (the largest guard nDCG@10 drop to accept), "
+                              f"got {self.guard_threshold}")
+        self.guard_alphas = parse_alphas(self.guard_alphas, "guard_alphas")
+        if self.guard_data is not None and not isinstance(self.guard_data, str):
+            self.guard_data = str(self.guard_data)  # a Path from Python callers; the saved settings are JSON
         for name in ("query_prompt", "document_prompt"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -136,6 +151,35 @@ def parse_dims(value: Any, name: str) -> list[int] | None:
     if not dims:
         raise ConfigError(f"{name} needs at least one embedding size, e.g. 384,256,128,64")
     return dims
+
+
+def parse_alphas(value: Any, name: str) -> list[float]:
+    """Mixing weights from a list or a comma string ("0.9,0.8,0.7"), each in (0, 1]."""
+    if isinstance(value, str):
+        items: list[Any] = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, (int, float)):
+        items = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise ConfigError(f'{name} must be a list of weights such as 0.9,0.8,0.7, got "{value}"') from None
+    alphas: list[float] = []
+    for item in items:
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            alpha = float(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f'{name} must be numbers such as 0.9,0.8,0.7, got "{item}"') from None
+        if not 0.0 < alpha <= 1.0:
+            raise ConfigError(f"{name} must be in (0, 1] (the tuned model's weight in the mix), got {item}")
+        if alpha in alphas:
+            raise ConfigError(f"{name} lists {item} twice")
+        alphas.append(alpha)
+    if not alphas:
+        raise ConfigError(f"{name} needs at least one weight, e.g. 0.9,0.8,0.7")
+    return alphas
 
 
 def check_dims_fit(dims: list[int], model_dim: int, name: str, model: str) -> None:

@@ -40,6 +40,9 @@ def bad_input_cases(tmp: Path) -> dict[str, tuple[list, str]]:
                      encoding="utf-8")
     config = tmp / "train.yaml"
     config.write_text("epochs: 1\nlearning_rat: 2.0e-5\n", encoding="utf-8")
+    good_pairs = tmp / "good_pairs.jsonl"
+    good_pairs.write_text("".join(f'{{"query": "question {i}", "positive": "answer {i}"}}\n' for i in range(3)),
+                          encoding="utf-8")
     bad_yaml = tmp / "bad.yaml"
     bad_yaml.write_text("epochs: 1\n  strategy: lora\n", encoding="utf-8")
     return {
@@ -71,6 +74,17 @@ def bad_input_cases(tmp: Path) -> dict[str, tuple[list, str]]:
                                "use --strategy lora on CPU"),
         "train bad matryoshka dims": (["train", "--data", good, "--out", tmp / "out", "--matryoshka-dims", "384,-64"],
                                       "flags: matryoshka_dims must be positive, got -64"),
+        # the guard is read before the model loads, so a wrong path costs seconds, not a training run
+        "train missing guard data": (["train", "--data", good_pairs, "--out", tmp / "out", "--guard-data",
+                                      tmp / "dbpedia", "--quiet"],
+                                     f"guard_data: {tmp}/dbpedia: data folder not found "
+                                     "(expected a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv)"),
+        "train unknown guard split": (["train", "--data", good_pairs, "--out", tmp / "out", "--guard-data", good,
+                                       "--guard-split", "dev", "--quiet"],
+                                      f'guard_data: {good}/qrels/dev.tsv: split "dev" not found (available splits: test)'),
+        "train bad guard alphas": (["train", "--data", good_pairs, "--out", tmp / "out", "--guard-data", good,
+                                    "--guard-alphas", "0.8,1.2"],
+                                   "flags: guard_alphas must be in (0, 1] (the tuned model's weight in the mix), got 1.2"),
         "eval bad dims": (["eval", "--data", good, "--dims", "256,half"],
                           '--dims must be whole numbers such as 384,256,128, got "half"'),
     }
@@ -78,7 +92,8 @@ def bad_input_cases(tmp: Path) -> dict[str, tuple[list, str]]:
 
 CASE_NAMES = ["eval missing folder", "eval malformed json", "eval unknown split", "train bad pairs",
               "eval missing model", "train unknown key", "train bad yaml", "mine output exists", "mine tiny corpus",
-              "train qlora on cpu", "train bad matryoshka dims", "eval bad dims"]
+              "train qlora on cpu", "train bad matryoshka dims", "train missing guard data", "train unknown guard split",
+              "train bad guard alphas", "eval bad dims"]
 
 
 def test_every_case_is_parametrized(tmp_path: Path) -> None:
@@ -103,6 +118,18 @@ def test_debug_shows_the_traceback(tmp_path: Path, case: str) -> None:
     assert "Traceback (most recent call last)" in proc.stderr
     assert proc.stderr.rstrip().splitlines()[-1].endswith(f"Error: {message}")
     assert HINT not in proc.stderr
+
+
+def test_guard_data_falls_back_to_the_environment(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"query": "q1", "positive": "p1"}\n{"query": "q2", "positive": "p2"}\n', encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDTUNE_DEBUG": "", "EMBEDTUNE_GUARD_DATA": str(tmp_path / "gone")}
+    proc = subprocess.run([sys.executable, "-m", "embedtune.cli.app", "train", "--data", str(pairs), "--out",
+                           str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == (f"embedtune: error: guard_data: {tmp_path}/gone: data folder not found "
+                                           "(expected a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
+    assert not (tmp_path / "out").exists()
 
 
 def test_click_usage_errors_keep_exit_2(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`embedtune train` end to end on a small SciFact slice: outputs, LoRA merge, kill and resume."""
+"""`embedtune train` end to end on a small SciFact slice: outputs, LoRA merge, kill and resume, forgetting guard."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.slices import SHARED_DATA, write_query_slice
 
 FAST = ["--max-seq-length", "64", "--batch-size", "8", "--quiet"]
 
@@ -141,3 +143,49 @@ def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_slice: Path,
     assert report["by_dim"]["384"] == report["metrics"]
     assert report["metrics"]["ndcg@10"] == pytest.approx(result["after"]["ndcg@10"], abs=1e-4), \
         "eval and train's after score agree: both encode with the saved prompts"
+
+
+@pytest.fixture(scope="module")
+def dbpedia_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 dbpedia-5k queries with 12 judgments each (positives first) and 80 distractors: a small guard."""
+    if not (SHARED_DATA / "dbpedia-5k").is_dir():
+        pytest.skip("../shared/data/dbpedia-5k is not available")
+    return write_query_slice(SHARED_DATA / "dbpedia-5k", tmp_path_factory.mktemp("dbpedia-slice"), split="test",
+                             queries=16, judgments_per_query=12, distractors=80)
+
+
+def test_the_forgetting_guard_follows_its_rule_and_saves_the_weights_it_chose(
+        scifact_slice: Path, dbpedia_slice: Path, tmp_path: Path, cache_env: dict) -> None:
+    out = tmp_path / "guarded"
+    # lr 1e-3 made the guard drop here (2e-4 did not), so the mix path runs; fp32 makes the guard's
+    # scores exact, so the saved model can be checked against them below.
+    proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1",
+                     "--lr", "1e-3", "--precision", "fp32", "--guard-data", str(dbpedia_slice), "--guard-threshold", "0",
+                     "--guard-alphas", "0.8,0.5", *FAST, env=cache_env)
+    assert proc.returncode == 0, proc.stderr
+    guard = json.loads((out / "embedtune_train.json").read_text(encoding="utf-8"))["guard"]
+    assert f"forgetting guard ({dbpedia_slice}): {guard['decision']}" in proc.stdout
+    assert (guard["data"], guard["split"], guard["threshold"], guard["backend"]) == (
+        str(dbpedia_slice), "test", 0.0, "torch")
+    assert guard["guard_dev_queries"] == guard["heldout_queries"] == 8, "16 evaluable queries, halved"
+    base, tuned, chosen = guard["base"], guard["tuned"], guard["chosen"]
+    if base["guard_dev"] - tuned["guard_dev"] <= 1e-9:
+        assert (guard["interpolated"], guard["alpha"], guard["grid"]) == (False, 1.0, [])
+        assert chosen == tuned and "no interpolation needed" in guard["decision"]
+    else:
+        assert guard["interpolated"] and [m["alpha"] for m in guard["grid"]] == [0.8, 0.5]
+        qualifying = [m for m in guard["grid"] if base["guard_dev"] - m["guard_dev"] <= 1e-9]
+        expected = (max(qualifying, key=lambda m: (m["domain_dev"], m["guard_dev"], m["alpha"]))["alpha"]
+                    if qualifying else 0.5)
+        assert guard["alpha"] == expected and guard["within_threshold"] == bool(qualifying)
+        assert chosen["guard_dev"] == next(m["guard_dev"] for m in guard["grid"] if m["alpha"] == expected)
+        assert f"alpha {expected:g}" in guard["decision"]
+    assert guard["decision"] in (out / "README.md").read_text(encoding="utf-8")
+
+    # The saved model is the chosen one: its score on the whole guard slice is the mean of the two halves.
+    report_path = tmp_path / "guard-eval.json"
+    evaluated = embedtune("eval", "--model", str(out), "--data", str(dbpedia_slice), "--metrics", "ndcg@10",
+                          "--json", str(report_path), "--quiet", env=cache_env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    saved = json.loads(report_path.read_text(encoding="utf-8"))["metrics"]["ndcg@10"]
+    assert saved == pytest.approx((chosen["guard_dev"] + chosen["heldout"]) / 2, abs=1e-4)

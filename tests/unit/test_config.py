@@ -24,7 +24,8 @@ def test_unrelated_key_lists_every_valid_key() -> None:
         'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, matryoshka_dims, '
         "epochs, learning_rate, batch_size, max_seq_length, query_prompt, document_prompt, warmup_ratio, weight_decay, "
         "seed, precision, dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, "
-        "lora_r, lora_alpha, lora_dropout, lora_target_modules)")
+        "lora_r, lora_alpha, lora_dropout, lora_target_modules, guard_data, guard_split, guard_threshold, "
+        "guard_alphas)")
 
 
 def test_bad_strategy_lists_choices() -> None:
@@ -47,6 +48,13 @@ def test_bad_strategy_lists_choices() -> None:
     ({"matryoshka_dims": [384, 0]}, "matryoshka_dims must be positive, got 0"),
     ({"matryoshka_dims": "256,128,256"}, "matryoshka_dims lists 256 twice"),
     ({"matryoshka_dims": " , "}, "matryoshka_dims needs at least one embedding size, e.g. 384,256,128,64"),
+    ({"guard_threshold": -0.01}, "guard_threshold must be >= 0 (the largest guard nDCG@10 drop to accept), got -0.01"),
+    ({"guard_threshold": "high"}, 'guard_threshold must be a number, got "high"'),
+    ({"guard_alphas": "0.9,0"}, "guard_alphas must be in (0, 1] (the tuned model's weight in the mix), got 0"),
+    ({"guard_alphas": [0.5, 1.5]}, "guard_alphas must be in (0, 1] (the tuned model's weight in the mix), got 1.5"),
+    ({"guard_alphas": "0.9,half"}, 'guard_alphas must be numbers such as 0.9,0.8,0.7, got "half"'),
+    ({"guard_alphas": "0.7,0.7"}, "guard_alphas lists 0.7 twice"),
+    ({"guard_alphas": ","}, "guard_alphas needs at least one weight, e.g. 0.9,0.8,0.7"),
     ({"query_prompt": 5}, 'query_prompt must be text, got 5 (quote it in YAML, e.g. query_prompt: "query: ")'),
 ])
 def test_bad_values_name_the_source(values: dict, message: str) -> None:
@@ -124,3 +132,16 @@ def test_learning_rate_default_depends_on_strategy() -> None:
 def test_bad_precision_lists_choices() -> None:
     assert config_error({"precision": "fp8"}) == (
         'train.yaml: unknown precision "fp8" (choose one of: auto, fp32, bf16, fp16)')
+
+
+def test_guard_is_off_by_default_and_alphas_come_from_a_comma_string_or_a_list(tmp_path: Path) -> None:
+    config = TrainConfig()
+    assert (config.guard_data, config.guard_split, config.guard_threshold) == (None, "test", 0.01)
+    assert config.guard_alphas == [0.9, 0.8, 0.7, 0.6, 0.5]
+    assert build_config(TrainConfig, {"guard_alphas": "0.9, 0.75,1"}).guard_alphas == [0.9, 0.75, 1.0]
+    path = tmp_path / "train.yaml"
+    path.write_text("guard_data: ../shared/data/dbpedia-5k\nguard_threshold: 0\nguard_alphas: [0.8, 0.6]\n",
+                    encoding="utf-8")
+    config = build_config(TrainConfig, load_yaml(path))
+    assert (config.guard_data, config.guard_threshold, config.guard_alphas) == (
+        "../shared/data/dbpedia-5k", 0, [0.8, 0.6])

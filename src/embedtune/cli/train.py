@@ -53,6 +53,16 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
 @click.option("--lora-alpha", type=click.IntRange(min=1), default=None, help="LoRA alpha [32].")
 @click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="LoRA dropout [0.1].")
 @click.option("--lora-target-modules", default=None, help="Comma-separated module names [query,key,value,dense].")
+@click.option("--guard-data", type=click.Path(), default=None, envvar="EMBEDTUNE_GUARD_DATA", show_envvar=True,
+              help="Forgetting guard: a general-domain BEIR folder scored after training; if its nDCG@10 "
+                   "dropped by more than --guard-threshold, the weights are mixed back towards the base "
+                   "[off].")
+@click.option("--guard-split", default=None, help="The guard folder's labelled split [test].")
+@click.option("--guard-threshold", type=click.FloatRange(min=0), default=None,
+              help="Largest guard nDCG@10 drop accepted without interpolating [0.01].")
+@click.option("--guard-alphas", default=None,
+              help="Comma-separated weights of the tuned model tried in the mix, each in (0, 1] "
+                   "[0.9,0.8,0.7,0.6,0.5].")
 @click.option("--overwrite", is_flag=True, help="Replace whatever is in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @compose(quiet_option)
@@ -64,12 +74,17 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
     (--eval-split) is only scored, before and after. If a run is interrupted, rerun the same
     command: it resumes from the last checkpoint in --out.
 
+    With --guard-data, a general-domain set is scored after training (half its queries choose,
+    half are only reported); when it dropped by more than --guard-threshold, the saved weights
+    are (1 - alpha) * base + alpha * tuned, alpha chosen on the domain dev split and the guard.
+
     \b
     Examples:
       embedtune train --data ../shared/data/scifact --out runs/scifact
       embedtune train --data pairs.jsonl --strategy lora --out runs/lora --epochs 1
       embedtune train --data pairs.jsonl --matryoshka-dims 384,256,128,64 --query-prompt "query: " --out runs/mrl
       embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
+      embedtune train --data ../shared/data/scifact --guard-data ../shared/data/dbpedia-5k --out runs/guarded
       torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """
     from embedtune.config import TrainConfig, build_config, load_yaml
@@ -89,7 +104,10 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
         return
     if result.before and result.after:
         click.echo(f"\nHeld-out split '{result.heldout_split}':")
-        click.echo(comparison_table(result.before, result.after, ("base", "tuned")))
+        mixed = bool(result.guard and result.guard["interpolated"])  # the after-scores are of the saved mix
+        click.echo(comparison_table(result.before, result.after, ("base", "mixed" if mixed else "tuned")))
+    if result.guard:
+        click.echo(f"\nforgetting guard ({result.guard['data']}): {result.guard['decision']}")
     click.echo(f"\ntrained on {result.num_train_pairs} pairs in {result.train_seconds:.0f}s; "
                f"best dev checkpoint at step {result.best_step}")
     click.echo(f"model saved to {result.model_dir}")

@@ -63,6 +63,7 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
                   for m in result.before]
     else:
         lines.append("No held-out split was given, so only dev scores are reported.")
+    lines += _guard_section(result)
     lines += ["", "Dev evaluations (the best one, by dev nDCG@10, is the saved model):", "",
               "| step | dev nDCG@10 | dev MRR@10 |", "|---|---|---|"]
     for entry in result.dev_history:
@@ -73,6 +74,26 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
     lines += ["", f"Training took {result.train_seconds:.0f} s on {result.num_train_pairs} pairs "
                   f"({result.precision}{processes}).", ""]
     return "\n".join(lines)
+
+
+def _guard_section(result: TrainResult) -> list[str]:
+    guard = result.guard
+    if not guard:
+        return []
+    lines = ["", f"Forgetting guard on `{guard['data']}` split `{guard['split']}` (nDCG@10; "
+                 f"{guard['guard_dev_queries']} guard-dev queries took part in the choice, "
+                 f"{guard['heldout_queries']} held-out ones did not): {guard['decision']}.", "",
+             "| model | guard-dev | guard held-out |", "|---|---|---|"]
+    saved = "saved" if not guard["interpolated"] else f"saved: alpha {guard['alpha']:g}"
+    for label, key in (("base", "base"), ("tuned", "tuned"), (saved, "chosen")):
+        lines.append(f"| {label} | {guard[key]['guard_dev']:.4f} | {guard[key]['heldout']:.4f} |")
+    if guard["interpolated"]:
+        lines += ["", f"The saved model is that mix, alpha {guard['alpha']:g}; the held-out scores above "
+                      "(\"tuned\") are the saved model's."]
+    if guard["grid"]:
+        lines += ["", "| alpha | domain dev | guard-dev |", "|---|---|---|"]
+        lines += [f"| {m['alpha']:g} | {m['domain_dev']:.4f} | {m['guard_dev']:.4f} |" for m in guard["grid"]]
+    return lines
 
 
 def _matryoshka_note(result: TrainResult) -> list[str]:

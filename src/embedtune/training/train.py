@@ -11,6 +11,7 @@ from typing import Any
 from embedtune import __version__
 from embedtune.config import TrainConfig, check_dims_fit
 from embedtune.data.types import RetrievalSet, TrainingPairs
+from embedtune.errors import ConfigError
 from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
 from embedtune.inference.precision import resolve_precision
@@ -44,6 +45,7 @@ class TrainResult:
     num_train_pairs: int = 0
     precision: str = "fp32"  # what config.precision resolved to on this hardware
     num_processes: int = 1  # > 1 under torchrun / accelerate: in-batch negatives were gathered across them
+    guard: dict[str, Any] | None = None  # the forgetting guard's scores and choice (GuardResult.to_dict), if on
 
     def to_dict(self) -> dict[str, Any]:
         return {"embedtune_version": __version__, **self.__dict__}
@@ -56,7 +58,8 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
 
     The dev split (carved from the training labels) picks the checkpoint; the held-out split is
     only scored, before and after. Rerunning the same call after an interruption resumes from
-    the last checkpoint in ``out``.
+    the last checkpoint in ``out``. With ``config.guard_data`` the forgetting guard runs after
+    training (see ``embedtune.training.guard``) and may save a mix of the base and tuned weights.
     """
     config = config or TrainConfig()
     out = Path(out)
@@ -66,6 +69,7 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     prepared = prepare_data(data, split=config.split, eval_split=config.eval_split,
                             dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
                             seed=config.seed)
+    guard_set = _load_guard(config)  # before the model loads and the output folder exists
     _seed_everything(config.seed)
     model = load_model(config.model, max_seq_length=config.max_seq_length)
     if config.matryoshka_dims and model.get_embedding_dimension():
@@ -74,6 +78,11 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
                        display_name(config.model))
     # Prompts go in before the base is scored, so before and after differ only by training.
     set_prompts(model, config.query_prompt, config.document_prompt)
+    base_state = None
+    if guard_set is not None and is_main_process():
+        from embedtune.training.guard import copy_state
+
+        base_state = copy_state(model)  # the weights the guard mixes back in; taken before any training
 
     settings = {**config.to_dict(), "data": str(data) if isinstance(data, (str, Path)) else prepared.description}
     main = is_main_process()
@@ -101,6 +110,15 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
                            precision=precision, num_processes=world_size())
 
     model = strategy.finalize(model, out, config)
+    guard = None
+    if guard_set is not None:
+        from embedtune.training.guard import apply_forgetting_guard
+
+        guard = apply_forgetting_guard(
+            base_state, model, sample_corpus(prepared.dev, config.dev_corpus_size, config.seed), guard_set,
+            threshold=config.guard_threshold, alphas=config.guard_alphas,
+            backend="torch-bf16" if precision == "bf16" else "torch",  # as the dev evaluator that picked the checkpoint
+            cache=cache, show_progress=show_progress, seed=config.seed).to_dict()
     after = _score(model, prepared.heldout, cache, show_progress, "tuned model")
     publish_model(model, out)
     result = TrainResult(
@@ -110,11 +128,27 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
         loss_history=[{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e],
         best_step=best_step, train_seconds=round(train_seconds, 2),
         resumed_from=resume.name if resume else None, num_train_pairs=len(prepared.train),
-        precision=precision, num_processes=world_size(),
+        precision=precision, num_processes=world_size(), guard=guard,
     )
     write_model_card(out, result, base_model=display_name(config.model), base_path=resolve_model(config.model))
     finish(out, result.to_dict())
     return result
+
+
+def _load_guard(config: TrainConfig) -> RetrievalSet | None:
+    """The forgetting guard's labelled split, read and halved now so bad guard data fails before training."""
+    if config.guard_data is None:
+        return None
+    from embedtune.data.beir import load_beir
+    from embedtune.errors import DataError
+    from embedtune.training.guard import split_guard_queries
+
+    try:
+        guard = load_beir(config.guard_data, config.guard_split)
+    except DataError as exc:
+        raise ConfigError(f"guard_data: {exc}") from None
+    split_guard_queries(guard, config.seed)
+    return guard
 
 
 def _seed_everything(seed: int) -> None:
