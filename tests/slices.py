@@ -16,6 +16,11 @@ def write_beir_slice(src: Path, dst: Path, *, train_qrels: int, test_qrels: int,
     for split, count in splits.items():
         with open(src / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
             rows[split] = list(csv.reader(f, delimiter="\t"))[1:count + 1]
+    return _write_slice(src, dst, rows, distractors)
+
+
+def _write_slice(src: Path, dst: Path, rows: dict[str, list[list[str]]], distractors: int) -> Path:
+    """Write the judged documents plus ``distractors`` others, the asked queries and each split's qrels rows."""
     judged = {r[1] for rs in rows.values() for r in rs}
     asked = {r[0] for rs in rows.values() for r in rs}
     with open(src / "corpus.jsonl", encoding="utf-8") as f:
@@ -46,14 +51,4 @@ def write_query_slice(src: Path, dst: Path, *, split: str, queries: int, judgmen
         if row[0] in by_query or len(by_query) < queries:
             by_query.setdefault(row[0], []).append(row)
     rows = [r for rs in by_query.values() for r in sorted(rs, key=lambda r: -int(r[2]))[:judgments_per_query]]
-    judged = {r[1] for r in rows}
-    with open(src / "corpus.jsonl", encoding="utf-8") as f:
-        corpus = [json.loads(line) for line in f]
-    keep = [d for d in corpus if d["_id"] in judged] + [d for d in corpus if d["_id"] not in judged][:distractors]
-    (dst / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in keep), encoding="utf-8")
-    with open(src / "queries.jsonl", encoding="utf-8") as f:
-        kept_queries = [line for line in f if json.loads(line)["_id"] in by_query]
-    (dst / "queries.jsonl").write_text("".join(kept_queries), encoding="utf-8")
-    text = "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows)
-    (dst / "qrels" / f"{split}.tsv").write_text(text, encoding="utf-8")
-    return dst
+    return _write_slice(src, dst, {split: rows}, distractors)
