@@ -126,17 +126,8 @@ def parse_dims(value: Any, name: str) -> list[int] | None:
     """Embedding sizes from a list or a comma string ("384,256,128"); ``None`` stays ``None``."""
     if value is None:
         return None
-    if isinstance(value, str):
-        items = [p.strip() for p in value.split(",") if p.strip()]
-    elif isinstance(value, (int, float)):  # YAML "matryoshka_dims: 256"
-        items = [value]
-    else:
-        try:
-            items = list(value)
-        except TypeError:
-            raise ConfigError(f'{name} must be a list of embedding sizes such as 384,256,128, got "{value}"') from None
     dims: list[int] = []
-    for item in items:
+    for item in _list_items(value, name, "embedding sizes such as 384,256,128"):
         try:
             if isinstance(item, bool) or (isinstance(item, float) and not item.is_integer()):
                 raise ValueError
@@ -155,17 +146,8 @@ def parse_dims(value: Any, name: str) -> list[int] | None:
 
 def parse_alphas(value: Any, name: str) -> list[float]:
     """Mixing weights from a list or a comma string ("0.9,0.8,0.7"), each in (0, 1]."""
-    if isinstance(value, str):
-        items: list[Any] = [p.strip() for p in value.split(",") if p.strip()]
-    elif isinstance(value, (int, float)):
-        items = [value]
-    else:
-        try:
-            items = list(value)
-        except TypeError:
-            raise ConfigError(f'{name} must be a list of weights such as 0.9,0.8,0.7, got "{value}"') from None
     alphas: list[float] = []
-    for item in items:
+    for item in _list_items(value, name, "weights such as 0.9,0.8,0.7"):
         try:
             if isinstance(item, bool):
                 raise ValueError
@@ -180,6 +162,18 @@ def parse_alphas(value: Any, name: str) -> list[float]:
     if not alphas:
         raise ConfigError(f"{name} needs at least one weight, e.g. 0.9,0.8,0.7")
     return alphas
+
+
+def _list_items(value: Any, name: str, what: str) -> list[Any]:
+    """The items of a list setting given as a list, a comma string ("a,b") or one number (YAML "x: 256")."""
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    if isinstance(value, (int, float)):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise ConfigError(f'{name} must be a list of {what}, got "{value}"') from None
 
 
 def check_dims_fit(dims: list[int], model_dim: int, name: str, model: str) -> None:
