@@ -36,8 +36,9 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
     start = time.perf_counter()
     depth = max(parse_metric(m)[1] for m in metrics)
     dims = parse_dims(dims, "dims")
-    if dims and model.get_embedding_dimension():  # before encoding, so a wrong size fails at once
-        check_dims_fit(dims, model.get_embedding_dimension(), "dims", model_name or "the model")
+    declared_dim = model.get_embedding_dimension()
+    if dims and declared_dim:  # before encoding, so a wrong size fails at once
+        check_dims_fit(dims, declared_dim, "dims", model_name or "the model")
     query_ids = data.evaluable_query_ids()
     doc_ids = list(data.corpus)
     queries, documents = encode_retrieval_set(model, data, query_ids, batch_size=batch_size, cache=cache,
@@ -47,7 +48,8 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
     by_dim: dict[int, dict[str, float]] = {}
     if dims:
         full_dim = documents.shape[1]
-        check_dims_fit(dims, full_dim, "dims", model_name or "the model")  # for models that do not say
+        if not declared_dim:  # models that do not say their size are checked against what they produced
+            check_dims_fit(dims, full_dim, "dims", model_name or "the model")
         for dim in sorted({*dims, full_dim}, reverse=True):
             by_dim[dim] = mean if dim == full_dim else evaluate_run(
                 qrels, search(truncate(queries, dim), truncate(documents, dim), query_ids, doc_ids, depth),

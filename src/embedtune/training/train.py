@@ -117,7 +117,7 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
         guard = apply_forgetting_guard(
             base_state, model, sample_corpus(prepared.dev, config.dev_corpus_size, config.seed), guard_set,
             threshold=config.guard_threshold, alphas=config.guard_alphas,
-            backend="torch-bf16" if precision == "bf16" else "torch",  # as the dev evaluator that picked the checkpoint
+            backend=_dev_backend(precision),  # as the dev evaluator that picked the checkpoint
             cache=cache, show_progress=show_progress, seed=config.seed).to_dict()
     after = _score(model, prepared.heldout, cache, show_progress, "tuned model")
     publish_model(model, out)
@@ -165,6 +165,12 @@ def _score(model: Any, heldout: RetrievalSet | None, cache: EmbeddingCache, show
     return evaluate_model(model, heldout, cache=cache, show_progress=show_progress).metrics
 
 
+def _dev_backend(precision: str) -> str:
+    """Dev scores only rank checkpoints (and guard mixes) against each other, so a bf16 run may
+    score them with the fast bf16 encoder."""
+    return "torch-bf16" if precision == "bf16" else "torch"
+
+
 def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: TrainConfig,
                    checkpoints: Path, show_progress: bool, precision: str) -> tuple[Any, Any]:
     from datasets import Dataset
@@ -177,9 +183,8 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
     cuda = model.device.type == "cuda"
     logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
     distributed = world_size() > 1
-    # Dev scores only rank checkpoints against each other, so they may use the fast bf16 encoder.
     evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed),
-                                      backend="torch-bf16" if precision == "bf16" else "torch")
+                                      backend=_dev_backend(precision))
     columns = pairs.to_columns()
     prompts = column_prompts(model, list(columns))  # the prompts encode_query / encode_document will use
     if prompts:
