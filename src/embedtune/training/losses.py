@@ -1,12 +1,15 @@
 """Contrastive losses, registered in one place: how each is built for a run.
 
-All three treat the other rows' positives (and every row's hard negatives) as negatives for each
+The three contrastive losses treat the other rows' positives (and every row's hard negatives) as negatives for each
 query; they differ in memory and in how they guard against false negatives:
 - ``mnrl``: MultipleNegativesRankingLoss, the standard;
 - ``cached_mnrl``: the same loss computed in mini-batches with cached gradients (GradCache), so a
   large batch - more negatives per query - fits in little memory;
 - ``gist``: GISTEmbedLoss, where a guide model vetoes in-batch negatives it rates as relevant as the
   positive (false negatives that in-batch sampling draws by chance).
+
+``margin_mse`` and ``embedding_mse`` distil a teacher instead (see ``embedtune.training.distill``):
+their labels are the teacher's score margins or embeddings, computed before training.
 
 With ``matryoshka_dims`` set, the chosen loss is wrapped in MatryoshkaLoss: it is computed on the
 embeddings truncated to each listed size (and re-normalised) and summed, so the first d
@@ -51,10 +54,24 @@ def _gist(model: SentenceTransformer, config: TrainConfig, distributed: bool) ->
     return GISTEmbedLoss(model, guide=guide, gather_across_devices=distributed)
 
 
+def _margin_mse(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
+    from sentence_transformers.sentence_transformer.losses import MarginMSELoss
+
+    return MarginMSELoss(model)  # dot product of normalised embeddings: the cosine the model is used with
+
+
+def _embedding_mse(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
+    from sentence_transformers.sentence_transformer.losses import MSELoss
+
+    return MSELoss(model)
+
+
 LOSSES: dict[str, Callable[[SentenceTransformer, TrainConfig, bool], Any]] = {
     "mnrl": _mnrl,
     "cached_mnrl": _cached_mnrl,
     "gist": _gist,
+    "margin_mse": _margin_mse,
+    "embedding_mse": _embedding_mse,
 }
 
 

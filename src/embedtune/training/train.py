@@ -97,8 +97,9 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     model = strategy.prepare(model, config)
 
     precision = resolve_precision(config.precision, model.device.type)
-    trainer, evaluator = _build_trainer(model, prepared.train, prepared.dev, config, out / CHECKPOINTS,
-                                        show_progress, precision)
+    columns = _training_columns(model, prepared.train, config, cache, show_progress)
+    trainer, evaluator = _build_trainer(model, columns, len(prepared.train), prepared.dev, config,
+                                        out / CHECKPOINTS, show_progress, precision)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_seconds = time.perf_counter() - start
@@ -171,7 +172,17 @@ def _dev_backend(precision: str) -> str:
     return "torch-bf16" if precision == "bf16" else "torch"
 
 
-def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: TrainConfig,
+def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cache: EmbeddingCache,
+                      show_progress: bool) -> dict[str, list]:
+    """The trainer's columns: the text columns, plus the teacher's labels for a distillation loss."""
+    from embedtune.training.distill import DISTILL_LOSSES, distillation_columns
+
+    if config.loss in DISTILL_LOSSES:
+        return distillation_columns(pairs, config, model, cache, show_progress)
+    return pairs.to_columns()
+
+
+def _build_trainer(model: Any, columns: dict[str, list], num_rows: int, dev: RetrievalSet, config: TrainConfig,
                    checkpoints: Path, show_progress: bool, precision: str) -> tuple[Any, Any]:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -185,7 +196,6 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
     distributed = world_size() > 1
     evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed),
                                       backend=_dev_backend(precision))
-    columns = pairs.to_columns()
     prompts = column_prompts(model, list(columns))  # the prompts encode_query / encode_document will use
     if prompts:
         logger.info("training with prompts %s", prompts)
@@ -202,7 +212,7 @@ def _build_trainer(model: Any, pairs: TrainingPairs, dev: RetrievalSet, config: 
         batch_sampler="no_duplicates",  # a repeated text in a batch would be a false in-batch negative
         eval_strategy="steps", save_strategy="steps", save_total_limit=2, eval_steps=1, save_steps=1,  # set below
         load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True,
-        logging_steps=max(1, min(10, len(pairs) // config.batch_size // 4)),
+        logging_steps=max(1, min(10, num_rows // config.batch_size // 4)),
         report_to=[], disable_tqdm=not show_progress,
         use_cpu=not cuda, bf16=precision == "bf16", fp16=precision == "fp16",
         dataloader_pin_memory=cuda,

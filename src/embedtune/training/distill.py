@@ -1,0 +1,177 @@
+"""Knowledge distillation: a stronger teacher's scores or embeddings become the training labels.
+
+Two ways, chosen with the loss:
+- ``margin_mse`` (MarginMSE, Hofstätter et al.): for each (query, positive, negative) row the
+  student learns the teacher's score *margin* ``s(q, p) - s(q, n)``. Any teacher that scores a
+  pair works: a cross-encoder (scores through its own activation, e.g. a sigmoid, so margins stay
+  on the scale of the student's cosine) or a bi-encoder (cosine of its embeddings). Needs hard
+  negatives (``embedtune mine``, or a triplet file).
+- ``embedding_mse``: the student's embedding of every training text is pulled onto the
+  bi-encoder teacher's embedding of it (MSELoss); the teacher must have the student's size.
+
+Teacher scores are computed once, before training, and kept in the embedding cache keyed by the
+teacher's weights and the exact rows, so a resumed or repeated run does not score them again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from embedtune.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.data.types import TrainingPairs
+    from embedtune.evaluation.cache import EmbeddingCache
+
+logger = logging.getLogger(__name__)
+
+TeacherKind = Literal["cross-encoder", "bi-encoder"]
+TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")
+DISTILL_LOSSES = frozenset({"margin_mse", "embedding_mse"})
+
+
+def teacher_kind(name: str, kind: str = "auto") -> TeacherKind:
+    """``kind`` itself unless ``auto``: a local folder tells by its architecture (a sequence
+    classifier is a cross-encoder), a hub id by its ``cross-encoder/`` organisation."""
+    if kind != "auto":
+        return kind  # type: ignore[return-value]
+    from embedtune.models import resolve_model
+
+    config = Path(resolve_model(name)) / "config.json"
+    if config.is_file():
+        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+        classifier = any(str(a).endswith("ForSequenceClassification") for a in architectures)
+        return "cross-encoder" if classifier else "bi-encoder"
+    return "cross-encoder" if str(name).startswith("cross-encoder/") else "bi-encoder"
+
+
+def distillation_columns(pairs: TrainingPairs, config: Any, student: SentenceTransformer,
+                         cache: EmbeddingCache | None, show_progress: bool) -> dict[str, list]:
+    """The training columns for a distillation loss: texts plus the teacher's ``label``."""
+    if config.loss == "margin_mse":
+        return _margin_columns(pairs, config, cache, show_progress)
+    return _embedding_columns(pairs, config, student, cache, show_progress)
+
+
+def _margin_columns(pairs: TrainingPairs, config: Any, cache: EmbeddingCache | None,
+                    show_progress: bool) -> dict[str, list]:
+    if not pairs.num_negatives:
+        raise ConfigError("loss margin_mse learns the teacher's score margin between a positive and a hard "
+                          "negative, and these training rows have no negatives: run `embedtune mine` first "
+                          "(or give a triplet file), or use --loss embedding_mse")
+    margins = teacher_margins(config.teacher, config.teacher_kind, pairs, batch_size=config.teacher_batch_size,
+                              max_seq_length=config.max_seq_length, cache=cache, show_progress=show_progress)
+    columns: dict[str, list] = pairs.to_columns()
+    columns["label"] = margins.tolist()
+    return columns
+
+
+def teacher_margins(teacher: str, kind: str, pairs: TrainingPairs, *, batch_size: int = 32,
+                    max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
+                    show_progress: bool = False) -> np.ndarray:
+    """``(rows, negatives)`` margins ``s(q, p) - s(q, n_i)`` under the teacher, cached."""
+    resolved = teacher_kind(teacher, kind)
+    rows = [[q, p, *negs] for q, p, negs in zip(pairs.queries, pairs.positives, pairs.negatives)]
+    flat = ["\x1f".join(row) for row in rows]
+    path = None
+    if cache is not None:
+        path = cache.path_for(_teacher_key(teacher, resolved), flat, "teacher-margins")
+        if (cached := cache.load(path)) is not None and cached.shape == (len(rows), pairs.num_negatives):
+            logger.info("loaded %d teacher margins from the cache (%s)", len(rows), path.name)
+            return cached
+    logger.info("scoring %d training rows with the %s teacher %s", len(rows), resolved, teacher)
+    if resolved == "cross-encoder":
+        scores = _cross_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress)
+    else:
+        scores = _bi_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress)
+    margins = (scores[:, :1] - scores[:, 1:]).astype(np.float32)
+    if path is not None:
+        cache.save(path, margins)
+    return margins
+
+
+def _teacher_key(teacher: str, kind: str) -> str:
+    """The teacher's weights (through the model fingerprint) when it is local; else its id."""
+    import hashlib
+
+    from embedtune.models import resolve_model
+
+    target = Path(resolve_model(teacher))
+    weights = sorted(target.glob("*.safetensors")) + sorted(target.glob("*.bin"))
+    digest = hashlib.sha256(f"{kind}:{teacher}".encode())
+    for path in weights:
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _cross_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq_length: int | None,
+                          show_progress: bool) -> np.ndarray:
+    """Every (query, document) of every row scored by the cross-encoder, through its activation."""
+    from sentence_transformers import CrossEncoder
+
+    from embedtune.models import resolve_model
+
+    try:
+        model = CrossEncoder(resolve_model(teacher), max_length=max_seq_length)
+    except OSError as exc:
+        raise ConfigError(f'cannot load teacher "{teacher}" as a cross-encoder ({str(exc).splitlines()[0]})') from exc
+    width = len(rows[0]) - 1
+    pairs = [(row[0], doc) for row in rows for doc in row[1:]]
+    scores = np.asarray(model.predict(pairs, batch_size=batch_size, show_progress_bar=show_progress,
+                                      convert_to_numpy=True), dtype=np.float32)
+    if scores.ndim != 1:
+        raise ConfigError(f'teacher "{teacher}" gives {scores.shape[-1]} scores per pair; a distillation '
+                          "teacher must give one relevance score")
+    return scores.reshape(len(rows), width)
+
+
+def _bi_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq_length: int | None,
+                       show_progress: bool) -> np.ndarray:
+    """Cosine of the teacher's query and document embeddings (each unique text encoded once)."""
+    from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
+    from embedtune.models import load_model
+
+    model = load_model(teacher, max_seq_length=max_seq_length)
+    encoder = make_encoder(model, batch_size=batch_size)
+    queries = list(dict.fromkeys(row[0] for row in rows))
+    docs = list(dict.fromkeys(doc for row in rows for doc in row[1:]))
+    q_vectors = encode_queries(model, queries, encoder=encoder, show_progress=show_progress)
+    d_vectors = encode_documents(model, docs, encoder=encoder, show_progress=show_progress)
+    q_index = {text: i for i, text in enumerate(queries)}
+    d_index = {text: i for i, text in enumerate(docs)}
+    q = q_vectors[[q_index[row[0]] for row in rows]]
+    d = np.stack([d_vectors[[d_index[doc] for doc in row[1:]]] for row in rows])
+    return np.einsum("rd,rkd->rk", q, d)
+
+
+def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTransformer,
+                       cache: EmbeddingCache | None, show_progress: bool) -> dict[str, list]:
+    """Every distinct training text with the teacher's embedding of it as the label.
+
+    Queries and documents go in one column, the trainer's first, so the student encodes every text
+    with its query prompt, and the teacher does the same: the student copies the teacher's space.
+    """
+    from embedtune.evaluation.search import encode_queries, make_encoder
+    from embedtune.models import load_model
+
+    if teacher_kind(config.teacher, config.teacher_kind) != "bi-encoder":
+        raise ConfigError(f'loss embedding_mse copies a bi-encoder\'s embeddings, and teacher "{config.teacher}" '
+                          "is a cross-encoder: use --loss margin_mse with it")
+    teacher = load_model(config.teacher, max_seq_length=config.max_seq_length)
+    size, student_size = teacher.get_embedding_dimension(), student.get_embedding_dimension()
+    if size != student_size:
+        raise ConfigError(f'loss embedding_mse needs a teacher of the student\'s size: teacher "{config.teacher}" '
+                          f"gives {size} dimensions, the student {student_size}; use --loss margin_mse, which "
+                          "compares scores and works with any teacher")
+    texts = list(dict.fromkeys([*pairs.queries, *pairs.positives, *(n for row in pairs.negatives for n in row)]))
+    logger.info("encoding %d training texts with the teacher %s", len(texts), config.teacher)
+    vectors = encode_queries(teacher, texts, encoder=make_encoder(teacher, batch_size=config.teacher_batch_size),
+                             show_progress=show_progress)
+    return {"text": texts, "label": vectors.tolist()}
