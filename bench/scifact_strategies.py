@@ -1,0 +1,204 @@
+"""Strategies benchmark: which training recipe does best on SciFact, and what does it cost on dbpedia-5k?
+
+Every recipe trains with `embedtune train` defaults on the same SciFact train rows; all but the
+first use the same hard negatives (`embedtune mine --method hybrid`, mined once). Each tuned model
+is scored on SciFact test (never used to choose anything) at full size and truncated to
+384/256/128/64 dimensions, and on dbpedia-5k (the forgetting guard). Recipes:
+
+- in_batch_mnrl: MultipleNegativesRankingLoss with in-batch negatives only;
+- mined: + one mined hard negative per pair;
+- matryoshka: mined + MatryoshkaLoss at 384,256,128,64;
+- distill: mined rows, MarginMSE on the margins of all-mpnet-base-v2 (a bi-encoder teacher: no
+  cross-encoder with trained weights installs offline);
+- tsdae: mined, starting from the model after `embedtune pretrain --method tsdae` on the SciFact corpus;
+- prompts: mined + "query: " / "passage: " prompts;
+- guard: mined + the forgetting guard on dbpedia-5k (its own half-split of the queries picks the mix).
+
+`--reuse FILE` copies in_batch_mnrl and mined from a scifact_mining.py result file made with the
+same settings (its in_batch_only and hybrid variants) instead of training them again.
+
+    python bench/scifact_strategies.py --num-negatives 1 --guard-backend torch-bf16   # hours on 2 CPU cores
+    python bench/scifact_strategies.py --quick                                        # checks the script
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ROOT, SHARED_DATA, Results, run_step  # noqa: E402
+from scifact_mining import _write_plain_rows  # noqa: E402
+
+PY = sys.executable
+CLI = [PY, "-m", "embedtune.cli.app"]
+DIMS = "384,256,128,64"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    mined: bool = True
+    train: list[str] = field(default_factory=list)
+    pretrain: list[str] | None = None  # `embedtune pretrain` flags: train from its output
+
+
+RECIPES: dict[str, Recipe] = {
+    "in_batch_mnrl": Recipe(mined=False),
+    "mined": Recipe(),
+    "matryoshka": Recipe(train=["--matryoshka-dims", DIMS]),
+    "distill": Recipe(train=["--loss", "margin_mse", "--teacher", "all-mpnet-base-v2"]),
+    "tsdae": Recipe(pretrain=["--method", "tsdae"]),
+    "prompts": Recipe(train=["--query-prompt", "query: ", "--document-prompt", "passage: "]),
+    "guard": Recipe(train=["--guard-data", "{dbpedia}"]),
+}
+REUSABLE = {"in_batch_mnrl": "in_batch_only", "mined": "hybrid"}  # our name -> scifact_mining.py's
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
+    parser.add_argument("--num-negatives", type=int, default=1)
+    parser.add_argument("--recipes", default=",".join(RECIPES), help="Comma-separated subset of the recipes.")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--result", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="A small slice and one epoch: checks the script runs.")
+    parser.add_argument("--guard-backend", default="torch", help="`embedtune eval --backend` for dbpedia-5k.")
+    parser.add_argument("--pretrain-args", default="--max-steps 600",
+                        help="Extra `embedtune pretrain` flags (its budget) for the tsdae recipe.")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="A scifact_mining.py result made with the same settings: copy its in_batch_only "
+                             "and hybrid variants as in_batch_mnrl and mined.")
+    parser.add_argument("--continue", dest="resume", action="store_true",
+                        help="Add to an existing --result file; recipes it already holds are skipped.")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-strategies-"))
+    work.mkdir(parents=True, exist_ok=True)
+    scifact, dbpedia = args.data / "scifact", args.data / "dbpedia-5k"
+    train_args: list[str] = []
+    if args.quick:
+        sys.path.insert(0, str(ROOT))
+        from tests.slices import write_beir_slice, write_query_slice
+
+        scifact = write_beir_slice(scifact, work / "slice", train_qrels=120, test_qrels=40, distractors=200)
+        dbpedia = write_query_slice(dbpedia, work / "guard-slice", split="test", queries=20,
+                                    judgments_per_query=5, distractors=200)
+        train_args = ["--epochs", "1", "--max-seq-length", "64"]
+    result_path = args.result or ROOT / "bench" / "results" / (
+        "scifact_strategies_quick.json" if args.quick else "scifact_strategies.json")
+    results = Results(result_path, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
+    if args.resume and result_path.is_file():
+        earlier = json.loads(result_path.read_text(encoding="utf-8"))
+        results.data["steps"] = earlier["steps"]
+        results.data["commands"] = [*earlier.get("commands", [earlier["command"]]), results.data["command"]]
+        results.data["command"] = " && ".join(results.data["commands"])
+    if args.reuse:
+        _reuse(results, args.reuse)
+    env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
+
+    if "base_model" not in results.data["steps"]:
+        results.record("base_model", {
+            "scifact_test_by_dim": _scores(None, scifact, work / "base_scifact.json", env, "torch", dims=True),
+            "dbpedia_test_ndcg@10": _scores(None, dbpedia, work / "base_dbpedia.json", env, args.guard_backend),
+            "guard_backend": args.guard_backend})
+
+    plain_rows, mined_rows = work / "in_batch_only.jsonl", work / "mined.jsonl"
+    _write_plain_rows(scifact, plain_rows)
+    for name in args.recipes.split(","):
+        if name in results.data["steps"]:
+            print(f"{name}: already in {result_path}, skipped", flush=True)
+            continue
+        recipe = RECIPES[name]
+        step: dict = {}
+        if recipe.mined and not mined_rows.is_file():
+            mined = run_step("mine_hybrid", [*CLI, "mine", "--data", str(scifact), "--out", str(mined_rows),
+                                             "--num-negatives", str(args.num_negatives), "--method", "hybrid",
+                                             "--json", "--quiet", "--overwrite"], env)
+            step["mining"] = {**json.loads(mined.pop("stdout")), "wall_seconds": mined["wall_seconds"]}
+        base_args: list[str] = []
+        if recipe.pretrain is not None:
+            pretrained = work / f"pretrained-{name}"
+            done = run_step(f"pretrain_{name}", [*CLI, "pretrain", "--corpus", str(scifact), "--out", str(pretrained),
+                                                 "--overwrite", "--quiet", *recipe.pretrain,
+                                                 *shlex.split(args.pretrain_args)], env)
+            step["pretrain"] = {"wall_seconds": done["wall_seconds"], "peak_rss_gb": done["peak_rss_gb"]}
+            base_args = ["--model", str(pretrained)]
+        model_dir = work / f"model-{name}"
+        extra = [a.format(dbpedia=dbpedia) for a in recipe.train]
+        trained = run_step(f"train_{name}", [*CLI, "train", "--data", str(mined_rows if recipe.mined else plain_rows),
+                                             "--out", str(model_dir), "--json", "--quiet", "--overwrite",
+                                             *base_args, *train_args, *extra], env)
+        outcome = json.loads(trained.pop("stdout"))
+        step["train"] = {"wall_seconds": trained["wall_seconds"], "peak_rss_gb": trained["peak_rss_gb"],
+                         "train_seconds": outcome["train_seconds"], "rows": outcome["num_train_pairs"],
+                         "dev_history": [{k: e[k] for k in ("epoch", "eval_dev_ndcg@10")}
+                                         for e in outcome["dev_history"]], "best_step": outcome["best_step"],
+                         "guard": outcome.get("guard")}
+        step["scifact_test_by_dim"] = _scores(model_dir, scifact, work / f"{name}_scifact.json", env, "torch",
+                                              dims=True)
+        step["scifact_test_ndcg@10"] = step["scifact_test_by_dim"][DIMS.split(",")[0]]
+        step["dbpedia_test_ndcg@10"] = _scores(model_dir, dbpedia, work / f"{name}_dbpedia.json", env,
+                                               args.guard_backend)
+        results.record(name, step)
+        results.data["summary"] = summarize(results.data["steps"])  # kept current: a long run may be cut short
+        results.save()
+    results.data["summary"] = summarize(results.data["steps"])
+    results.save()
+    print(json.dumps(results.data["summary"], indent=2))
+
+
+def _scores(model: Path | None, folder: Path, out: Path, env: dict, backend: str, dims: bool = False):
+    """nDCG@10 on the folder's test split (per truncated size with ``dims``)."""
+    argv = [*CLI, "eval", "--data", str(folder), "--json", str(out), "--quiet", "--backend", backend]
+    if model is not None:
+        argv += ["--model", str(model)]
+    if dims:
+        argv += ["--dims", DIMS]
+    run_step(f"eval_{out.stem}", argv, env)
+    report = json.loads(out.read_text(encoding="utf-8"))
+    if dims:
+        return {dim: scores["ndcg@10"] for dim, scores in report["by_dim"].items()}
+    return report["metrics"]["ndcg@10"]
+
+
+def _reuse(results: Results, path: Path) -> None:
+    """Copy the two recipes scifact_mining.py already measured with the same settings."""
+    earlier = json.loads(path.read_text(encoding="utf-8"))
+    for ours, theirs in REUSABLE.items():
+        if ours in results.data["steps"] or theirs not in earlier["steps"]:
+            continue
+        step = dict(earlier["steps"][theirs])
+        step["reused_from"] = {"file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+                               "variant": theirs, "command": earlier["command"]}
+        results.record(ours, step)
+
+
+def summarize(steps: dict) -> dict:
+    """Each recipe's SciFact test nDCG@10 (full size and truncated), its gain over in-batch MNRL, and
+    its dbpedia-5k drop from the base model."""
+    base = steps.get("in_batch_mnrl", {}).get("scifact_test_ndcg@10")
+    guard_base = steps.get("base_model", {}).get("dbpedia_test_ndcg@10")
+    summary = {}
+    for name, step in steps.items():
+        if name == "base_model":
+            continue
+        score, guard = step.get("scifact_test_ndcg@10"), step.get("dbpedia_test_ndcg@10")
+        row = {"scifact_test_ndcg@10": score, "dbpedia_test_ndcg@10": guard,
+               "gain_over_in_batch_mnrl": None if base is None or score is None else round(score - base, 4)}
+        if guard_base is not None and guard is not None:
+            row["dbpedia_drop_from_base"] = round(guard_base - guard, 4)
+        if "scifact_test_by_dim" in step:
+            row["scifact_test_by_dim"] = step["scifact_test_by_dim"]
+        if (choice := (step.get("train") or {}).get("guard")) is not None:
+            row["guard_alpha"] = choice.get("alpha")
+        if "reused_from" in step:
+            row["reused_from"] = step["reused_from"]["file"]
+        summary[name] = row
+    return summary
+
+
+if __name__ == "__main__":
+    main()
