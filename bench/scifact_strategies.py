@@ -107,6 +107,8 @@ def main() -> None:
 
     plain_rows, mined_rows = work / "in_batch_only.jsonl", work / "mined.jsonl"
     _write_plain_rows(scifact, plain_rows)
+    if mined_rows.is_file() and "mined_rows" not in results.data:
+        results.data["mined_rows"] = f"{mined_rows} existed before this run (same mine command) and was reused"
     for name in args.recipes.split(","):
         if name in results.data["steps"]:
             print(f"{name}: already in {result_path}, skipped", flush=True)
