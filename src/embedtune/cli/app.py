@@ -5,8 +5,10 @@ import click
 
 from embedtune import __version__
 from embedtune.cli._errors import exit_with, run_with_clean_errors
+from embedtune.cli.adapt import adapt_command
 from embedtune.cli.demo import demo_command
 from embedtune.cli.eval import eval_command
+from embedtune.cli.generate import generate_command
 from embedtune.cli.mine import mine_command
 from embedtune.cli.train import train_command
 
@@ -23,8 +25,10 @@ def cli() -> None:
     """
 
 
+cli.add_command(adapt_command)
 cli.add_command(demo_command)
 cli.add_command(eval_command)
+cli.add_command(generate_command)
 cli.add_command(mine_command)
 cli.add_command(train_command)
 
