@@ -107,6 +107,8 @@ def generate_pairs(corpus: str | Path | list[Passage], config: GenerateConfig | 
         pairs = [p for i, p in enumerate(pairs) if i in keep]
     if not pairs:
         reasons = ", ".join(f"{n} {r}" for r, n in result.dropped.most_common()) or "none generated"
+        if result.stopped:
+            raise GenerationError(f"generation stopped early with no pair made: {result.stopped}")
         raise GenerationError(f"no pair survived generation and filtering ({result.generated} generated from "
                               f"{len(passages)} passages; dropped: {reasons}); loosen the length bounds or "
                               "round_trip_k, or check the corpus")
