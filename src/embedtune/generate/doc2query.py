@@ -49,8 +49,10 @@ def generate_doc2query_queries(passages: list[Passage], config: GenerateConfig, 
             inputs = tokenizer([p.full_text for p in batch], max_length=MAX_INPUT_TOKENS, truncation=True,
                                padding=True, return_tensors="pt")
             with torch.inference_mode():
-                outputs = model.generate(**inputs, max_length=MAX_QUERY_TOKENS, do_sample=True, top_p=0.95,
-                                         top_k=10, num_return_sequences=config.queries_per_doc)
+                # only ids and mask: some tokenizers add token_type_ids, which seq2seq models refuse
+                outputs = model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                                         max_length=MAX_QUERY_TOKENS, do_sample=True, top_p=0.95, top_k=10,
+                                         num_return_sequences=config.queries_per_doc)
             texts = tokenizer.batch_decode(outputs, skip_special_tokens=True)
             for i, passage in enumerate(batch):
                 own = texts[i * config.queries_per_doc:(i + 1) * config.queries_per_doc]
