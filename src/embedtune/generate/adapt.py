@@ -7,6 +7,7 @@ of the mining corpus, so neither their queries nor their texts reach training.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from embedtune import __version__
-from embedtune._io import write_json_atomic
+from embedtune._io import write_json_atomic, write_text_atomic
 from embedtune.config import MineConfig, TrainConfig
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.errors import ConfigError, OutputExistsError
@@ -124,6 +125,9 @@ def adapt_model(docs: str | Path, out: str | Path, *, generate: GenerateConfig |
         rows, mining = _mine(train_pairs, train_passages, mine, cache, show_progress)
     else:
         rows = TrainingPairs([p.query for p in train_pairs], [p.positive for p in train_pairs], source="generated")
+    _save_rows(work / "train_rows.jsonl", rows)
+    write_text_atomic(work / "heldout_pairs.jsonl",  # those the held-out queries are sampled from
+                      "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in heldout_pairs))
     seconds["mine"], clock = time.perf_counter() - clock, time.perf_counter()
 
     before = _score(train.model, train.max_seq_length, heldout, cache, show_progress, "base")
@@ -220,6 +224,15 @@ def _mine(pairs: list[GeneratedPair], passages: list[Passage], config: MineConfi
     rows = TrainingPairs(queries=[r.query for r in mined.rows], positives=[positive_of[r.query] for r in mined.rows],
                          negatives=[r.negatives for r in mined.rows], source="generated + mined")
     return rows, mined.summary()
+
+
+def _save_rows(path: Path, rows: TrainingPairs) -> None:
+    """The rows training saw, for inspection (and ``embedtune train --data`` reruns)."""
+    lines = []
+    for i, (query, positive) in enumerate(zip(rows.queries, rows.positives)):
+        row = {"query": query, "positive": positive, **({"negatives": rows.negatives[i]} if rows.negatives else {})}
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    write_text_atomic(path, "".join(lines))
 
 
 def _score(model_name: str | None, max_seq_length: int | None, data: RetrievalSet, cache: EmbeddingCache | None,
