@@ -9,17 +9,14 @@ import pytest
 from embedtune.config import MineConfig, TrainConfig
 from embedtune.generate import AdaptConfig, GenerateConfig, read_passages
 from embedtune.generate.adapt import REPORT_FILE, adapt_model, work_dir_for
-from tests.slices import SHARED_DATA
+from tests.slices import SHARED_DATA, write_corpus_only
 
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (SHARED_DATA / "scifact").is_dir():
         pytest.skip("../shared/data/scifact is not available")
-    folder = tmp_path_factory.mktemp("adapt-docs")
-    with open(SHARED_DATA / "scifact" / "corpus.jsonl", encoding="utf-8") as f:
-        (folder / "corpus.jsonl").write_text("".join(next(f) for _ in range(60)), encoding="utf-8")
-    return folder
+    return write_corpus_only(SHARED_DATA / "scifact", tmp_path_factory.mktemp("adapt-docs"), documents=60)
 
 
 def read_jsonl(path: Path) -> list[dict]:

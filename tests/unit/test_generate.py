@@ -14,7 +14,7 @@ from embedtune.generate import GenerateConfig, GenerationError, generate_pairs, 
 from embedtune.generate.corpus import Passage, chunk_words
 from embedtune.generate.filters import dedupe, length_filter, normalise_query, round_trip
 from embedtune.generate.offline import GeneratedPair, ict_pairs, split_sentences, title_pair
-from tests.slices import SHARED_DATA
+from tests.slices import SHARED_DATA, write_corpus_only
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +22,7 @@ def scifact_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 80 SciFact abstracts as a BEIR corpus.jsonl (no queries, no labels)."""
     if not (SHARED_DATA / "scifact").is_dir():
         pytest.skip("../shared/data/scifact is not available")
-    folder = tmp_path_factory.mktemp("scifact-docs")
-    with open(SHARED_DATA / "scifact" / "corpus.jsonl", encoding="utf-8") as f:
-        lines = [next(f) for _ in range(80)]
-    (folder / "corpus.jsonl").write_text("".join(lines), encoding="utf-8")
-    return folder
+    return write_corpus_only(SHARED_DATA / "scifact", tmp_path_factory.mktemp("scifact-docs"), documents=80)
 
 
 def test_beir_corpus_keeps_titles_apart_and_full_text_matches_beir(scifact_docs: Path) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,8 +29,17 @@ class FakeChat:
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.lock = threading.Lock()
+        self.delay = 0.0
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     def respond(self, body: dict, headers: dict) -> tuple[int, dict]:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.delay)
+        with self.lock:
+            self.in_flight -= 1
         with self.lock:
             self.requests.append(body)
             self.headers.append(headers)
@@ -92,6 +102,14 @@ def test_llm_pairs_are_parsed_filtered_and_train_ready(server, tmp_path: Path, m
     assert f"Write 2 queries for: Title 0 / {PASSAGES[0].full_text}" in prompts, "braces in the passage survive"
     assert all(h["Authorization"] == "Bearer secret" for h in chat.headers)
     assert len(load_pairs(out)) == 10
+
+
+def test_requests_run_concurrently_up_to_the_limit(server, tmp_path: Path) -> None:
+    url, chat = server
+    chat.delay = 0.2
+    passages = [Passage(f"c{i}", f"Passage number {i} explains a topic at some length for the filter.") for i in range(7)]
+    result = generate_pairs(passages, config(url, concurrency=3), out=tmp_path / "pairs.jsonl")
+    assert len(result.pairs) == 14 and chat.most_in_flight == 3
 
 
 def test_retries_recover_from_overload(server, tmp_path: Path) -> None:
