@@ -44,7 +44,8 @@ def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite
     Queries generated from a held-out 10% of the documents (split by document, left out of
     mining and training) score the base and the adapted model. The report is also saved as
     OUT/embedtune_adapt.json. Defaults (offline ICT + title pairs, at most 3,000 of them, one
-    BM25 negative, one epoch) fit a 5,000-document corpus in about 25 minutes on 2 CPU cores.
+    BM25 negative, one epoch) are meant to fit a 5,000-document corpus in under 30 minutes on
+    2 CPU cores.
 
     \b
     Examples:

@@ -29,8 +29,9 @@ from embedtune.generate.pipeline import GenerationError, generate_pairs
 logger = logging.getLogger(__name__)
 
 REPORT_FILE = "embedtune_adapt.json"
-# Defaults sized so the whole path fits in about 25 minutes on 2 CPU cores for a 5,000-document
-# corpus (training, ~3-6 rows/s there, dominates): at most 3,000 pairs, one epoch, one BM25 negative.
+# Defaults meant to fit the whole path into 30 minutes on 2 CPU cores for a 5,000-document corpus:
+# training dominates (bench/results/speed_train.json: 6.3 pairs/s at length 256; a negative adds a
+# passage per row), so at most 3,000 pairs, one epoch, one BM25 negative.
 ADAPT_MAX_PAIRS = 3000
 ADAPT_EPOCHS = 1.0
 ADAPT_MINE = {"method": "bm25", "num_negatives": 1}
