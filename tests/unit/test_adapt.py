@@ -72,3 +72,16 @@ def test_heldout_set_scores_a_query_against_its_own_positive_and_its_documents_o
                         source="docs")
     assert len(small.queries) == 1 and len(small.corpus) == 4
     assert set(next(iter(small.qrels.values()))) <= set(small.corpus), "judged documents are always kept"
+
+
+def test_heldout_split_keeps_the_chunks_of_a_file_together() -> None:
+    from embedtune.generate import Passage
+    from embedtune.generate.adapt import heldout_groups_of
+
+    passages = [Passage(f"f{f}.md#{c}", "text", group=f"f{f}.md") for f in range(10) for c in range(f % 3 + 1)]
+    held = heldout_groups_of(passages, 0.2, seed=3)
+    assert held and held < {p.group for p in passages}
+    held_passages = [p for p in passages if p.group in held]
+    assert len(held_passages) >= round(0.2 * len(passages)), "about the fraction, counted in passages"
+    assert heldout_groups_of(passages, 0.2, seed=3) == held, "seeded"
+    assert len(heldout_groups_of(passages[:1], 0.9, seed=3)) == 0, "a single document always trains"

@@ -110,7 +110,7 @@ def adapt_model(docs: str | Path, out: str | Path, *, generate: GenerateConfig |
         raise GenerationError(f"generation stopped early ({generated.stopped})")
     seconds["generate"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    heldout_groups = _heldout_groups(passages, adapt.heldout_fraction, adapt.seed)
+    heldout_groups = heldout_groups_of(passages, adapt.heldout_fraction, adapt.seed)
     group_of = {p.doc_id: p.group for p in passages}
     train_pairs = [p for p in generated.pairs if group_of[p.doc_id] not in heldout_groups]
     heldout_pairs = [p for p in generated.pairs if group_of[p.doc_id] in heldout_groups]
@@ -163,7 +163,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
                                 "or choose another --out")
 
 
-def _heldout_groups(passages: list[Passage], fraction: float, seed: int) -> set[str]:
+def heldout_groups_of(passages: list[Passage], fraction: float, seed: int) -> set[str]:
+    """Whole documents (groups of passages) holding about ``fraction`` of the passages; never all of them."""
     groups = sorted({p.group for p in passages})
     random.Random(seed).shuffle(groups)
     sizes: dict[str, int] = {}
