@@ -20,6 +20,7 @@ def cli() -> None:
 
     \b
     Pipeline: eval (baseline) -> [mine hard negatives] -> train -> eval (after).
+    No labels: adapt DOCS (generate queries -> mine -> train -> eval).
     Try it offline in a few minutes:  embedtune demo
     Errors print one line; set EMBEDTUNE_DEBUG=1 for the traceback.
     """
