@@ -105,6 +105,10 @@ class ChatClient:
     """POSTs one chat completion; retries what can succeed later, raises :class:`LLMError` otherwise."""
 
     def __init__(self, config: GenerateConfig, budget: Budget, sleep: Callable[[float], None] = time.sleep) -> None:
+        try:
+            import requests  # noqa: F401 - checked here so a missing package fails before any work
+        except ImportError:
+            raise ConfigError("method llm needs the requests package: pip install 'embedtune[llm]'") from None
         url = config.llm_url.rstrip("/")
         self.url = url if url.endswith("/chat/completions") else f"{url}/chat/completions"
         self.model = config.llm_model
