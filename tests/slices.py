@@ -52,3 +52,11 @@ def write_query_slice(src: Path, dst: Path, *, split: str, queries: int, judgmen
             by_query.setdefault(row[0], []).append(row)
     rows = [r for rs in by_query.values() for r in sorted(rs, key=lambda r: -int(r[2]))[:judgments_per_query]]
     return _write_slice(src, dst, {split: rows}, distractors)
+
+
+def write_corpus_only(src: Path, dst: Path, *, documents: int) -> Path:
+    """The first N documents of a BEIR corpus and nothing else (no queries, no labels): unsupervised input."""
+    dst.mkdir(parents=True, exist_ok=True)
+    with open(src / "corpus.jsonl", encoding="utf-8") as f:
+        (dst / "corpus.jsonl").write_text("".join(line for _, line in zip(range(documents), f)), encoding="utf-8")
+    return dst

@@ -5,8 +5,10 @@ import click
 
 from embedtune import __version__
 from embedtune.cli._errors import exit_with, run_with_clean_errors
+from embedtune.cli.adapt import adapt_command
 from embedtune.cli.demo import demo_command
 from embedtune.cli.eval import eval_command
+from embedtune.cli.generate import generate_command
 from embedtune.cli.mine import mine_command
 from embedtune.cli.train import train_command
 
@@ -18,13 +20,16 @@ def cli() -> None:
 
     \b
     Pipeline: eval (baseline) -> [mine hard negatives] -> train -> eval (after).
+    No labels: adapt DOCS (generate queries -> mine -> train -> eval).
     Try it offline in a few minutes:  embedtune demo
     Errors print one line; set EMBEDTUNE_DEBUG=1 for the traceback.
     """
 
 
+cli.add_command(adapt_command)
 cli.add_command(demo_command)
 cli.add_command(eval_command)
+cli.add_command(generate_command)
 cli.add_command(mine_command)
 cli.add_command(train_command)
 
