@@ -105,6 +105,31 @@ def mining(data: dict) -> str:
     return "\n".join(lines)
 
 
+def strategies(data: dict) -> str:
+    base = data["steps"]["base_model"]
+    dims = list(base["scifact_test_by_dim"])
+    lines = [f"`{data['command']}`. SciFact test is encoded exactly (fp32), at full size and cut to each size; "
+             f"dbpedia-5k with `--backend {base['guard_backend']}`, the base model too. Rows marked * were "
+             "copied from bench/results/scifact_mining.json (same settings).", "",
+             "| recipe | SciFact test nDCG@10 | vs in-batch | " + " | ".join(f"@{d}" for d in dims[1:])
+             + f" | dbpedia-5k (base {base['dbpedia_test_ndcg@10']:.4f}) |",
+             "|---|---|---|" + "---|" * (len(dims) - 1) + "---|",
+             "| base model | " + f"{base['scifact_test_by_dim'][dims[0]]:.4f} | | "
+             + " | ".join(f"{base['scifact_test_by_dim'][d]:.4f}" for d in dims[1:]) + " | "
+             + f"{base['dbpedia_test_ndcg@10']:.4f} |"]
+    for name, row in data["summary"].items():
+        gain = row.get("gain_over_in_batch_mnrl")
+        by_dim = row.get("scifact_test_by_dim") or {}
+        cut = " | ".join(f"{by_dim[d]:.4f}" if d in by_dim else "—" for d in dims[1:])
+        label = name.replace("_", " ") + (" *" if "reused_from" in row else "")
+        alpha = row.get("guard_alpha")
+        guard = f" (mix alpha {alpha})" if alpha is not None and alpha < 1 else ""
+        lines.append(f"| {label} | {row['scifact_test_ndcg@10']:.4f} | "
+                     f"{'—' if gain is None or name == 'in_batch_mnrl' else f'{gain:+.4f}'} | {cut} | "
+                     f"{row['dbpedia_test_ndcg@10']:.4f}{guard} |")
+    return "\n".join(lines)
+
+
 def demo(data: dict) -> str:
     s = data["summary"]
     nd = s["test_ndcg@10"]
@@ -119,6 +144,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-train": ("speed_train.json", speed_train),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
+    "strategies": ("scifact_strategies.json", strategies),
 }
 
 
