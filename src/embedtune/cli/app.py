@@ -8,7 +8,9 @@ from embedtune.cli._errors import exit_with, run_with_clean_errors
 from embedtune.cli.demo import demo_command
 from embedtune.cli.eval import eval_command
 from embedtune.cli.export import export_command
+from embedtune.cli.index import index_command
 from embedtune.cli.mine import mine_command
+from embedtune.cli.search import search_command
 from embedtune.cli.train import train_command
 
 
@@ -27,7 +29,9 @@ def cli() -> None:
 cli.add_command(demo_command)
 cli.add_command(eval_command)
 cli.add_command(export_command)
+cli.add_command(index_command)
 cli.add_command(mine_command)
+cli.add_command(search_command)
 cli.add_command(train_command)
 
 
