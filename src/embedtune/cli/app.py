@@ -11,6 +11,7 @@ from embedtune.cli.export import export_command
 from embedtune.cli.index import index_command
 from embedtune.cli.mine import mine_command
 from embedtune.cli.search import search_command
+from embedtune.cli.serve import serve_command
 from embedtune.cli.train import train_command
 
 
@@ -32,6 +33,7 @@ cli.add_command(export_command)
 cli.add_command(index_command)
 cli.add_command(mine_command)
 cli.add_command(search_command)
+cli.add_command(serve_command)
 cli.add_command(train_command)
 
 

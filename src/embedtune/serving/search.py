@@ -98,13 +98,18 @@ class Searcher:
         """The ``top_k`` hits of each query; ``rerank`` (default: whenever a reranker is loaded) adds stage two."""
         from embedtune.evaluation.search import encode_queries
 
+        vectors = encode_queries(self.model, queries, encoder=self.encoder)
+        return self.search_vectors(queries, vectors, top_k, rerank=rerank)
+
+    def search_vectors(self, queries: list[str], vectors: np.ndarray, top_k: int = 10, *,
+                       rerank: bool | None = None) -> list[list[Hit]]:
+        """``search`` for queries already encoded (the server encodes them in shared batches)."""
         rerank = self.reranker is not None if rerank is None else rerank
         if rerank and self.reranker is None:
             from embedtune.errors import ConfigError
 
             raise ConfigError("reranking was asked for but no cross-encoder is loaded (--rerank MODEL)")
         depth = max(top_k, self.rerank_top) if rerank else top_k
-        vectors = encode_queries(self.model, queries, encoder=self.encoder)
         scores, rows = self.index.search(vectors, depth)
         results = []
         for query, query_scores, query_rows in zip(queries, scores, rows):
