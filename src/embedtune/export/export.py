@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from embedtune._io import staged_directory, write_json_atomic
+from embedtune._io import check_output_folder, staged_directory, write_json_atomic
 from embedtune.errors import EmbedtuneError
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
         raise EmbedtuneError(f'unknown export format "{fmt}" (choose one of: {", ".join(FORMATS)})')
     start = time.perf_counter()
     adapter = _adapter_folder(model) if fmt == "adapter" else None
+    check_output_folder(out, overwrite=overwrite)
     dataset = _load_eval_set(eval_data, eval_split) if eval_data else None
     source = load_model(model)
     with staged_directory(out, overwrite=overwrite) as staging:

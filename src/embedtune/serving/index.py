@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from embedtune._io import staged_directory, write_json_atomic
+from embedtune._io import check_output_folder, staged_directory, write_json_atomic
 from embedtune.errors import ConfigError, EmbedtuneError
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class IndexInfo:
     model_fingerprint: str
     kind: str
     dimension: int
+    max_seq_length: int
     count: int
     data: str
     seconds: float
@@ -100,6 +101,7 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
 
     start = time.perf_counter()
     choose_kind(kind, 0)
+    check_output_folder(out, overwrite=overwrite)
     corpus_path = Path(data) / "corpus.jsonl" if Path(data).is_dir() else Path(data)
     if not corpus_path.is_file():
         raise IndexFolderError(f'"{data}" holds no corpus: give a BEIR folder with corpus.jsonl or a .jsonl file')
@@ -110,7 +112,8 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
     chosen = choose_kind(kind, len(vectors))
     index = make_faiss_index(vectors, chosen)
     info = IndexInfo(model=_portable_model_name(model), model_fingerprint=model_fingerprint(loaded), kind=chosen,
-                     dimension=int(vectors.shape[1]), count=len(vectors), data=str(data), seconds=0.0,
+                     dimension=int(vectors.shape[1]), max_seq_length=int(loaded.max_seq_length or 0),
+                     count=len(vectors), data=str(data), seconds=0.0,
                      embedtune_version=__version__)
     with staged_directory(out, overwrite=overwrite) as staging:
         _faiss().write_index(index, str(staging / INDEX_FILE))

@@ -132,7 +132,7 @@ def open_searcher(index_dir: str | Path, *, rerank: str | None = None, rerank_to
     from embedtune.serving.index import SearchIndex
 
     index = SearchIndex(index_dir)
-    loaded = load_model(model or index.info.model)
+    loaded = load_model(model or index.info.model, max_seq_length=index.info.max_seq_length or None)
     if model is not None:
         index.check_model(loaded, model)
     return Searcher(index, loaded, reranker=load_cross_encoder(rerank) if rerank else None, rerank_top=rerank_top)
