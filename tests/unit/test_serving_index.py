@@ -95,7 +95,7 @@ def test_rerank_reorders_the_dense_top_n_by_the_cross_encoder(index_dir: Path, m
     from embedtune.serving import load_cross_encoder
 
     torch.manual_seed(0)
-    CrossEncoder(resolve_model(None), num_labels=1).save(str(tmp_path / "ce"))
+    CrossEncoder(resolve_model(None), num_labels=1, max_length=96).save(str(tmp_path / "ce"))
     reranker = load_cross_encoder(str(tmp_path / "ce"))
     index = SearchIndex(index_dir)
     dense = Searcher(index, model).search(queries[:2], top_k=8)
