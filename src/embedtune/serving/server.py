@@ -290,8 +290,13 @@ def _encode_vector(vector: np.ndarray, encoding_format: str) -> list[float] | st
 
 def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port: int = 8000,
           api_key: str | None = None, rerank: str | None = None, rerank_top: int = 50, backend: str = "torch",
-          settings: ServerSettings | None = None, log_level: str = "info") -> None:
-    """Load ``model`` (and ``index``) once and serve them over HTTP until interrupted (``embedtune serve``)."""
+          settings: ServerSettings | None = None, threads: int | None = None, log_level: str = "info") -> None:
+    """Load ``model`` (and ``index``) once and serve them over HTTP until interrupted (``embedtune serve``).
+
+    ``threads`` caps torch's intra-op threads: on a machine whose cores are busy with other work,
+    several threads that wait for each other at every layer can be far slower than one.
+    """
+    import torch
     import uvicorn
 
     from embedtune.errors import ConfigError
@@ -303,6 +308,8 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
     settings.api_key = api_key or os.environ.get(API_KEY_ENV) or None
     if rerank and not index:
         raise ConfigError("--rerank reranks /search results, which need --index DIR")
+    if threads:
+        torch.set_num_threads(threads)
     loaded = load_model(model)
     searcher = None
     if index:
