@@ -214,3 +214,33 @@ def test_serve_refuses_an_index_built_with_another_model(index_dir: Path, tmp_pa
     assert errors == [f'embedtune: error: index "{index_dir}" was built with model sentence-transformers/'
                       f"all-MiniLM-L6-v2, not {tmp_path / 'other'}: its vectors mean nothing to this model; "
                       "rebuild it with `embedtune index --model`"]
+
+
+def test_search_command_prints_hits_as_json(index_dir: Path) -> None:
+    import json
+
+    doc = json.loads((index_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()[5])
+    proc = subprocess.run([sys.executable, "-m", "embedtune.cli.app", "search", str(index_dir), doc["text"][:400],
+                           "--top-k", "2", "--json"], env=embedtune_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    hits = json.loads(proc.stdout)
+    assert len(hits) == 2 and hits[0]["id"] == doc["_id"] and hits[0]["score"] >= hits[1]["score"]
+    assert set(hits[0]) == {"id", "score", "text", "dense_score", "rerank_score"}
+
+
+def test_cli_errors_for_export_index_and_serve_are_one_line(tmp_path: Path) -> None:
+    cases = [
+        (["export", "all-MiniLM-L6-v2", "--format", "adapter", "--out", str(tmp_path / "a")],
+         'model "all-MiniLM-L6-v2" has no LoRA adapter (no adapter/adapter_config.json): only `embedtune train '
+         "--strategy lora` keeps one; export this model with --format st or onnx"),
+        (["search", str(tmp_path), "query"],
+         f'"{tmp_path}" is not an embedtune index (missing index.faiss, documents.jsonl, index.json); '
+         "build one with `embedtune index`"),
+        (["serve", "all-MiniLM-L6-v2", "--rerank", "some-cross-encoder"],
+         "--rerank reranks /search results, which need --index DIR"),
+    ]
+    for args, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "embedtune.cli.app", *args], env=embedtune_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1, args
+        assert proc.stderr.splitlines() == [f"embedtune: error: {message}", "(set EMBEDTUNE_DEBUG=1 for the traceback)"]
