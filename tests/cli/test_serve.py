@@ -167,6 +167,13 @@ def test_bad_requests_get_a_clear_4xx(server: str, path: str, payload: dict, sta
     assert response.json()["error"]["message"] == message
 
 
+def test_unknown_paths_and_methods_answer_in_the_same_error_shape(server: str) -> None:
+    assert httpx.get(f"{server}/v2/nothing").json() == {
+        "error": {"message": "Not Found", "type": "invalid_request_error", "code": None}}
+    wrong_method = httpx.get(f"{server}/v1/embeddings", headers=AUTH)
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["message"] == "Method Not Allowed"
+
+
 def test_an_oversized_body_is_413_declared_or_streamed(server: str) -> None:
     big = '{"input": "' + "word " * 5000 + '"}'
     declared = httpx.post(f"{server}/v1/embeddings", content=big, headers={**AUTH, "Content-Type": "application/json"})
@@ -198,6 +205,7 @@ def test_search_without_an_index_is_404(model) -> None:
         "this server has no index: start it with --index DIR (built by `embedtune index`)")
 
 
+@pytest.mark.slow
 def test_serve_refuses_an_index_built_with_another_model(index_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "other").mkdir()
     import torch
@@ -216,6 +224,7 @@ def test_serve_refuses_an_index_built_with_another_model(index_dir: Path, tmp_pa
                       "rebuild it with `embedtune index --model`"]
 
 
+@pytest.mark.slow
 def test_search_command_prints_hits_as_json(index_dir: Path) -> None:
     import json
 

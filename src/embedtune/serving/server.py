@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embedtune import __version__
 from embedtune.serving.batcher import MicroBatcher
@@ -193,8 +194,8 @@ def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searche
                 "message": "missing API key: send the header 'Authorization: Bearer KEY'" if credentials is None
                 else "wrong API key", "type": "authentication_error", "code": "invalid_api_key"})
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # ours, and the router's 404/405
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, dict) else {
             "message": str(exc.detail), "type": "invalid_request_error", "code": None}
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
