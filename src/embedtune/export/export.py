@@ -59,7 +59,7 @@ class ExportResult:
     files: list[str]
     min_cosine: float
     seconds: float
-    ndcg_at_10: dict[str, float] = field(default_factory=dict)
+    ndcg_at_10: dict[str, Any] = field(default_factory=dict)  # {"data", "source", "exported"}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
