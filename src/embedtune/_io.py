@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +29,35 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def check_output_folder(out: str | Path, *, overwrite: bool = False) -> None:
+    """Fail before any slow work when ``out`` is a file, or a folder with files and no ``overwrite``."""
+    from embedtune.errors import OutputExistsError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f'output "{out}" is a file; give a folder path')
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputExistsError(f'output folder "{out}" is not empty; pass --overwrite to replace it')
+
+
+@contextmanager
+def staged_directory(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty hidden sibling of ``out`` to fill; on success it is renamed to ``out``.
+
+    A reader never sees a half-written export or index, a failure leaves ``out`` as it was, and
+    a folder that already holds files is only replaced with ``overwrite``.
+    """
+    out = Path(out)
+    check_output_folder(out, overwrite=overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield staging
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

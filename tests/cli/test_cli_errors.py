@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from embedtune.cli.app import cli
@@ -145,6 +146,9 @@ def test_help_mentions_every_option(command: str | None) -> None:
     assert proc.returncode == 0, proc.stderr
     group_or_command = cli if command is None else cli.commands[command]
     for param in group_or_command.params:
+        if isinstance(param, click.Argument):  # positional: shown by its metavar (MODEL), not its name
+            assert param.make_metavar(click.Context(group_or_command)) in proc.stdout
+            continue
         for opt in [*param.opts, *param.secondary_opts]:
             assert opt in proc.stdout, f"{command or 'embedtune'} --help does not mention {opt}"
     if command is None:

@@ -9,7 +9,11 @@ from embedtune.cli.adapt import adapt_command
 from embedtune.cli.demo import demo_command
 from embedtune.cli.eval import eval_command
 from embedtune.cli.generate import generate_command
+from embedtune.cli.export import export_command
+from embedtune.cli.index import index_command
 from embedtune.cli.mine import mine_command
+from embedtune.cli.search import search_command
+from embedtune.cli.serve import serve_command
 from embedtune.cli.train import train_command
 
 
@@ -30,7 +34,11 @@ cli.add_command(adapt_command)
 cli.add_command(demo_command)
 cli.add_command(eval_command)
 cli.add_command(generate_command)
+cli.add_command(export_command)
+cli.add_command(index_command)
 cli.add_command(mine_command)
+cli.add_command(search_command)
+cli.add_command(serve_command)
 cli.add_command(train_command)
 
 

@@ -27,10 +27,19 @@ from embedtune.inference.encoder import BACKENDS
 @click.option("--dims", default=None,
               help="Comma-separated embedding sizes, e.g. 384,256,128,64: also score the embeddings cut to "
                    "their first N dimensions (re-normalised), one column per size; texts are encoded once.")
+@click.option("--quantize", default=None,
+              help="int8, binary or int8,binary: also score the quantized embeddings at each size, in a table "
+                   "of dim, precision, bytes per vector and quality.")
+@click.option("--rerank", default=None, metavar="CROSS_ENCODER",
+              help="Also score two-stage retrieval: a sentence-transformers CrossEncoder (folder or hub id) "
+                   "rescoring the top --rerank-top dense hits of each query.")
+@click.option("--rerank-top", type=click.IntRange(min=1), default=50, show_default=True,
+              help="How many dense hits per query the cross-encoder rescores.")
 @compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
                  batch_size: int | None, max_seq_length: int | None, backend: str, devices: str | None,
-                 dims: str | None, no_cache: bool, quiet: bool) -> None:
+                 dims: str | None, quantize: str | None, rerank: str | None, rerank_top: int, no_cache: bool,
+                 quiet: bool) -> None:
     """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
 
     Corpus embeddings are cached on disk (keyed by the model's weights and the texts), so a
@@ -42,9 +51,12 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
       embedtune eval --model runs/scifact --data ../shared/data/scifact --json after.json
       embedtune eval --data ../shared/data/scifact --backend onnx-int8
       embedtune eval --model runs/matryoshka --data ../shared/data/scifact --dims 384,256,128,64
+      embedtune eval --data ../shared/data/scifact --quantize int8,binary --dims 128
+      embedtune eval --data ../shared/data/scifact --rerank my-cross-encoder --rerank-top 50
     """
     from embedtune.config import parse_dims
     from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
+    from embedtune.export.quantize import parse_quantize
 
     show_progress = setup_output(quiet or json_path == "-")
     report = evaluate_path(
@@ -53,7 +65,8 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
         batch_size=batch_size or 32, max_seq_length=max_seq_length,
         cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
         devices=[d.strip() for d in devices.split(",") if d.strip()] if devices else None,
-        dims=parse_dims(dims, "--dims"),
+        dims=parse_dims(dims, "--dims"), quantize=parse_quantize(quantize, "--quantize"), rerank=rerank,
+        rerank_top=rerank_top,
     )
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))

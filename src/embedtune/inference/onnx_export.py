@@ -40,8 +40,14 @@ def transformer_of(model: SentenceTransformer) -> torch.nn.Module:
     return auto_model
 
 
-def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool = False) -> Path:
-    """Write ``directory/model.onnx`` (and ``model-int8.onnx`` when ``int8``) unless present; return the path."""
+def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool = False,
+                pooled: bool = False) -> Path:
+    """Write ``directory/model.onnx`` (and ``model-int8.onnx`` when ``int8``) unless present; return the path.
+
+    The graph's output is ``last_hidden_state``, pooled by the caller; with ``pooled`` it is
+    ``sentence_embedding`` instead, the model's own pooling (and normalisation) traced into the
+    graph, so that ONNX Runtime alone gives the embeddings (``embedtune export --format onnx``).
+    """
     directory = Path(directory)
     target = directory / (INT8_FILE if int8 else FP32_FILE)
     if target.is_file():
@@ -56,7 +62,7 @@ def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool
         fp32 = directory / FP32_FILE
         if not fp32.is_file():
             raw = Path(tmp) / "raw.onnx"
-            _trace(model, raw)
+            _trace(model, raw, pooled=pooled)
             config = transformer_of(model).config
             model_type = config.model_type if config.model_type in FUSABLE_TYPES else "bert"
             optimized = optimize_model(str(raw), model_type=model_type,
@@ -81,8 +87,15 @@ def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool
     return target
 
 
-def _trace(model: SentenceTransformer, path: Path) -> None:
+def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> None:
     import torch
+
+    from embedtune.inference.encoder import unsupported_reason
+
+    if pooled and (reason := unsupported_reason(model)) is not None:
+        raise OnnxUnavailableError(f"cannot trace this model's pooling into ONNX: {reason}")
+    pooling_mode = model[1].get_config_dict()["pooling_mode"] if pooled else ""
+    normalize = pooled and len(model) == 3
 
     class _LastHiddenState(torch.nn.Module):
         """Positional inputs to keyword arguments (transformers 5 reordered ``forward``'s parameters)."""
@@ -92,7 +105,8 @@ def _trace(model: SentenceTransformer, path: Path) -> None:
             self.transformer, self.names = transformer, names
 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.transformer(**dict(zip(self.names, tensors))).last_hidden_state
+            hidden = self.transformer(**dict(zip(self.names, tensors))).last_hidden_state
+            return _pool_torch(hidden, tensors[1], pooling_mode, normalize) if pooled else hidden
 
     transformer = transformer_of(model)
     input_names = ["input_ids", "attention_mask"]
@@ -108,11 +122,28 @@ def _trace(model: SentenceTransformer, path: Path) -> None:
         # A padded row in the example, or the trace would bake in the "no padding" shortcut.
         example = [torch.ones((2, 8), dtype=torch.long) for _ in input_names]
         example[1][1, 5:] = 0
-        axes = {name: {0: "batch", 1: "sequence"} for name in [*input_names, "last_hidden_state"]}
+        output = "sentence_embedding" if pooled else "last_hidden_state"
+        axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
+        axes[output] = {0: "batch"} if pooled else {0: "batch", 1: "sequence"}
         torch.onnx.export(wrapper, tuple(example), str(path), input_names=input_names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17,
+                          output_names=[output], dynamic_axes=axes, opset_version=17,
                           dynamo=False)
     finally:
         if previous not in (None, "eager"):
             transformer.set_attn_implementation(previous)
         transformer.train(was_training)
+
+
+def _pool_torch(hidden: torch.Tensor, mask: torch.Tensor, mode: str, normalize: bool) -> torch.Tensor:
+    """sentence-transformers' Pooling (and Normalize) written in traceable torch (the numpy twin is
+    ``embedtune.inference.encoder._pool``)."""
+    import torch
+
+    if mode == "cls":
+        pooled = hidden[:, 0]
+    elif mode == "max":
+        pooled = hidden.masked_fill(mask.unsqueeze(-1) == 0, -1e9).max(dim=1).values
+    else:
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1, eps=1e-12) if normalize else pooled
