@@ -27,10 +27,17 @@ from embedtune.inference.encoder import BACKENDS
 @click.option("--dims", default=None,
               help="Comma-separated embedding sizes, e.g. 384,256,128,64: also score the embeddings cut to "
                    "their first N dimensions (re-normalised), one column per size; texts are encoded once.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Also score the base model the same way and write DIR/report.html comparing the two "
+                   "(self-contained, plots also saved as PNGs beside it) and DIR/report.json.")
+@click.option("--base-model", default=None,
+              help="With --report: the model to compare with [the base a model trained by embedtune records].")
+@click.option("--overwrite", is_flag=True, help="With --report: replace a report already in DIR.")
 @compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
                  batch_size: int | None, max_seq_length: int | None, backend: str, devices: str | None,
-                 dims: str | None, no_cache: bool, quiet: bool) -> None:
+                 dims: str | None, report_dir: str | None, base_model: str | None, overwrite: bool,
+                 no_cache: bool, quiet: bool) -> None:
     """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
 
     Corpus embeddings are cached on disk (keyed by the model's weights and the texts), so a
@@ -42,23 +49,41 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
       embedtune eval --model runs/scifact --data ../shared/data/scifact --json after.json
       embedtune eval --data ../shared/data/scifact --backend onnx-int8
       embedtune eval --model runs/matryoshka --data ../shared/data/scifact --dims 384,256,128,64
+      embedtune eval --model runs/scifact --data ../shared/data/scifact --report reports/scifact
     """
     from embedtune.config import parse_dims
+    from embedtune.errors import ConfigError
     from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
 
+    if report_dir is None and (base_model or overwrite):
+        raise ConfigError(f"{'--base-model' if base_model else '--overwrite'} only applies with --report DIR")
     show_progress = setup_output(quiet or json_path == "-")
-    report = evaluate_path(
-        model, data, split,
+    settings = dict(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
         batch_size=batch_size or 32, max_seq_length=max_seq_length,
         cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
         devices=[d.strip() for d in devices.split(",") if d.strip()] if devices else None,
         dims=parse_dims(dims, "--dims"),
     )
+    comparison = None
+    if report_dir is not None:
+        from embedtune.evaluation.comparison import compare_with_base
+
+        comparison = compare_with_base(model, data, split, report_dir=report_dir, base_model=base_model,
+                                       overwrite=overwrite, **settings)
+        report = comparison.tuned
+    else:
+        report = evaluate_path(model, data, split, **settings)
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     click.echo(report.to_table())
+    if comparison is not None:
+        from embedtune.evaluation.report import comparison_table
+
+        click.echo(f"\ncompared with {comparison.base_model}:")
+        click.echo(comparison_table(comparison.base.metrics, comparison.tuned.metrics, ("base", "tuned")))
+        click.echo(f"\n{comparison.facts['verdict']}\nwrote {comparison.report}")
     if json_path:
         report.save(json_path)
         click.echo(f"wrote {json_path}")

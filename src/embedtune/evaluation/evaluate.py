@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from embedtune.config import check_dims_fit, parse_dims
 from embedtune.data.types import RetrievalSet
 from embedtune.evaluation.cache import EmbeddingCache
-from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric
+from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric, rank
 from embedtune.evaluation.report import EvalReport
 from embedtune.evaluation.search import encode_retrieval_set, search, truncate
 
@@ -24,7 +24,7 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
                    metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 32,
                    cache: EmbeddingCache | None = None, show_progress: bool = False,
                    model_name: str = "", backend: str = "torch", devices: list[str] | None = None,
-                   dims: Sequence[int] | None = None) -> EvalReport:
+                   dims: Sequence[int] | None = None, keep_top: int = 0) -> EvalReport:
     """Retrieve for every query with a positive label and score the run.
 
     The search depth is the largest cutoff asked for, so Recall@100 really sees 100 documents.
@@ -32,6 +32,7 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
     ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) spreads the encoding over one process per device.
     ``dims`` (e.g. ``[256, 128, 64]``) also scores the embeddings truncated to each size and
     re-normalised, in ``report.by_dim`` (with the full size); the texts are encoded once.
+    ``keep_top`` keeps each query's best ``keep_top`` document ids in ``report.top_documents``.
     """
     start = time.perf_counter()
     depth = max(parse_metric(m)[1] for m in metrics)
@@ -44,7 +45,8 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
     queries, documents = encode_retrieval_set(model, data, query_ids, batch_size=batch_size, cache=cache,
                                               show_progress=show_progress, backend=backend, devices=devices)
     qrels = {q: data.qrels[q] for q in query_ids}
-    mean, per_query = evaluate_run(qrels, search(queries, documents, query_ids, doc_ids, depth), metrics)
+    run = search(queries, documents, query_ids, doc_ids, depth)
+    mean, per_query = evaluate_run(qrels, run, metrics)
     by_dim: dict[int, dict[str, float]] = {}
     if dims:
         full_dim = documents.shape[1]
@@ -58,8 +60,33 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
         metrics=mean, per_query=per_query, model=model_name, data=data.source, split=data.split,
         num_queries=len(query_ids), num_documents=len(data.corpus),
         skipped_queries=len(data.queries) - len(query_ids), seconds=time.perf_counter() - start,
-        backend=backend, by_dim=by_dim,
+        backend=backend, by_dim=by_dim, top_documents=_top_documents(run, keep_top),
     )
+
+
+def evaluate_bm25(data: RetrievalSet, *, metrics: Sequence[str] = DEFAULT_METRICS, keep_top: int = 0) -> EvalReport:
+    """BM25 (bm25s, as hard-negative mining uses it) scored like a model: the lexical reference line."""
+    from embedtune.mining.candidates import bm25_candidates
+
+    start = time.perf_counter()
+    depth = max(parse_metric(m)[1] for m in metrics)
+    query_ids = data.evaluable_query_ids()
+    doc_ids = list(data.corpus)
+    found = bm25_candidates(list(data.corpus.values()), [data.queries[q] for q in query_ids], depth)
+    # A score of 0 means no query term occurs in the document: BM25 did not retrieve it.
+    run = {qid: {doc_ids[j]: float(s) for j, s in zip(found.indices[i], found.scores[i]) if j >= 0 and s > 0}
+           for i, qid in enumerate(query_ids)}
+    mean, per_query = evaluate_run({q: data.qrels[q] for q in query_ids}, run, metrics)
+    return EvalReport(
+        metrics=mean, per_query=per_query, model="BM25", data=data.source, split=data.split,
+        num_queries=len(query_ids), num_documents=len(data.corpus),
+        skipped_queries=len(data.queries) - len(query_ids), seconds=time.perf_counter() - start,
+        backend="bm25s", top_documents=_top_documents(run, keep_top),
+    )
+
+
+def _top_documents(run: dict[str, dict[str, float]], keep_top: int) -> dict[str, list[str]]:
+    return {qid: rank(scores)[:keep_top] for qid, scores in run.items()} if keep_top > 0 else {}
 
 
 def sample_corpus(data: RetrievalSet, size: int, seed: int = 42) -> RetrievalSet:

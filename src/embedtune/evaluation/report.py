@@ -14,6 +14,8 @@ class EvalReport:
 
     ``by_dim`` holds the mean metrics of the embeddings truncated to each size asked for (and of
     the full size, equal to ``metrics``), largest first; empty unless sizes were asked for.
+    ``top_documents`` holds each query's best document ids, best first, when ``keep_top`` was
+    asked for (the HTML report shows which documents moved); it stays out of ``to_dict``.
     """
 
     metrics: dict[str, float]
@@ -27,6 +29,7 @@ class EvalReport:
     seconds: float = 0.0
     backend: str = "torch"
     by_dim: dict[int, dict[str, float]] = field(default_factory=dict)
+    top_documents: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
