@@ -7,26 +7,16 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_train_cli import embedtune
-from tests.slices import SHARED_DATA, write_beir_slice
 from tests.unit.test_report_html import assert_page_matches_facts
 
 TINY = ["--max-seq-length", "48", "--batch-size", "8", "--epochs", "1", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def tiny_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """48 train and 20 test judgments of SciFact with 40 distractors: a training of a few steps."""
-    if not (SHARED_DATA / "scifact").is_dir():
-        pytest.skip("../shared/data/scifact is not available")
-    return write_beir_slice(SHARED_DATA / "scifact", tmp_path_factory.mktemp("scifact-tiny"),
-                            train_qrels=48, test_qrels=20, distractors=40)
-
-
-def test_train_and_eval_reports_show_the_runs_numbers(tiny_slice: Path, tmp_path: Path) -> None:
+def test_train_and_eval_reports_show_the_runs_numbers(scifact_tiny: Path, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     env = {"EMBEDTUNE_CACHE_DIR": str(tmp_path / "cache")}
     out = tmp_path / "model"
-    trained = embedtune("train", "--data", str(tiny_slice), "--out", str(out), "--matryoshka-dims", "384,128",
+    trained = embedtune("train", "--data", str(scifact_tiny), "--out", str(out), "--matryoshka-dims", "384,128",
                         "--json", *TINY, env=env)
     assert trained.returncode == 0, trained.stderr
     result = json.loads(trained.stdout)
@@ -46,7 +36,7 @@ def test_train_and_eval_reports_show_the_runs_numbers(tiny_slice: Path, tmp_path
     assert f"{changes['better']} better, {changes['worse']} worse" in card
 
     report_dir = tmp_path / "report"
-    evaluated = embedtune("eval", "--model", str(out), "--data", str(tiny_slice), "--dims", "384,128",
+    evaluated = embedtune("eval", "--model", str(out), "--data", str(scifact_tiny), "--dims", "384,128",
                           "--report", str(report_dir), "--json", str(tmp_path / "eval.json"), "--quiet", env=env)
     assert evaluated.returncode == 0, evaluated.stderr
     assert f"wrote {report_dir / 'report.html'}" in evaluated.stdout
@@ -58,14 +48,14 @@ def test_train_and_eval_reports_show_the_runs_numbers(tiny_slice: Path, tmp_path
         assert compared["metrics"][side]["ndcg@10"] == pytest.approx(scores["ndcg@10"], abs=1e-4)
     assert compared["training"]["best_step"] == result["best_step"], "curves come from the model's training record"
 
-    again = embedtune("eval", "--model", str(out), "--data", str(tiny_slice), "--report", str(report_dir),
+    again = embedtune("eval", "--model", str(out), "--data", str(scifact_tiny), "--report", str(report_dir),
                       "--quiet", env=env)
     assert again.returncode == 1
     assert f'"{report_dir / "report.html"}" already exists; pass --overwrite' in again.stderr
 
 
-def test_eval_report_without_a_known_base_model_says_so(tiny_slice: Path, tmp_path: Path) -> None:
-    proc = embedtune("eval", "--data", str(tiny_slice), "--report", str(tmp_path / "r"), "--quiet")
+def test_eval_report_without_a_known_base_model_says_so(scifact_tiny: Path, tmp_path: Path) -> None:
+    proc = embedtune("eval", "--data", str(scifact_tiny), "--report", str(tmp_path / "r"), "--quiet")
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[0] == (
         "embedtune: error: --report compares the model with its base model, but "
@@ -73,7 +63,7 @@ def test_eval_report_without_a_known_base_model_says_so(tiny_slice: Path, tmp_pa
     assert not (tmp_path / "r").exists()
 
 
-def test_base_model_only_applies_with_report(tiny_slice: Path) -> None:
-    proc = embedtune("eval", "--data", str(tiny_slice), "--base-model", "x", "--quiet")
+def test_base_model_only_applies_with_report(scifact_tiny: Path) -> None:
+    proc = embedtune("eval", "--data", str(scifact_tiny), "--base-model", "x", "--quiet")
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[0] == "embedtune: error: --base-model only applies with --report DIR"

@@ -152,3 +152,12 @@ def test_the_check_catches_a_page_that_disagrees_with_its_facts(tmp_path: Path) 
     (tmp_path / REPORT_JSON).write_text(json.dumps(facts), encoding="utf-8")
     with pytest.raises(AssertionError, match="metrics.tuned.ndcg@10"):
         assert_page_matches_facts(tmp_path)
+
+
+def test_a_rewritten_report_drops_the_plots_it_no_longer_has_facts_for(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    write_report(tmp_path, _facts())
+    assert (tmp_path / "report-dims.png").is_file()
+    write_report(tmp_path, {**_facts(), "by_dim": None})
+    assert not (tmp_path / "report-dims.png").exists()
+    assert "report-dims.png" not in json.loads((tmp_path / REPORT_JSON).read_text(encoding="utf-8"))["images"]

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 REPORT_HTML = "report.html"
 REPORT_JSON = "report.json"
+PLOTS = ("report-metrics.png", "report-training.png", "report-queries.png", "report-dims.png")
 HEADLINE_METRIC = "ndcg@10"
 TOP_DOCUMENTS = 10  # ranks kept per query: enough to say where a relevant document moved within the top 10
 SHOWN_DOCUMENTS = 3  # documents shown per model for a query that moved
@@ -94,6 +95,8 @@ def write_report(out_dir: str | Path, facts: Mapping[str, Any]) -> Path:
     images = render_plots(facts)
     for name, png in images.items():
         write_bytes_atomic(out / name, png)
+    for name in set(PLOTS) - set(images):  # an earlier report's plot this one has no facts for
+        (out / name).unlink(missing_ok=True)
     facts = {**facts, "images": sorted(images)}
     write_json_atomic(out / REPORT_JSON, facts)
     page = out / REPORT_HTML
@@ -200,15 +203,16 @@ def render_plots(facts: Mapping[str, Any]) -> dict[str, bytes]:
         logger.warning("matplotlib is not installed: the report has tables but no plots "
                        "(pip install 'embedtune[report]')")
         return {}
+    metrics, training, queries, dims = PLOTS
     plots = {}
     if facts.get("metrics"):
-        plots["report-metrics.png"] = _metrics_plot(facts)
+        plots[metrics] = _metrics_plot(facts)
     if facts.get("training") and (facts["training"]["loss"] or facts["training"]["dev"]):
-        plots["report-training.png"] = _training_plot(facts)
+        plots[training] = _training_plot(facts)
     if facts.get("query_changes") and facts["query_changes"]["deltas"]:
-        plots["report-queries.png"] = _queries_plot(facts)
+        plots[queries] = _queries_plot(facts)
     if facts.get("by_dim"):
-        plots["report-dims.png"] = _dims_plot(facts)
+        plots[dims] = _dims_plot(facts)
     return plots
 
 
