@@ -127,7 +127,7 @@ def verdict(facts: Mapping[str, Any]) -> str:
 def guard_verdict(guard: Mapping[str, Any] | None) -> str:
     """Forgetting, judged on the guard's held-out half (the half that took no part in choosing the weights)."""
     if not guard:
-        return "not run (train --guard-data DIR checks a general-domain set)"
+        return "not run"
     change = guard["chosen"]["heldout"] - guard["base"]["heldout"]
     mixed = f"weights mixed back towards the base (alpha {guard['alpha']:g}), " if guard["interpolated"] else ""
     if change >= -guard["threshold"] - _SAME:
@@ -278,6 +278,11 @@ def _training_plot(facts: Mapping[str, Any]) -> bytes:
             dev_ax.legend(frameon=False, fontsize=9, loc="lower right")
     dev_ax.set_title(f"dev {_metric_label(metric)}", fontsize=10)
     dev_ax.set_xlabel("step")
+    steps = [e["step"] for e in training["loss"]] + [e["step"] for e in dev]
+    if steps:  # one step axis for both, so a lone dev point sits where it happened in the training
+        pad = max(0.5, (max(steps) - min(steps)) * 0.04)
+        for ax in (loss_ax, dev_ax):
+            ax.set_xlim(min(steps) - pad, max(steps) + pad)
     return _png(figure)
 
 
@@ -494,7 +499,8 @@ def _guard_section(facts: Mapping[str, Any]) -> list[str]:
     guard = facts.get("guard")
     parts = ["<h2>General-domain guard (forgetting)</h2>"]
     if not guard:
-        return parts + [f'<p class="muted">{html.escape(guard_verdict(None))}.</p>']
+        return parts + ['<p class="muted">Not run: <code>embedtune train --guard-data DIR</code> scores a '
+                        "general-domain set after training and mixes the weights back if it dropped.</p>"]
     e = html.escape
     parts += [f"<p><b>Verdict: {e(guard_verdict(guard))}</b> nDCG@10 on {e(guard['data'])} split "
               f"{e(guard['split'])}: {guard['heldout_queries']} held-out queries judge forgetting, "
