@@ -161,3 +161,13 @@ def test_a_rewritten_report_drops_the_plots_it_no_longer_has_facts_for(tmp_path:
     write_report(tmp_path, {**_facts(), "by_dim": None})
     assert not (tmp_path / "report-dims.png").exists()
     assert "report-dims.png" not in json.loads((tmp_path / REPORT_JSON).read_text(encoding="utf-8"))["images"]
+
+
+def test_a_training_without_a_held_out_split_reports_its_dev_scores(tmp_path: Path) -> None:
+    facts = build_facts(model="runs/tiny", base_model="base-model", training=TRAINING, kind="train")
+    assert facts["verdict"] == "no held-out split: best dev nDCG@10 0.450 at step 2; general-domain guard: not run"
+    write_report(tmp_path, facts)
+    text, written = assert_page_matches_facts(tmp_path)
+    assert written["metrics"] is None and "No held-out split was scored" in text
+    if written["images"]:  # with matplotlib
+        assert written["images"] == ["report-training.png"]
