@@ -171,3 +171,9 @@ def test_a_training_without_a_held_out_split_reports_its_dev_scores(tmp_path: Pa
     assert written["metrics"] is None and "No held-out split was scored" in text
     if written["images"]:  # with matplotlib
         assert written["images"] == ["report-training.png"]
+
+
+def test_facts_refuse_evaluations_made_without_their_top_documents() -> None:
+    bare = EvalReport(metrics=BASE.metrics, per_query=BASE.per_query)
+    with pytest.raises(ValueError, match="keep_top=TOP_DOCUMENTS"):
+        build_facts(model="m", base_model="b", base=bare, tuned=TUNED, data=DATA)

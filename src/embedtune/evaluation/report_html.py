@@ -56,6 +56,9 @@ def build_facts(*, model: str, base_model: str, base: EvalReport | None = None, 
     it has no facts for and says so.
     """
     compared = base is not None and tuned is not None
+    if compared and data is not None and not (base.top_documents and tuned.top_documents):
+        raise ValueError("build_facts needs each query's top documents: evaluate both models with "
+                         "keep_top=TOP_DOCUMENTS")
     headline = HEADLINE_METRIC
     if tuned is not None and headline not in tuned.metrics:
         headline = next(iter(tuned.metrics))
