@@ -35,10 +35,17 @@ from embedtune.inference.encoder import BACKENDS
                    "rescoring the top --rerank-top dense hits of each query.")
 @click.option("--rerank-top", type=click.IntRange(min=1), default=50, show_default=True,
               help="How many dense hits per query the cross-encoder rescores.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Also score the base model the same way and write DIR/report.html comparing the two "
+                   "(self-contained, plots also saved as PNGs beside it) and DIR/report.json.")
+@click.option("--base-model", default=None,
+              help="With --report: the model to compare with [the base a model trained by embedtune records].")
+@click.option("--overwrite", is_flag=True, help="With --report: replace a report already in DIR.")
 @compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
                  batch_size: int | None, max_seq_length: int | None, backend: str, devices: str | None,
-                 dims: str | None, quantize: str | None, rerank: str | None, rerank_top: int, no_cache: bool,
+                 dims: str | None, quantize: str | None, rerank: str | None, rerank_top: int,
+                 report_dir: str | None, base_model: str | None, overwrite: bool, no_cache: bool,
                  quiet: bool) -> None:
     """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
 
@@ -53,14 +60,17 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
       embedtune eval --model runs/matryoshka --data ../shared/data/scifact --dims 384,256,128,64
       embedtune eval --data ../shared/data/scifact --quantize int8,binary --dims 128
       embedtune eval --data ../shared/data/scifact --rerank my-cross-encoder --rerank-top 50
+      embedtune eval --model runs/scifact --data ../shared/data/scifact --report reports/scifact
     """
     from embedtune.config import parse_dims
+    from embedtune.errors import ConfigError
     from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
     from embedtune.export.quantize import parse_quantize
 
+    if report_dir is None and (base_model or overwrite):
+        raise ConfigError(f"{'--base-model' if base_model else '--overwrite'} only applies with --report DIR")
     show_progress = setup_output(quiet or json_path == "-")
-    report = evaluate_path(
-        model, data, split,
+    settings = dict(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
         batch_size=batch_size or 32, max_seq_length=max_seq_length,
         cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
@@ -68,10 +78,30 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
         dims=parse_dims(dims, "--dims"), quantize=parse_quantize(quantize, "--quantize"), rerank=rerank,
         rerank_top=rerank_top,
     )
+    comparison = None
+    if report_dir is not None:
+        from embedtune.evaluation.comparison import compare_with_base
+
+        if quantize or rerank:
+            raise ConfigError("--report compares full-precision dense retrieval with the base model; run "
+                              "--quantize or --rerank in a separate eval")
+        for key in ("quantize", "rerank", "rerank_top"):
+            settings.pop(key)
+        comparison = compare_with_base(model, data, split, report_dir=report_dir, base_model=base_model,
+                                       overwrite=overwrite, **settings)
+        report = comparison.tuned
+    else:
+        report = evaluate_path(model, data, split, **settings)
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     click.echo(report.to_table())
+    if comparison is not None:
+        from embedtune.evaluation.report import comparison_table
+
+        click.echo(f"\ncompared with {comparison.base_model}:")
+        click.echo(comparison_table(comparison.base.metrics, comparison.tuned.metrics, ("base", "tuned")))
+        click.echo(f"\n{comparison.facts['verdict']}\nwrote {comparison.report}")
     if json_path:
         report.save(json_path)
         click.echo(f"wrote {json_path}")

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
 from embedtune.cli._options import compose, model_option, quiet_option, setup_output
 from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES, TEACHER_KINDS
+from embedtune.evaluation.report_html import REPORT_HTML
 
 
 @click.command("train")
@@ -119,3 +121,4 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
     click.echo(f"\ntrained on {result.num_train_pairs} pairs in {result.train_seconds:.0f}s; "
                f"best dev checkpoint at step {result.best_step}")
     click.echo(f"model saved to {result.model_dir}")
+    click.echo(f"report: {Path(result.model_dir) / REPORT_HTML}")

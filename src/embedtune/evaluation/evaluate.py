@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from embedtune.config import check_dims_fit, parse_dims
 from embedtune.data.types import RetrievalSet
 from embedtune.evaluation.cache import EmbeddingCache
-from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric
+from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric, rank
 from embedtune.evaluation.report import EvalReport
 from embedtune.evaluation.search import encode_retrieval_set, search, truncate
 from embedtune.export.quantize import bytes_per_vector, scoring_space
@@ -27,7 +27,7 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
                    model_name: str = "", backend: str = "torch", devices: list[str] | None = None,
                    dims: Sequence[int] | None = None, quantize: Sequence[str] | None = None,
                    reranker: CrossEncoder | None = None, reranker_name: str = "",
-                   rerank_top: int = 50) -> EvalReport:
+                   rerank_top: int = 50, keep_top: int = 0) -> EvalReport:
     """Retrieve for every query with a positive label and score the run.
 
     The search depth is the largest cutoff asked for, so Recall@100 really sees 100 documents.
@@ -39,6 +39,7 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
     each size, in ``report.operating_points`` with their bytes per vector.
     ``reranker`` (a cross-encoder) rescores the top ``rerank_top`` dense hits of each query: the
     two-stage scores go to ``report.two_stage``.
+    ``keep_top`` keeps each query's best ``keep_top`` document ids in ``report.top_documents``.
     """
     from embedtune.export.quantize import parse_quantize
 
@@ -84,7 +85,33 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
         num_queries=len(query_ids), num_documents=len(data.corpus),
         skipped_queries=len(data.queries) - len(query_ids), seconds=time.perf_counter() - start,
         backend=backend, by_dim=by_dim, operating_points=operating_points, two_stage=two_stage,
+        top_documents=_top_documents(run, keep_top),
     )
+
+
+def evaluate_bm25(data: RetrievalSet, *, metrics: Sequence[str] = DEFAULT_METRICS, keep_top: int = 0) -> EvalReport:
+    """BM25 (bm25s, as hard-negative mining uses it) scored like a model: the lexical reference line."""
+    from embedtune.mining.candidates import bm25_candidates
+
+    start = time.perf_counter()
+    depth = max(parse_metric(m)[1] for m in metrics)
+    query_ids = data.evaluable_query_ids()
+    doc_ids = list(data.corpus)
+    found = bm25_candidates(list(data.corpus.values()), [data.queries[q] for q in query_ids], depth)
+    # A score of 0 means no query term occurs in the document: BM25 did not retrieve it.
+    run = {qid: {doc_ids[j]: float(s) for j, s in zip(found.indices[i], found.scores[i]) if j >= 0 and s > 0}
+           for i, qid in enumerate(query_ids)}
+    mean, per_query = evaluate_run({q: data.qrels[q] for q in query_ids}, run, metrics)
+    return EvalReport(
+        metrics=mean, per_query=per_query, model="BM25", data=data.source, split=data.split,
+        num_queries=len(query_ids), num_documents=len(data.corpus),
+        skipped_queries=len(data.queries) - len(query_ids), seconds=time.perf_counter() - start,
+        backend="bm25s", top_documents=_top_documents(run, keep_top),
+    )
+
+
+def _top_documents(run: dict[str, dict[str, float]], keep_top: int) -> dict[str, list[str]]:
+    return {qid: rank(scores)[:keep_top] for qid, scores in run.items()} if keep_top > 0 else {}
 
 
 def sample_corpus(data: RetrievalSet, size: int, seed: int = 42) -> RetrievalSet:

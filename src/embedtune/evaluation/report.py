@@ -17,6 +17,8 @@ class EvalReport:
     ``operating_points`` (with ``--quantize``) lists each (size, precision) scored, as
     ``{"dim", "precision", "bytes_per_vector", "metrics"}``; ``two_stage`` (with ``--rerank``) holds
     ``{"cross_encoder", "rerank_top", "metrics"}`` of the dense run reranked by a cross-encoder.
+    ``top_documents`` holds each query's best document ids, best first, when ``keep_top`` was
+    asked for (the HTML report shows which documents moved); it stays out of ``to_dict``.
     """
 
     metrics: dict[str, float]
@@ -32,6 +34,7 @@ class EvalReport:
     by_dim: dict[int, dict[str, float]] = field(default_factory=dict)
     operating_points: list[dict[str, Any]] = field(default_factory=list)
     two_stage: dict[str, Any] = field(default_factory=dict)
+    top_documents: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

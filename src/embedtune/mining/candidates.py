@@ -39,7 +39,11 @@ class Candidates:
 def bm25_candidates(documents: list[str], queries: list[str], depth: int, *,
                     show_progress: bool = False) -> Candidates:
     """BM25 (bm25s, English stop words) top-``depth`` per query."""
+    bm25s_logger = logging.getLogger("bm25s")
+    level = bm25s_logger.level
     import bm25s
+
+    bm25s_logger.setLevel(level)  # bm25s sets its logger to DEBUG when first imported, over the application's choice
 
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(documents, stopwords="en", show_progress=False), show_progress=show_progress)

@@ -1,8 +1,9 @@
 """The model card (README.md) saved with every trained model: what it is, how it was made, how it scores."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from embedtune import __version__
 from embedtune._io import write_text_atomic
@@ -11,12 +12,17 @@ if TYPE_CHECKING:
     from embedtune.training.train import TrainResult
 
 
-def write_model_card(out: Path, result: TrainResult, *, base_model: str, base_path: str) -> None:
-    write_text_atomic(out / "README.md", render_model_card(result, base_model=base_model, base_path=base_path))
+def write_model_card(out: Path, result: TrainResult, *, base_model: str, base_path: str,
+                     facts: Mapping[str, Any] | None = None) -> None:
+    write_text_atomic(out / "README.md", render_model_card(result, base_model=base_model, base_path=base_path,
+                                                           facts=facts))
 
 
-def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -> str:
+def render_model_card(result: TrainResult, *, base_model: str, base_path: str,
+                      facts: Mapping[str, Any] | None = None) -> str:
+    """The card; with ``facts`` (``report_html.build_facts``) it carries what report.html shows, as text."""
     config = result.config
+    bm25 = (facts.get("metrics") or {}).get("bm25") if facts else None
     lines = [
         "---",
         "library_name: sentence-transformers",
@@ -56,13 +62,19 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str) -
         "## Results",
         "",
     ]
+    if facts:
+        lines += [f"**{facts['verdict']}**", "", "`report.html` in this folder shows the same facts with plots.", ""]
     if result.before and result.after:
-        lines += [f"Held-out split `{result.heldout_split}` (never used for training or checkpoint choice):", "",
-                  "| metric | base | tuned | change |", "|---|---|---|---|"]
+        lines += [f"Held-out split `{result.heldout_split}` (never used for training or checkpoint choice)"
+                  + (", with BM25 on the same split as the lexical reference:" if bm25 else ":"), "",
+                  "| metric | base | tuned | change |" + (" BM25 |" if bm25 else ""),
+                  "|---|---|---|---|" + ("---|" if bm25 else "")]
         lines += [f"| {m} | {result.before[m]:.4f} | {result.after[m]:.4f} | {result.after[m] - result.before[m]:+.4f} |"
-                  for m in result.before]
+                  + (f" {bm25[m]:.4f} |" if bm25 else "") for m in result.before]
     else:
         lines.append("No held-out split was given, so only dev scores are reported.")
+    if facts:
+        lines += _query_changes_section(facts) + _dims_section(facts)
     lines += _guard_section(result)
     lines += ["", "Dev evaluations (the best one, by dev nDCG@10, is the saved model):", "",
               "| step | dev nDCG@10 | dev MRR@10 |", "|---|---|---|"]
@@ -93,6 +105,33 @@ def _guard_section(result: TrainResult) -> list[str]:
     if guard["grid"]:
         lines += ["", "| alpha | domain dev | guard-dev |", "|---|---|---|"]
         lines += [f"| {m['alpha']:g} | {m['domain_dev']:.4f} | {m['guard_dev']:.4f} |" for m in guard["grid"]]
+    return lines
+
+
+def _query_changes_section(facts: Mapping[str, Any]) -> list[str]:
+    changes = facts.get("query_changes")
+    if not changes:
+        return []
+    lines = ["", f"Per query ({changes['metric']}): {changes['better']} better, {changes['worse']} worse, "
+                 f"{changes['unchanged']} unchanged. Largest moves:", "",
+             "| query | base | tuned | change |", "|---|---|---|---|"]
+    for entry in changes["largest_gains"] + changes["largest_losses"]:
+        query = " ".join(entry["query"].split()).replace("|", "\\|")
+        lines.append(f"| {query} | {entry['base']:.4f} | {entry['tuned']:.4f} | {entry['change']:+.4f} |")
+    return lines
+
+
+def _dims_section(facts: Mapping[str, Any]) -> list[str]:
+    by_dim = facts.get("by_dim")
+    if not by_dim:
+        return []
+    metric = facts["headline_metric"]
+    lines = ["", f"{metric} by embedding size (truncated and re-normalised):", "",
+             "| dimensions | bytes per vector (fp32) | base | tuned |", "|---|---|---|---|"]
+    for dim in sorted(by_dim["tuned"], key=int, reverse=True):
+        base = by_dim["base"].get(dim, {}).get(metric)
+        lines.append(f"| {dim} | {4 * int(dim)} | {'–' if base is None else f'{base:.4f}'} | "
+                     f"{by_dim['tuned'][dim][metric]:.4f} |")
     return lines
 
 

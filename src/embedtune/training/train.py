@@ -13,7 +13,9 @@ from embedtune.config import TrainConfig, check_dims_fit
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.errors import ConfigError
 from embedtune.evaluation.cache import EmbeddingCache
-from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
+from embedtune.evaluation.evaluate import evaluate_bm25, evaluate_model, sample_corpus
+from embedtune.evaluation.report import EvalReport
+from embedtune.evaluation.report_html import TOP_DOCUMENTS, build_facts, write_report
 from embedtune.inference.precision import resolve_precision
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.prompts import column_prompts, set_prompts
@@ -91,7 +93,8 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     if not main:
         resume = latest_checkpoint(out)
 
-    before = _score(model, prepared.heldout, cache, show_progress, "base model") if main else None
+    dims = config.matryoshka_dims or None
+    base_report = _score(model, prepared.heldout, cache, show_progress, "base model", dims) if main else None
     if config.dropout is not None:
         set_dropout(model, config.dropout)
     model = strategy.prepare(model, config)
@@ -120,10 +123,11 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
             threshold=config.guard_threshold, alphas=config.guard_alphas,
             backend=_dev_backend(precision),  # as the dev evaluator that picked the checkpoint
             cache=cache, show_progress=show_progress, seed=config.seed).to_dict()
-    after = _score(model, prepared.heldout, cache, show_progress, "tuned model")
+    tuned_report = _score(model, prepared.heldout, cache, show_progress, "tuned model", dims)
     publish_model(model, out)
     result = TrainResult(
-        model_dir=str(out), config=config.to_dict(), data=prepared.description, before=before, after=after,
+        model_dir=str(out), config=config.to_dict(), data=prepared.description,
+        before=base_report.metrics if base_report else None, after=tuned_report.metrics if tuned_report else None,
         heldout_split=prepared.heldout.split if prepared.heldout else None,
         dev_history=[e for e in trainer.state.log_history if "eval_dev_ndcg@10" in e],
         loss_history=[{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e],
@@ -131,7 +135,10 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
         resumed_from=resume.name if resume else None, num_train_pairs=len(prepared.train),
         precision=precision, num_processes=world_size(), guard=guard,
     )
-    write_model_card(out, result, base_model=display_name(config.model), base_path=resolve_model(config.model))
+    facts = _report_facts(result, base_report, tuned_report, prepared.heldout, display_name(config.model))
+    write_model_card(out, result, base_model=display_name(config.model), base_path=resolve_model(config.model),
+                     facts=facts)
+    write_report(out, facts)
     finish(out, result.to_dict())
     return result
 
@@ -159,11 +166,21 @@ def _seed_everything(seed: int) -> None:
 
 
 def _score(model: Any, heldout: RetrievalSet | None, cache: EmbeddingCache, show_progress: bool,
-           label: str) -> dict[str, float] | None:
+           label: str, dims: list[int] | None) -> EvalReport | None:
     if heldout is None:
         return None
     logger.info("scoring the %s on %s split %s", label, heldout.source, heldout.split)
-    return evaluate_model(model, heldout, cache=cache, show_progress=show_progress).metrics
+    # the top documents and sizes feed the report's per-query moves and its size plot
+    return evaluate_model(model, heldout, cache=cache, show_progress=show_progress, dims=dims,
+                          keep_top=TOP_DOCUMENTS)
+
+
+def _report_facts(result: TrainResult, base_report: EvalReport | None, tuned_report: EvalReport | None,
+                  heldout: RetrievalSet | None, base_model: str) -> dict[str, Any]:
+    """What report.html and the model card show: held-out scores, BM25 on the same split, curves, guard."""
+    bm25 = evaluate_bm25(heldout, metrics=list(tuned_report.metrics)) if heldout and tuned_report else None
+    return build_facts(model=result.model_dir, base_model=base_model, base=base_report, tuned=tuned_report,
+                       data=heldout, bm25=bm25, training=result.to_dict(), guard=result.guard, kind="train")
 
 
 def _dev_backend(precision: str) -> str:
