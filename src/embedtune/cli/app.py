@@ -10,6 +10,7 @@ from embedtune.cli.demo import demo_command
 from embedtune.cli.eval import eval_command
 from embedtune.cli.generate import generate_command
 from embedtune.cli.mine import mine_command
+from embedtune.cli.pretrain import pretrain_command
 from embedtune.cli.train import train_command
 
 
@@ -19,7 +20,7 @@ def cli() -> None:
     """Fine-tune a text-embedding model for your domain and measure the gain honestly.
 
     \b
-    Pipeline: eval (baseline) -> [mine hard negatives] -> train -> eval (after).
+    Pipeline: eval (baseline) -> [pretrain on raw text] -> [mine hard negatives] -> train -> eval (after).
     No labels: adapt DOCS (generate queries -> mine -> train -> eval).
     Try it offline in a few minutes:  embedtune demo
     Errors print one line; set EMBEDTUNE_DEBUG=1 for the traceback.
@@ -31,6 +32,7 @@ cli.add_command(demo_command)
 cli.add_command(eval_command)
 cli.add_command(generate_command)
 cli.add_command(mine_command)
+cli.add_command(pretrain_command)
 cli.add_command(train_command)
 
 
