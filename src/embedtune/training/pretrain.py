@@ -148,12 +148,21 @@ def corpus_texts(documents: list[str], tokenizer: Any, max_tokens: int, *, pack:
 
 
 def _cut(sentence: str, offsets: list[tuple[int, int]], max_tokens: int) -> Iterator[tuple[str, int]]:
-    """(text, token count) windows of at most ``max_tokens`` tokens, cut at token boundaries."""
-    for start in range(0, max(len(offsets), 1), max_tokens):
-        window = offsets[start:start + max_tokens]
-        if not window:  # a sentence the tokenizer drops entirely (only control characters)
-            return
-        yield sentence[window[0][0]:window[-1][1]] if len(offsets) > max_tokens else sentence, len(window)
+    """(text, token count) windows of at most ``max_tokens`` tokens, cut between words where possible."""
+    if len(offsets) <= max_tokens:
+        if offsets:  # a sentence the tokenizer drops entirely (only control characters) gives nothing
+            yield sentence, len(offsets)
+        return
+    start = 0
+    while start < len(offsets):
+        end = min(start + max_tokens, len(offsets))
+        # Step back over word pieces ("##12") glued to the token before, so no word is split in two.
+        while end < len(offsets) and end - 1 > start and offsets[end][0] == offsets[end - 1][1]:
+            end -= 1
+        if end < len(offsets) and offsets[end][0] == offsets[end - 1][1]:
+            end = min(start + max_tokens, len(offsets))  # one word longer than the window: cut inside it
+        yield sentence[offsets[start][0]:offsets[end - 1][1]], end - start
+        start = end
 
 
 def _pack(pieces: list[tuple[str, int]], max_tokens: int) -> list[str]:
