@@ -48,7 +48,7 @@ def pretrain_command(corpus: str, out: str, config_path: str | None, overwrite: 
 
     \b
     Examples:
-      embedtune pretrain --corpus ../shared/data/scifact --out runs/tsdae --max-steps 1500
+      embedtune pretrain --corpus ../shared/data/scifact --out runs/tsdae --max-steps 1000
       embedtune pretrain --corpus notes.txt --method mlm --out runs/mlm --epochs 1
       embedtune train --model runs/tsdae --data ../shared/data/scifact --out runs/tsdae-tuned
     """
