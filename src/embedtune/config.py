@@ -18,6 +18,7 @@ STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
 LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "embedding_mse")  # as training.losses
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")  # as embedtune.training.distill
+DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches across several --data
 
 
 @dataclass
@@ -55,6 +56,10 @@ class TrainConfig:
     dropout: float | None = field(default=0.0, metadata={"help": "Dropout inside the model while training (hidden and "
                                                                  "attention); null keeps the model's own (0.1 for BERT-family). "
                                                                  "0 is faster and scored higher on SciFact dev."})
+    sampling: str = field(default="proportional", metadata={"help": "With several training data sets: proportional "
+                                                                    "draws each batch from one set, in proportion to "
+                                                                    "its size (every row used); round_robin takes "
+                                                                    "them in turn until the smallest runs out."})
     split: str = field(default="train", metadata={"help": "Split of a BEIR folder to train on."})
     eval_split: str | None = field(default="test", metadata={"help": "Held-out split scored before and after (skipped if absent)."})
     dev_fraction: float = field(default=0.1, metadata={"help": "Share of training queries held out to pick the best checkpoint."})
@@ -96,6 +101,8 @@ class TrainConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        if self.sampling not in DATASET_SAMPLINGS:
+            raise ConfigError(f'unknown sampling "{self.sampling}" (choose one of: {", ".join(DATASET_SAMPLINGS)})')
         if self.loss not in LOSS_NAMES:
             raise ConfigError(f'unknown loss "{self.loss}" (choose one of: {", ".join(LOSS_NAMES)})')
         if self.loss in ("margin_mse", "embedding_mse") and not self.teacher:
