@@ -56,10 +56,6 @@ class TrainConfig:
     dropout: float | None = field(default=0.0, metadata={"help": "Dropout inside the model while training (hidden and "
                                                                  "attention); null keeps the model's own (0.1 for BERT-family). "
                                                                  "0 is faster and scored higher on SciFact dev."})
-    sampling: str = field(default="proportional", metadata={"help": "With several training data sets: proportional "
-                                                                    "draws each batch from one set, in proportion to "
-                                                                    "its size (every row used); round_robin takes "
-                                                                    "them in turn until the smallest runs out."})
     split: str = field(default="train", metadata={"help": "Split of a BEIR folder to train on."})
     eval_split: str | None = field(default="test", metadata={"help": "Held-out split scored before and after (skipped if absent)."})
     dev_fraction: float = field(default=0.1, metadata={"help": "Share of training queries held out to pick the best checkpoint."})
@@ -80,6 +76,10 @@ class TrainConfig:
     guard_alphas: list[float] = field(default_factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5],
                                       metadata={"help": "Weights of the tuned model tried in the mix "
                                                         "(1 - alpha) * base + alpha * tuned, each in (0, 1]."})
+    sampling: str = field(default="proportional", metadata={"help": "With several training data sets: proportional "
+                                                                    "draws each batch from one set, in proportion to "
+                                                                    "its size (every row used); round_robin takes "
+                                                                    "them in turn until the smallest runs out."})
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:

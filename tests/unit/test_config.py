@@ -25,7 +25,12 @@ def test_unrelated_key_lists_every_valid_key() -> None:
         "epochs, learning_rate, batch_size, max_seq_length, query_prompt, document_prompt, warmup_ratio, weight_decay, "
         "seed, precision, dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, "
         "lora_r, lora_alpha, lora_dropout, lora_target_modules, guard_data, guard_split, guard_threshold, "
-        "guard_alphas)")
+        "guard_alphas, sampling)")
+
+
+def test_bad_sampling_lists_choices() -> None:
+    assert config_error({"sampling": "random"}) == (
+        'train.yaml: unknown sampling "random" (choose one of: proportional, round_robin)')
 
 
 def test_bad_strategy_lists_choices() -> None:
