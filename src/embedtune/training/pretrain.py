@@ -32,7 +32,7 @@ from embedtune import __version__
 from embedtune._io import write_text_atomic
 from embedtune.config import PretrainConfig
 from embedtune.data.corpus import load_documents
-from embedtune.errors import DataError
+from embedtune.errors import DataError, ModelNotFoundError
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.training.output_dir import CHECKPOINTS, finish, open_output_dir, publish_model
 
@@ -221,6 +221,11 @@ def _train_tsdae(model: Any, texts: list[str], config: PretrainConfig, checkpoin
     hf_logging.set_verbosity_error()  # the decoder's "newly initialised cross-attention" report is expected
     try:
         loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+    except (OSError, ValueError) as exc:  # the decoder is read from the encoder's own files
+        source = model.transformers_model.config._name_or_path
+        raise ModelNotFoundError(f'cannot build the TSDAE decoder from "{source}": {str(exc).splitlines()[0]} '
+                                 "(it needs the model's files locally and a BERT-like architecture with a "
+                                 "causal-LM head; --method mlm works for more models)") from None
     finally:
         hf_logging.set_verbosity(verbosity)
     decoder_only = _decoder_only_parameters(loss.decoder, model)
