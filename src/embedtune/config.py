@@ -18,6 +18,7 @@ STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
 LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "embedding_mse")  # as training.losses
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")  # as embedtune.training.distill
+DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches across several --data
 
 
 @dataclass
@@ -75,6 +76,10 @@ class TrainConfig:
     guard_alphas: list[float] = field(default_factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5],
                                       metadata={"help": "Weights of the tuned model tried in the mix "
                                                         "(1 - alpha) * base + alpha * tuned, each in (0, 1]."})
+    sampling: str = field(default="proportional", metadata={"help": "With several training data sets: proportional "
+                                                                    "draws each batch from one set, in proportion to "
+                                                                    "its size (every row used); round_robin takes "
+                                                                    "them in turn until the smallest runs out."})
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -96,6 +101,8 @@ class TrainConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        if self.sampling not in DATASET_SAMPLINGS:
+            raise ConfigError(f'unknown sampling "{self.sampling}" (choose one of: {", ".join(DATASET_SAMPLINGS)})')
         if self.loss not in LOSS_NAMES:
             raise ConfigError(f'unknown loss "{self.loss}" (choose one of: {", ".join(LOSS_NAMES)})')
         if self.loss in ("margin_mse", "embedding_mse") and not self.teacher:
@@ -244,6 +251,63 @@ class MineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+PRETRAIN_METHODS: tuple[str, ...] = ("tsdae", "mlm")  # as embedtune.training.pretrain (torch-free)
+
+
+@dataclass
+class PretrainConfig:
+    """How ``embedtune pretrain`` adapts a model to a raw corpus before contrastive training."""
+
+    method: str = field(default="tsdae", metadata={"help": "tsdae: rebuild each sentence from its embedding after deleting "
+                                                          "words (TSDAE); mlm: masked-language modelling on the "
+                                                          "transformer (the pooling is not trained)."})
+    model: str | None = field(default=None, metadata={"help": "Model to adapt: local folder or hub id (default all-MiniLM-L6-v2)."})
+    epochs: float = field(default=1.0, metadata={"help": "Passes over the corpus texts (max_steps, when set, wins)."})
+    max_steps: int | None = field(default=None, metadata={"help": "Stop after this many optimiser steps; None: run the epochs."})
+    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 3e-5 tsdae, as "
+                                                                       "the paper; 5e-5 mlm)."})
+    batch_size: int = field(default=8, metadata={"help": "Texts per batch (TSDAE paper: 8)."})
+    max_seq_length: int | None = field(default=None, metadata={"help": "Tokens per text; longer sentences are cut and "
+                                                                       "mlm chunks are packed up to it (default: the model's own)."})
+    max_docs: int | None = field(default=None, metadata={"help": "Use only the first N documents of the corpus; None: all."})
+    deletion_ratio: float = field(default=0.6, metadata={"help": "tsdae: share of words deleted from the encoder's input (paper: 0.6)."})
+    mlm_probability: float = field(default=0.15, metadata={"help": "mlm: share of tokens masked (BERT: 0.15)."})
+    min_words: int = field(default=3, metadata={"help": "Sentences with fewer words are skipped (headings, numbers)."})
+    save_steps: int = field(default=500, metadata={"help": "Checkpoint every N steps, so an interrupted run resumes."})
+    precision: str = field(default="auto", metadata={"help": "auto, fp32, bf16 or fp16, as in train."})
+    seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch (and the deletion noise)."})
+
+    def __post_init__(self) -> None:
+        if self.method not in PRETRAIN_METHODS:
+            raise ConfigError(f'unknown pretrain method "{self.method}" (choose one of: {", ".join(PRETRAIN_METHODS)})')
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f'unknown precision "{self.precision}" (choose one of: {", ".join(PRECISIONS)})')
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "save_steps": self.save_steps,
+                    "min_words": self.min_words}
+        for name in ("max_steps", "learning_rate", "max_seq_length", "max_docs"):
+            if getattr(self, name) is not None:
+                positive[name] = getattr(self, name)
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        if self.max_seq_length is not None and self.max_seq_length < 8:
+            raise ConfigError(f"max_seq_length must be at least 8, got {self.max_seq_length}")
+        for name in ("deletion_ratio", "mlm_probability"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {getattr(self, name)}")
+
+    @property
+    def resolved_learning_rate(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 3e-5 if self.method == "tsdae" else 5e-5
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["learning_rate"] = self.resolved_learning_rate
+        return out
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

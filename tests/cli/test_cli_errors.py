@@ -88,13 +88,19 @@ def bad_input_cases(tmp: Path) -> dict[str, tuple[list, str]]:
                                    "flags: guard_alphas must be in (0, 1] (the tuned model's weight in the mix), got 1.2"),
         "eval bad dims": (["eval", "--data", good, "--dims", "256,half"],
                           '--dims must be whole numbers such as 384,256,128, got "half"'),
+        # the corpus is read before the model loads
+        "pretrain missing corpus": (["pretrain", "--corpus", tmp / "abstracts.jsonl", "--out", tmp / "out"],
+                                    f"{tmp}/abstracts.jsonl: corpus not found (give a BEIR folder, or a .jsonl "
+                                    "or .txt file)"),
+        "pretrain corpus without text": (["pretrain", "--corpus", pairs, "--out", tmp / "out"],
+                                         f'{pairs} line 1: missing field "text" (fields seen: "query", "positive")'),
     }
 
 
 CASE_NAMES = ["eval missing folder", "eval malformed json", "eval unknown split", "train bad pairs",
               "eval missing model", "train unknown key", "train bad yaml", "mine output exists", "mine tiny corpus",
               "train qlora on cpu", "train bad matryoshka dims", "train missing guard data", "train unknown guard split",
-              "train bad guard alphas", "eval bad dims"]
+              "train bad guard alphas", "eval bad dims", "pretrain missing corpus", "pretrain corpus without text"]
 
 
 def test_every_case_is_parametrized(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def _trainer(model, tmp_path: Path):
     pairs = TrainingPairs(queries=[f"question {i}" for i in range(8)], positives=[f"answer {i}" for i in range(8)])
     dev = RetrievalSet(corpus={"d1": "answer 1", "d2": "answer 2"}, queries={"q1": "question 1"},
                        qrels={"q1": {"d1": 1}})
-    trainer, _ = _build_trainer(model, pairs, dev, TrainConfig(batch_size=4, max_seq_length=32),
+    trainer, _ = _build_trainer(model, [pairs.to_columns()], len(pairs), [dev], TrainConfig(batch_size=4, max_seq_length=32),
                                 tmp_path / "checkpoints", False, "fp32")
     return trainer
 

@@ -12,6 +12,7 @@ from embedtune.cli.generate import generate_command
 from embedtune.cli.export import export_command
 from embedtune.cli.index import index_command
 from embedtune.cli.mine import mine_command
+from embedtune.cli.pretrain import pretrain_command
 from embedtune.cli.search import search_command
 from embedtune.cli.serve import serve_command
 from embedtune.cli.train import train_command
@@ -23,7 +24,7 @@ def cli() -> None:
     """Fine-tune a text-embedding model for your domain and measure the gain honestly.
 
     \b
-    Pipeline: eval (baseline) -> [mine hard negatives] -> train -> eval (after).
+    Pipeline: eval (baseline) -> [pretrain on raw text] -> [mine hard negatives] -> train -> eval (after).
     No labels: adapt DOCS (generate queries -> mine -> train -> eval).
     Try it offline in a few minutes:  embedtune demo
     Errors print one line; set EMBEDTUNE_DEBUG=1 for the traceback.
@@ -37,6 +38,7 @@ cli.add_command(generate_command)
 cli.add_command(export_command)
 cli.add_command(index_command)
 cli.add_command(mine_command)
+cli.add_command(pretrain_command)
 cli.add_command(search_command)
 cli.add_command(serve_command)
 cli.add_command(train_command)

@@ -8,13 +8,14 @@ from typing import Any
 import click
 
 from embedtune.cli._options import compose, model_option, quiet_option, setup_output
-from embedtune.config import LOSS_NAMES, PRECISIONS, STRATEGIES, TEACHER_KINDS
+from embedtune.config import DATASET_SAMPLINGS, LOSS_NAMES, PRECISIONS, STRATEGIES, TEACHER_KINDS
 from embedtune.evaluation.report_html import REPORT_HTML
 
 
 @click.command("train")
-@click.option("--data", "-d", required=True, type=click.Path(),
-              help="BEIR folder, or a .jsonl/.csv file of query/positive[/negative] rows.")
+@click.option("--data", "-d", required=True, type=click.Path(), multiple=True,
+              help="BEIR folder, or a .jsonl/.csv file of query/positive[/negative] rows. Repeat it to train "
+                   "on several data sets in one run (see --sampling).")
 @compose(model_option)
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="full: update every weight (default); lora: train a low-rank adapter, merged at the end; "
@@ -54,6 +55,9 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Dropout inside the model while training; 0 lets attention use its fused kernel, "
                    "0.1 is MiniLM's/BERT's own [0].")
+@click.option("--sampling", type=click.Choice(DATASET_SAMPLINGS), default=None,
+              help="Several --data: proportional draws each batch from one set in proportion to its size; "
+                   "round_robin takes the sets in turn until the smallest runs out [proportional].")
 @click.option("--split", default=None, help="BEIR split to train on [train].")
 @click.option("--eval-split", default=None, help="BEIR split scored before and after, never trained on [test].")
 @click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
@@ -75,7 +79,7 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--overwrite", is_flag=True, help="Replace whatever is in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @compose(quiet_option)
-def train_command(data: str, out: str, config_path: str | None, overwrite: bool, as_json: bool, quiet: bool,
+def train_command(data: tuple[str, ...], out: str, config_path: str | None, overwrite: bool, as_json: bool, quiet: bool,
                   **flags: Any) -> None:
     """Fine-tune an embedding model with in-batch (and mined hard) negatives.
 
@@ -87,6 +91,9 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
     half are only reported); when it dropped by more than --guard-threshold, the saved weights
     are (1 - alpha) * base + alpha * tuned, alpha chosen on the domain dev split and the guard.
 
+    Several --data train one model on all of them: each batch comes from one data set (as
+    --sampling says), each set has its own dev split, and their mean dev nDCG@10 picks the checkpoint.
+
     \b
     Examples:
       embedtune train --data ../shared/data/scifact --out runs/scifact
@@ -95,6 +102,7 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
       embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
       embedtune train --data ../shared/data/scifact --guard-data ../shared/data/dbpedia-5k --out runs/guarded
       embedtune train --data mined.jsonl --loss margin_mse --teacher all-mpnet-base-v2 --out runs/distilled
+      embedtune train --data ../shared/data/scifact --data faq-pairs.jsonl --sampling round_robin --out runs/multi
       torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """
     from embedtune.config import TrainConfig, build_config, load_yaml
@@ -106,7 +114,8 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
     values = load_yaml(config_path) if config_path else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build_config(TrainConfig, values, source=config_path or "flags")
-    result = train_model(data, out, config, overwrite=overwrite, show_progress=show_progress)
+    result = train_model(data[0] if len(data) == 1 else list(data), out, config, overwrite=overwrite,
+                         show_progress=show_progress)
     if not is_main_process():  # under torchrun the main process reports for all
         return
     if as_json:
@@ -116,6 +125,10 @@ def train_command(data: str, out: str, config_path: str | None, overwrite: bool,
         click.echo(f"\nHeld-out split '{result.heldout_split}':")
         mixed = bool(result.guard and result.guard["interpolated"])  # the after-scores are of the saved mix
         click.echo(comparison_table(result.before, result.after, ("base", "mixed" if mixed else "tuned")))
+    for extra in (result.datasets or [])[1:]:
+        if extra["before"] and extra["after"]:
+            click.echo(f"\n{extra['data']}, held-out split '{extra['heldout_split']}':")
+            click.echo(comparison_table(extra["before"], extra["after"], ("base", "tuned")))
     if result.guard:
         click.echo(f"\nforgetting guard ({result.guard['data']}): {result.guard['decision']}")
     click.echo(f"\ntrained on {result.num_train_pairs} pairs in {result.train_seconds:.0f}s; "

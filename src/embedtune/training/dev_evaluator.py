@@ -15,12 +15,14 @@ class DevRetrievalEvaluator(BaseEvaluator):
     """Reports ``dev_ndcg@10`` (primary), ``dev_mrr@10`` and ``dev_recall@10``.
 
     Uses embedtune's own metrics so the number that picks the checkpoint is the same number
-    ``embedtune eval`` prints.
+    ``embedtune eval`` prints. With several dev sets (multi-dataset training) each is searched
+    in its own corpus, its scores are reported as ``dev_<i>_...``, and ``dev_...`` is their
+    unweighted mean, so a small data set counts as much as a large one in the checkpoint choice.
     """
 
-    def __init__(self, dev: RetrievalSet, batch_size: int = 32, backend: str = "torch") -> None:
+    def __init__(self, dev: RetrievalSet | list[RetrievalSet], batch_size: int = 32, backend: str = "torch") -> None:
         super().__init__()
-        self.dev = dev
+        self.devs = dev if isinstance(dev, list) else [dev]
         self.batch_size = batch_size
         self.backend = backend
         self.primary_metric = "ndcg@10"
@@ -28,7 +30,10 @@ class DevRetrievalEvaluator(BaseEvaluator):
 
     def __call__(self, model: Any, output_path: str | None = None, epoch: float = -1,
                  steps: int = -1) -> dict[str, float]:
-        report = evaluate_model(model, self.dev, metrics=DEV_METRICS, batch_size=self.batch_size,
-                                backend=self.backend)
-        self.history.append({"epoch": epoch, "step": steps, **report.metrics})
-        return self.prefix_name_to_metrics(dict(report.metrics), "dev")
+        scores = [evaluate_model(model, dev, metrics=DEV_METRICS, batch_size=self.batch_size,
+                                 backend=self.backend).metrics for dev in self.devs]
+        metrics = {m: sum(s[m] for s in scores) / len(scores) for m in scores[0]}
+        if len(scores) > 1:
+            metrics.update({f"{i}_{m}": v for i, s in enumerate(scores) for m, v in s.items()})
+        self.history.append({"epoch": epoch, "step": steps, **metrics})
+        return self.prefix_name_to_metrics(metrics, "dev")

@@ -23,11 +23,13 @@ def latest_checkpoint(out: Path) -> Path | None:
     return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
 
 
-def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool) -> Path | None:
+def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool, result_file: str = RESULT_FILE,
+                    command: str = "embedtune train") -> Path | None:
     """Make ``out`` ready; return the checkpoint to resume from, if an unfinished run left one.
 
     A finished run, a foreign folder, or an unfinished run with other settings is only replaced
-    with ``overwrite``: a user's directory is never silently overwritten.
+    with ``overwrite``: a user's directory is never silently overwritten. ``result_file`` and
+    ``command`` name the stage (train, pretrain) whose finished output the folder may hold.
     """
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f'output "{out}" is a file; give a folder path')
@@ -35,7 +37,7 @@ def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool) -> 
         if overwrite:
             logger.info("--overwrite: clearing %s", out)
             shutil.rmtree(out)
-        elif (out / RESULT_FILE).is_file():
+        elif (out / result_file).is_file():
             raise OutputExistsError(f'"{out}" already holds a finished model; pass --overwrite to replace it '
                                     "or choose another --out")
         elif (out / RUN_FILE).is_file():
@@ -51,7 +53,7 @@ def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool) -> 
                 logger.info("resuming the interrupted run in %s from %s", out, checkpoint.name)
             return checkpoint
         else:
-            raise OutputExistsError(f'"{out}" is not empty and was not made by embedtune train; '
+            raise OutputExistsError(f'"{out}" is not empty and was not made by {command}; '
                                     "pass --overwrite to replace it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / RUN_FILE, {"settings": settings})
@@ -75,8 +77,8 @@ def publish_model(model: Any, out: Path) -> None:
     staging.rmdir()
 
 
-def finish(out: Path, result: dict[str, Any]) -> None:
+def finish(out: Path, result: dict[str, Any], result_file: str = RESULT_FILE) -> None:
     """Write the result marker and drop the checkpoints (the best one is now the model)."""
-    write_json_atomic(out / RESULT_FILE, result)
+    write_json_atomic(out / result_file, result)
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     (out / RUN_FILE).unlink(missing_ok=True)

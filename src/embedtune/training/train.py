@@ -48,12 +48,17 @@ class TrainResult:
     precision: str = "fp32"  # what config.precision resolved to on this hardware
     num_processes: int = 1  # > 1 under torchrun / accelerate: in-batch negatives were gathered across them
     guard: dict[str, Any] | None = None  # the forgetting guard's scores and choice (GuardResult.to_dict), if on
+    # several --data: each set's description, pair count and held-out scores (before/after above are the first's)
+    datasets: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"embedtune_version": __version__, **self.__dict__}
 
 
-def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path,
+TrainData = str | Path | RetrievalSet | TrainingPairs
+
+
+def train_model(data: TrainData | list[TrainData], out: str | Path,
                 config: TrainConfig | None = None, *, overwrite: bool = False, show_progress: bool = True,
                 cache: EmbeddingCache | None = None) -> TrainResult:
     """Fine-tune ``config.model`` on ``data`` and save a standard sentence-transformers model in ``out``.
@@ -62,15 +67,25 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
     only scored, before and after. Rerunning the same call after an interruption resumes from
     the last checkpoint in ``out``. With ``config.guard_data`` the forgetting guard runs after
     training (see ``embedtune.training.guard``) and may save a mix of the base and tuned weights.
+
+    A list of several data sets trains on all of them in one run (multi-task): each batch comes
+    from one set, drawn as ``config.sampling`` says; each set gets its own dev split, and the
+    mean of their dev nDCG@10 picks the checkpoint.
     """
     config = config or TrainConfig()
     out = Path(out)
     cache = cache or EmbeddingCache()
     strategy = STRATEGIES[config.strategy]
     strategy.check()  # hardware the strategy needs, before any data is read
-    prepared = prepare_data(data, split=config.split, eval_split=config.eval_split,
-                            dev_fraction=config.dev_fraction, max_dev_queries=config.max_dev_queries,
-                            seed=config.seed)
+    sources = list(data) if isinstance(data, (list, tuple)) else [data]
+    if not sources:
+        raise ConfigError("no training data given")
+    if len(sources) > 1 and config.guard_data is not None:
+        raise ConfigError("the forgetting guard (guard_data) works with one training data set; "
+                          "train on several without it, or on one with it")
+    sets = [prepare_data(d, split=config.split, eval_split=config.eval_split, dev_fraction=config.dev_fraction,
+                         max_dev_queries=config.max_dev_queries, seed=config.seed) for d in sources]
+    prepared = sets[0]  # the guard and the before/after scores use the first set
     guard_set = _load_guard(config)  # before the model loads and the output folder exists
     _seed_everything(config.seed)
     model = load_model(config.model, max_seq_length=config.max_seq_length)
@@ -86,7 +101,8 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
 
         base_state = copy_state(model)  # the weights the guard mixes back in; taken before any training
 
-    settings = {**config.to_dict(), "data": str(data) if isinstance(data, (str, Path)) else prepared.description}
+    settings = {**config.to_dict(), "data": [_data_name(d, p) for d, p in zip(sources, sets)] if len(sets) > 1
+                else _data_name(sources[0], prepared)}
     main = is_main_process()
     resume = open_output_dir(out, settings, overwrite=overwrite) if main else None
     wait_for_everyone()
@@ -94,23 +110,28 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
         resume = latest_checkpoint(out)
 
     dims = config.matryoshka_dims or None
-    base_report = _score(model, prepared.heldout, cache, show_progress, "base model", dims) if main else None
+    base_reports = [_score(model, p.heldout, cache, show_progress, "base model", dims) if main else None
+                    for p in sets]
+    base_report = base_reports[0]
+    befores = [r.metrics if r else None for r in base_reports]
     if config.dropout is not None:
         set_dropout(model, config.dropout)
     model = strategy.prepare(model, config)
 
     precision = resolve_precision(config.precision, model.device.type)
-    columns = _training_columns(model, prepared.train, config, cache, show_progress)
-    trainer, evaluator = _build_trainer(model, columns, len(prepared.train), prepared.dev, config,
+    description = "; ".join(p.description for p in sets)
+    num_pairs = sum(len(p.train) for p in sets)
+    columns = [_training_columns(model, p.train, config, cache, show_progress) for p in sets]
+    trainer, evaluator = _build_trainer(model, columns, num_pairs, [p.dev for p in sets], config,
                                         out / CHECKPOINTS, show_progress, precision)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_seconds = time.perf_counter() - start
     best_step = _best_step(trainer)
     if not main:  # the main process holds the same weights and publishes them
-        return TrainResult(model_dir=str(out), config=config.to_dict(), data=prepared.description, before=None,
+        return TrainResult(model_dir=str(out), config=config.to_dict(), data=description, before=None,
                            after=None, heldout_split=None, best_step=best_step,
-                           train_seconds=round(train_seconds, 2), num_train_pairs=len(prepared.train),
+                           train_seconds=round(train_seconds, 2), num_train_pairs=num_pairs,
                            precision=precision, num_processes=world_size())
 
     model = strategy.finalize(model, out, config)
@@ -123,17 +144,21 @@ def train_model(data: str | Path | RetrievalSet | TrainingPairs, out: str | Path
             threshold=config.guard_threshold, alphas=config.guard_alphas,
             backend=_dev_backend(precision),  # as the dev evaluator that picked the checkpoint
             cache=cache, show_progress=show_progress, seed=config.seed).to_dict()
-    tuned_report = _score(model, prepared.heldout, cache, show_progress, "tuned model", dims)
+    tuned_reports = [_score(model, p.heldout, cache, show_progress, "tuned model", dims) for p in sets]
+    tuned_report = tuned_reports[0]
+    afters = [r.metrics if r else None for r in tuned_reports]
     publish_model(model, out)
     result = TrainResult(
-        model_dir=str(out), config=config.to_dict(), data=prepared.description,
-        before=base_report.metrics if base_report else None, after=tuned_report.metrics if tuned_report else None,
+        model_dir=str(out), config=config.to_dict(), data=description, before=befores[0], after=afters[0],
         heldout_split=prepared.heldout.split if prepared.heldout else None,
         dev_history=[e for e in trainer.state.log_history if "eval_dev_ndcg@10" in e],
         loss_history=[{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e],
         best_step=best_step, train_seconds=round(train_seconds, 2),
-        resumed_from=resume.name if resume else None, num_train_pairs=len(prepared.train),
+        resumed_from=resume.name if resume else None, num_train_pairs=num_pairs,
         precision=precision, num_processes=world_size(), guard=guard,
+        datasets=[{"data": p.description, "train_pairs": len(p.train), "dev_queries": len(p.dev.queries),
+                   "heldout_split": p.heldout.split if p.heldout else None, "before": b, "after": a}
+                  for p, b, a in zip(sets, befores, afters)] if len(sets) > 1 else None,
     )
     facts = _report_facts(result, base_report, tuned_report, prepared.heldout, display_name(config.model))
     write_model_card(out, result, base_model=display_name(config.model), base_path=resolve_model(config.model),
@@ -199,8 +224,12 @@ def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cac
     return pairs.to_columns()
 
 
-def _build_trainer(model: Any, columns: dict[str, list], num_rows: int, dev: RetrievalSet, config: TrainConfig,
-                   checkpoints: Path, show_progress: bool, precision: str) -> tuple[Any, Any]:
+def _data_name(data: TrainData, prepared: Any) -> str:
+    return str(data) if isinstance(data, (str, Path)) else prepared.description
+
+
+def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, devs: list[RetrievalSet],
+                   config: TrainConfig, checkpoints: Path, show_progress: bool, precision: str) -> tuple[Any, Any]:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from transformers.trainer_callback import PrinterCallback
@@ -211,9 +240,10 @@ def _build_trainer(model: Any, columns: dict[str, list], num_rows: int, dev: Ret
     cuda = model.device.type == "cuda"
     logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
     distributed = world_size() > 1
-    evaluator = DevRetrievalEvaluator(sample_corpus(dev, config.dev_corpus_size, config.seed),
-                                      backend=_dev_backend(precision))
-    prompts = column_prompts(model, list(columns))  # the prompts encode_query / encode_document will use
+    samples = [sample_corpus(dev, config.dev_corpus_size, config.seed) for dev in devs]
+    evaluator = DevRetrievalEvaluator(samples[0] if len(samples) == 1 else samples, backend=_dev_backend(precision))
+    # the prompts encode_query / encode_document will use, for every column any data set has
+    prompts = column_prompts(model, list(dict.fromkeys(c for cs in columns for c in cs)))
     if prompts:
         logger.info("training with prompts %s", prompts)
     args = SentenceTransformerTrainingArguments(
@@ -227,6 +257,7 @@ def _build_trainer(model: Any, columns: dict[str, list], num_rows: int, dev: Ret
         seed=config.seed,
         data_seed=config.seed,
         batch_sampler="no_duplicates",  # a repeated text in a batch would be a false in-batch negative
+        multi_dataset_batch_sampler=config.sampling,  # each batch from one data set, so its columns match
         eval_strategy="steps", save_strategy="steps", save_total_limit=2, eval_steps=1, save_steps=1,  # set below
         load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True,
         logging_steps=max(1, min(10, num_rows // config.batch_size // 4)),
@@ -236,7 +267,9 @@ def _build_trainer(model: Any, columns: dict[str, list], num_rows: int, dev: Ret
         ddp_backend=None if cuda or not distributed else "gloo",
     )
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=Dataset.from_dict(columns),
+        model=model, args=args,
+        train_dataset=Dataset.from_dict(columns[0]) if len(columns) == 1 else
+        {f"data{i}": Dataset.from_dict(c) for i, c in enumerate(columns)},
         # Under torchrun/accelerate each process's queries also see the other processes' documents
         # as negatives, so N processes train like one batch of N × batch_size.
         loss=build_loss(model, config, distributed), evaluator=evaluator,
