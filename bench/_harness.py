@@ -75,6 +75,15 @@ class Results:
         self.data: dict[str, Any] = {"command": command, "started": datetime.now(timezone.utc).isoformat(),
                                      "machine": machine_info(), "steps": {}}
 
+    def continue_earlier(self) -> None:
+        """Keep the steps of an earlier run in the same file (``--continue``), and every run's command."""
+        if not self.path.is_file():
+            return
+        earlier = json.loads(self.path.read_text(encoding="utf-8"))
+        self.data["steps"] = earlier["steps"]
+        self.data["commands"] = [*earlier.get("commands", [earlier["command"]]), self.data["command"]]
+        self.data["command"] = " && ".join(self.data["commands"])
+
     def record(self, key: str, value: Any) -> None:
         self.data["steps"][key] = value
         self.save()

@@ -64,11 +64,8 @@ def main() -> None:
     result_path = args.result or ROOT / "bench" / "results" / (
         "scifact_mining_quick.json" if args.quick else "scifact_mining.json")
     results = Results(result_path, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
-    if args.resume and result_path.is_file():
-        earlier = json.loads(result_path.read_text(encoding="utf-8"))
-        results.data["steps"] = earlier["steps"]
-        results.data["commands"] = [*earlier.get("commands", [earlier["command"]]), results.data["command"]]
-        results.data["command"] = " && ".join(results.data["commands"])
+    if args.resume:
+        results.continue_earlier()
     env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
     baseline_rows = work / "in_batch_only.jsonl"
     _write_plain_rows(scifact, baseline_rows)
