@@ -130,6 +130,21 @@ def strategies(data: dict) -> str:
     return "\n".join(lines)
 
 
+def unsupervised(data: dict) -> str:
+    s, adapt = data["summary"], data["steps"]["adapt"]
+    sci, guard = s["scifact_test_ndcg@10"], s.get("dbpedia_test_ndcg@10")
+    gen = adapt["generation"]
+    line = (f"`{data['command']}`: `adapt` saw only the SciFact corpus ({gen['passages']} documents, "
+            f"{gen['kept']} generated pairs kept: {', '.join(f'{n} {m}' for m, n in gen['kept_by_method'].items())}) "
+            f"and took {s['adapt_wall_seconds']:.0f} s. SciFact test nDCG@10 {sci['base']:.4f} → {sci['adapted']:.4f} "
+            f"({sci['gain']:+.4f}); its own held-out generated queries {adapt['heldout_ndcg@10']['base']:.4f} → "
+            f"{adapt['heldout_ndcg@10']['adapted']:.4f}")
+    if guard:
+        line += f"; dbpedia-5k {guard['base']:.4f} → {guard['adapted']:.4f} (drop {guard['drop']:+.4f})"
+    met = ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["targets_met"].items())
+    return f"{line}. Targets: {met}."
+
+
 def demo(data: dict) -> str:
     s = data["summary"]
     nd = s["test_ndcg@10"]
@@ -145,6 +160,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
+    "unsupervised": ("scifact_unsupervised.json", unsupervised),
 }
 
 
