@@ -73,7 +73,8 @@ def main() -> None:
                         help="A scifact_mining.py result made with the same settings: copy its in_batch_only "
                              "and hybrid variants as in_batch_mnrl and mined.")
     parser.add_argument("--continue", dest="resume", action="store_true",
-                        help="Add to an existing --result file; recipes it already holds are skipped.")
+                        help="Add to an existing --result file; recipes it already holds are skipped, and a "
+                             "training run that was interrupted in --workdir resumes from its last checkpoint.")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-strategies-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -127,11 +128,14 @@ def main() -> None:
             base_args = ["--model", str(pretrained)]
         model_dir = work / f"model-{name}"
         extra = [a.format(dbpedia=dbpedia) for a in recipe.train]
+        resuming = args.resume and _unfinished(model_dir)
         trained = run_step(f"train_{name}", [*CLI, "train", "--data", str(mined_rows if recipe.mined else plain_rows),
-                                             "--out", str(model_dir), "--json", "--quiet", "--overwrite",
+                                             "--out", str(model_dir), "--json", "--quiet",
+                                             *([] if resuming else ["--overwrite"]),
                                              *base_args, *train_args, *extra], env)
         outcome = json.loads(trained.pop("stdout"))
         step["train"] = {"wall_seconds": trained["wall_seconds"], "peak_rss_gb": trained["peak_rss_gb"],
+                         "resumed_interrupted_run": resuming,
                          "train_seconds": outcome["train_seconds"], "rows": outcome["num_train_pairs"],
                          "dev_history": [{k: e[k] for k in ("epoch", "eval_dev_ndcg@10")}
                                          for e in outcome["dev_history"]], "best_step": outcome["best_step"],
@@ -147,6 +151,14 @@ def main() -> None:
     results.data["summary"] = summarize(results.data["steps"])
     results.save()
     print(json.dumps(results.data["summary"], indent=2))
+
+
+def _unfinished(model_dir: Path) -> bool:
+    """True when an interrupted `embedtune train` left ``model_dir``: training it again without
+    --overwrite resumes from its last checkpoint (its wall time then covers only the rest)."""
+    from embedtune.training.output_dir import RESULT_FILE, RUN_FILE
+
+    return (model_dir / RUN_FILE).is_file() and not (model_dir / RESULT_FILE).is_file()
 
 
 def _scores(model: Path | None, folder: Path, out: Path, env: dict, backend: str, dims: bool = False):

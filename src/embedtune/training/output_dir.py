@@ -24,12 +24,14 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 
 def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool, result_file: str = RESULT_FILE,
-                    command: str = "embedtune train") -> Path | None:
+                    command: str = "embedtune train", defaults: dict[str, Any] | None = None) -> Path | None:
     """Make ``out`` ready; return the checkpoint to resume from, if an unfinished run left one.
 
     A finished run, a foreign folder, or an unfinished run with other settings is only replaced
     with ``overwrite``: a user's directory is never silently overwritten. ``result_file`` and
     ``command`` name the stage (train, pretrain) whose finished output the folder may hold.
+    ``defaults`` lets a run started by an older embedtune resume: a setting its run file lacks
+    matches when the current value is that setting's default (it did not exist, so it was off).
     """
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f'output "{out}" is a file; give a folder path')
@@ -41,10 +43,9 @@ def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool, res
             raise OutputExistsError(f'"{out}" already holds a finished model; pass --overwrite to replace it '
                                     "or choose another --out")
         elif (out / RUN_FILE).is_file():
-            previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
-            if previous.get("settings") != settings:
-                changed = sorted(k for k in set(previous.get("settings", {})) | set(settings)
-                                 if previous.get("settings", {}).get(k) != settings.get(k))
+            previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8")).get("settings", {})
+            changed = _changed_settings(previous, settings, defaults or {})
+            if changed:
                 raise OutputExistsError(
                     f'"{out}" holds an unfinished run with other settings ({", ".join(changed)} differ); '
                     "rerun with the same settings to resume, or pass --overwrite to start again")
@@ -58,6 +59,19 @@ def open_output_dir(out: Path, settings: dict[str, Any], *, overwrite: bool, res
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / RUN_FILE, {"settings": settings})
     return None
+
+
+def _changed_settings(previous: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any]) -> list[str]:
+    """Names of the settings that differ between an interrupted run and this one."""
+    missing = object()
+    changed = []
+    for key in sorted(set(previous) | set(current)):
+        before = previous.get(key, missing)
+        if before is missing and key in defaults:
+            before = defaults[key]
+        if before != current.get(key, missing):
+            changed.append(key)
+    return changed
 
 
 def publish_model(model: Any, out: Path) -> None:

@@ -104,7 +104,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     settings = {**config.to_dict(), "data": [_data_name(d, p) for d, p in zip(sources, sets)] if len(sets) > 1
                 else _data_name(sources[0], prepared)}
     main = is_main_process()
-    resume = open_output_dir(out, settings, overwrite=overwrite) if main else None
+    resume = open_output_dir(out, settings, overwrite=overwrite, defaults=type(config)().to_dict()) if main else None
     wait_for_everyone()
     if not main:
         resume = latest_checkpoint(out)
