@@ -37,10 +37,19 @@ def test_train_and_eval_reports_show_the_runs_numbers(scifact_tiny: Path, tmp_pa
 
     report_dir = tmp_path / "report"
     evaluated = embedtune("eval", "--model", str(out), "--data", str(scifact_tiny), "--dims", "384,128",
-                          "--report", str(report_dir), "--json", str(tmp_path / "eval.json"), "--quiet", env=env)
+                          "--quantize", "int8,binary", "--report", str(report_dir),
+                          "--json", str(tmp_path / "eval.json"), "--quiet", env=env)
     assert evaluated.returncode == 0, evaluated.stderr
     assert f"wrote {report_dir / 'report.html'}" in evaluated.stdout
-    _, compared = assert_page_matches_facts(report_dir)
+    text, compared = assert_page_matches_facts(report_dir)
+    assert "report-bytes.png" in compared["images"]
+    points = {(p["dim"], p["precision"]): p for p in compared["operating_points"]}
+    assert sorted(points) == [(d, q) for d in (128, 384) for q in ("binary", "float32", "int8")]
+    assert points[(128, "binary")]["bytes_per_vector"] == 16 and points[(384, "int8")]["bytes_per_vector"] == 384
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    for point in saved["operating_points"]:  # the tuned column is the eval's own quantized scores
+        assert points[(point["dim"], point["precision"])]["tuned"] == point["metrics"]["ndcg@10"]
+    assert 'data-fact="operating_points.0.tuned"' in text
     assert compared["base_model"] == "sentence-transformers/all-MiniLM-L6-v2", "the base the training recorded"
     assert compared["metrics"]["tuned"] == json.loads((tmp_path / "eval.json").read_text())["metrics"]
     # the same split and weights as train's before/after scores: the same numbers

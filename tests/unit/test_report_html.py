@@ -95,6 +95,46 @@ def test_plots_are_saved_beside_the_page_and_inlined_in_it(tmp_path: Path) -> No
     assert facts["images"] == ["report-dims.png", "report-metrics.png", "report-queries.png", "report-training.png"]
 
 
+def _with_operating_points(report: EvalReport, scale: float) -> EvalReport:
+    points = [{"dim": dim, "precision": precision, "bytes_per_vector": size,
+               "metrics": {m: v * scale * factor for m, v in report.metrics.items()}}
+              for dim, precision, size, factor in ((384, "float32", 1536, 1.0), (384, "int8", 384, 0.99),
+                                                   (384, "binary", 48, 0.8), (128, "float32", 512, 0.9),
+                                                   (128, "int8", 128, 0.89), (128, "binary", 16, 0.6))]
+    return EvalReport(**{**report.__dict__, "operating_points": points})
+
+
+def test_quantized_operating_points_get_a_plot_and_a_table_of_bytes_against_quality(tmp_path: Path) -> None:
+    facts = build_facts(model="runs/tiny", base_model="base-model", base=_with_operating_points(BASE, 0.9),
+                        tuned=_with_operating_points(TUNED, 1.0), data=DATA, kind="eval")
+    points = facts["operating_points"]
+    assert [(p["dim"], p["precision"], p["bytes_per_vector"]) for p in points][:3] == [
+        (384, "float32", 1536), (384, "int8", 384), (384, "binary", 48)]
+    assert points[2]["tuned"] == pytest.approx(TUNED.metrics["ndcg@10"] * 0.8)
+    assert points[2]["base"] == pytest.approx(BASE.metrics["ndcg@10"] * 0.9 * 0.8)
+    write_report(tmp_path, facts)
+    text, saved = assert_page_matches_facts(tmp_path)
+    for i in range(len(points)):
+        assert f'data-fact="operating_points.{i}.tuned"' in text and f'data-fact="operating_points.{i}.base"' in text
+    assert 'data-fact="operating_points.5.bytes_per_vector">16<' in text
+    if _has_matplotlib():
+        assert "report-bytes.png" in saved["images"]
+
+
+def test_float32_sizes_alone_add_no_operating_points_section(tmp_path: Path) -> None:
+    assert _facts()["operating_points"] is None
+    text = write_report(tmp_path, _facts()).read_text(encoding="utf-8")
+    assert "bytes per vector (quantized" not in text
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_query_and_document_text_is_escaped(tmp_path: Path) -> None:
     text = write_report(tmp_path, _facts()).read_text(encoding="utf-8")
     assert "<script>" not in text

@@ -37,7 +37,8 @@ from embedtune.inference.encoder import BACKENDS
               help="How many dense hits per query the cross-encoder rescores.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Also score the base model the same way and write DIR/report.html comparing the two "
-                   "(self-contained, plots also saved as PNGs beside it) and DIR/report.json.")
+                   "(self-contained, plots also saved as PNGs beside it) and DIR/report.json. With "
+                   "--quantize the page also plots quality against bytes per vector for both models.")
 @click.option("--base-model", default=None,
               help="With --report: the model to compare with [the base a model trained by embedtune records].")
 @click.option("--overwrite", is_flag=True, help="With --report: replace a report already in DIR.")
@@ -82,10 +83,10 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
     if report_dir is not None:
         from embedtune.evaluation.comparison import compare_with_base
 
-        if quantize or rerank:
-            raise ConfigError("--report compares full-precision dense retrieval with the base model; run "
-                              "--quantize or --rerank in a separate eval")
-        for key in ("quantize", "rerank", "rerank_top"):
+        if rerank:
+            raise ConfigError("--report compares dense retrieval with the base model; run --rerank in a "
+                              "separate eval")
+        for key in ("rerank", "rerank_top"):
             settings.pop(key)
         comparison = compare_with_base(model, data, split, report_dir=report_dir, base_model=base_model,
                                        overwrite=overwrite, **settings)

@@ -61,11 +61,13 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
                       base_model: str | None = None, metrics: Sequence[str] = DEFAULT_METRICS,
                       batch_size: int = 32, max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
                       show_progress: bool = False, backend: str = "torch", devices: list[str] | None = None,
-                      dims: Sequence[int] | None = None, overwrite: bool = False) -> Comparison:
+                      dims: Sequence[int] | None = None, quantize: Sequence[str] | None = None,
+                      overwrite: bool = False) -> Comparison:
     """Evaluate ``model`` and its base on ``data``/``split`` with the same settings; write ``report_dir/report.html``.
 
     The base is ``base_model`` when given, else the one ``model``'s folder records (a model trained
-    by embedtune does). Everything is checked before any model loads.
+    by embedtune does). ``quantize`` scores both models' int8/binary embeddings too (at each of
+    ``dims``), and the page gets a quality-against-bytes table. Everything is checked before any model loads.
     """
     from embedtune.data.beir import load_beir
     from embedtune.evaluation.evaluate import evaluate_bm25, evaluate_model
@@ -74,7 +76,10 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
 
     for name in metrics:
         parse_metric(name)
+    from embedtune.export.quantize import parse_quantize
+
     dims = parse_dims(dims, "dims")
+    quantize = parse_quantize(quantize, "quantize")
     base_model = base_model or recorded_base_model(model)
     if base_model is None:
         raise ConfigError(f"--report compares the model with its base model, but {display_name(model)} records "
@@ -89,7 +94,7 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
         reports[role] = evaluate_model(
             load_model(name, max_seq_length=max_seq_length), dataset, metrics=metrics, batch_size=batch_size,
             cache=cache, show_progress=show_progress, model_name=display_name(name), backend=backend,
-            devices=devices, dims=dims, keep_top=TOP_DOCUMENTS)
+            devices=devices, dims=dims, quantize=quantize, keep_top=TOP_DOCUMENTS)
     bm25 = evaluate_bm25(dataset, metrics=metrics)
     training = recorded_training(model)
     facts = build_facts(model=display_name(model), base_model=display_name(base_model), base=reports["base"],

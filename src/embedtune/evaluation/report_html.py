@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 REPORT_HTML = "report.html"
 REPORT_JSON = "report.json"
-PLOTS = ("report-metrics.png", "report-training.png", "report-queries.png", "report-dims.png")
+PLOTS = ("report-metrics.png", "report-training.png", "report-queries.png", "report-dims.png",
+         "report-bytes.png")
 HEADLINE_METRIC = "ndcg@10"
 TOP_DOCUMENTS = 10  # ranks kept per query: enough to say where a relevant document moved within the top 10
 SHOWN_DOCUMENTS = 3  # documents shown per model for a query that moved
@@ -82,9 +83,24 @@ def build_facts(*, model: str, base_model: str, base: EvalReport | None = None, 
         "by_dim": ({"base": {str(d): m for d, m in base.by_dim.items()},
                     "tuned": {str(d): m for d, m in tuned.by_dim.items()}}
                    if compared and tuned.by_dim else None),
+        "operating_points": (_operating_points(base, tuned, headline)
+                             if compared and any(p["precision"] != "float32" for p in tuned.operating_points)
+                             else None),
     }
     facts["verdict"] = verdict(facts)
     return facts
+
+
+def _operating_points(base: EvalReport, tuned: EvalReport, metric: str) -> list[dict[str, Any]]:
+    """One row per (size, precision) both models were scored at: what a vector costs, what it retrieves.
+
+    Rows keep the tuned model's order (largest size first, float32 before its quantized forms); a
+    point the base lacks has ``base: None``.
+    """
+    base_at = {(p["dim"], p["precision"]): p["metrics"].get(metric) for p in base.operating_points}
+    return [{"dim": p["dim"], "precision": p["precision"], "bytes_per_vector": p["bytes_per_vector"],
+             "base": base_at.get((p["dim"], p["precision"])), "tuned": p["metrics"][metric]}
+            for p in tuned.operating_points]
 
 
 def write_report(out_dir: str | Path, facts: Mapping[str, Any]) -> Path:
@@ -206,7 +222,7 @@ def render_plots(facts: Mapping[str, Any]) -> dict[str, bytes]:
         logger.warning("matplotlib is not installed: the report has tables but no plots "
                        "(pip install 'embedtune[report]')")
         return {}
-    metrics, training, queries, dims = PLOTS
+    metrics, training, queries, dims, sizes = PLOTS
     plots = {}
     if facts.get("metrics"):
         plots[metrics] = _metrics_plot(facts)
@@ -216,6 +232,8 @@ def render_plots(facts: Mapping[str, Any]) -> dict[str, bytes]:
         plots[queries] = _queries_plot(facts)
     if facts.get("by_dim"):
         plots[dims] = _dims_plot(facts)
+    if facts.get("operating_points"):
+        plots[sizes] = _bytes_plot(facts)
     return plots
 
 
@@ -321,8 +339,38 @@ def _dims_plot(facts: Mapping[str, Any]) -> bytes:
     return _png(figure)
 
 
+_PRECISION_MARKERS = {"float32": "o", "int8": "s", "binary": "^"}
+
+
+def _bytes_plot(facts: Mapping[str, Any]) -> bytes:
+    """Quality against storage per vector: one line per precision, tuned solid, base dashed."""
+    metric, points = facts["headline_metric"], facts["operating_points"]
+    figure, ax = _figure(8.0, 3.8)
+    precisions = list(dict.fromkeys(p["precision"] for p in points))
+    for precision in precisions:
+        rows = sorted((p for p in points if p["precision"] == precision), key=lambda p: p["bytes_per_vector"])
+        marker = _PRECISION_MARKERS.get(precision, "o")
+        xs = [p["bytes_per_vector"] for p in rows]
+        ax.plot(xs, [p["tuned"] for p in rows], marker=marker, color=_TUNED_COLOR,
+                label=f"tuned {precision}", alpha=1.0 if precision == "float32" else 0.75)
+        if all(p["base"] is not None for p in rows):
+            ax.plot(xs, [p["base"] for p in rows], marker=marker, color=_BASE_COLOR, linestyle="--",
+                    label=f"base {precision}")
+    ticks = sorted({p["bytes_per_vector"] for p in points})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ticks, [_size(b) for b in ticks], fontsize=8, rotation=45, ha="right")
+    ax.minorticks_off()
+    ax.set_xlabel("bytes per vector")
+    ax.set_ylabel(_metric_label(metric))
+    ax.legend(frameon=False, fontsize=8, ncol=2)
+    return _png(figure)
+
+
 def _bytes(dim: int) -> str:
-    size = 4 * dim  # float32
+    return _size(4 * dim)  # float32
+
+
+def _size(size: int) -> str:
     return f"{size} B" if size < 1024 else f"{size / 1024:g} KiB"
 
 
@@ -381,6 +429,7 @@ def render_html(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
     parts += _queries_section(facts, images)
     parts += _guard_section(facts)
     parts += _dims_section(facts, images)
+    parts += _bytes_section(facts, images)
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
 
@@ -535,4 +584,27 @@ def _dims_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list
                      f"{_num(f'by_dim.tuned.{dim}.{metric}', by_dim['tuned'][dim][metric])}</tr>")
     parts.append("</tbody></table>")
     parts.append('<p class="muted">Embeddings cut to their first N dimensions and re-normalised.</p>')
+    return parts
+
+
+def _bytes_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str]:
+    """The operating points table: a user picks a size and precision from it."""
+    points = facts.get("operating_points")
+    if not points:
+        return []
+    label = html.escape(_metric_label(facts["headline_metric"]))
+    parts = ["<h2>Quality against bytes per vector (quantized embeddings)</h2>"]
+    parts += _img(images, "report-bytes.png", "score against bytes per vector")
+    parts.append('<table><thead><tr><th class="n">dimensions</th><th>precision</th>'
+                 '<th class="n">bytes per vector</th>'
+                 f'<th class="n">base {label}</th><th class="n">tuned {label}</th></tr></thead><tbody>')
+    for i, point in enumerate(points):
+        parts.append(f'<tr><td class="n">{point["dim"]}</td><td>{html.escape(point["precision"])}</td>'
+                     f"{_num(f'operating_points.{i}.bytes_per_vector', point['bytes_per_vector'], 'd')}"
+                     f"{_num(f'operating_points.{i}.base', point['base'])}"
+                     f"{_num(f'operating_points.{i}.tuned', point['tuned'])}</tr>")
+    parts.append("</tbody></table>")
+    parts.append('<p class="muted">int8: documents stored as 1 byte per dimension (per-dimension range over the '
+                 "corpus), float queries; binary: 1 bit per dimension, ranked by Hamming distance; smaller sizes "
+                 "are truncated and re-normalised first.</p>")
     return parts
