@@ -57,9 +57,11 @@ def cases(tmp: Path, docs: Path) -> dict[str, tuple[list, str]]:
         "missing corpus": (["generate", "--corpus", tmp / "nope", "--out", tmp / "p.jsonl"],
                            f"{tmp}/nope: not found (give a BEIR folder, a corpus .jsonl/.csv file, or a folder of "
                            ".txt/.md files)"),
-        "adapt cross-encoder": (["adapt", docs, "--out", tmp / "m", "--cross-encoder", "ce"],
-                                "flags: cross_encoder: GPL-style pseudo-labelling (MarginMSE on cross-encoder "
-                                "margins) is not implemented in adapt yet; run without --cross-encoder"),
+        "adapt cross-encoder": (["adapt", docs, "--out", tmp / "m", "--cross-encoder", tmp / "no-such-ce"],
+                                f'model path "{tmp}/no-such-ce" does not exist'),
+        "adapt cross-encoder no-mine": (["adapt", docs, "--out", tmp / "m", "--cross-encoder", "ce", "--no-mine"],
+                                        "flags: cross_encoder: GPL pseudo-labels score mined hard negatives; "
+                                        "drop --no-mine"),
         "adapt finished model": (["adapt", docs, "--out", finished],
                                  f'"{finished}" already holds a finished model; pass --overwrite to replace it or '
                                  "choose another --out"),
@@ -67,7 +69,7 @@ def cases(tmp: Path, docs: Path) -> dict[str, tuple[list, str]]:
 
 
 @pytest.mark.parametrize("name", ["llm without url", "output exists", "missing corpus", "adapt cross-encoder",
-                                  "adapt finished model"])
+                                  "adapt cross-encoder no-mine", "adapt finished model"])
 def test_bad_input_is_one_line(name: str, docs: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("EMBEDTUNE_DEBUG", raising=False)
     args, message = cases(tmp_path, docs)[name]

@@ -34,13 +34,17 @@ def triplets() -> TrainingPairs:
 def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cross-encoder on the MiniLM weights: its head is random (none with trained weights installs
     offline), which is enough to exercise the scoring path."""
+    return make_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
+
+
+def make_cross_encoder(folder: Path) -> Path:
+    """Save a MiniLM cross-encoder with a seeded random head into ``folder``."""
     import torch
     from sentence_transformers import CrossEncoder
 
     from embedtune.models import resolve_model
 
     torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("cross-encoder")
     CrossEncoder(resolve_model(None), num_labels=1, max_length=64).save(str(folder))
     return folder
 

@@ -32,7 +32,8 @@ from embedtune.config import MINING_METHODS
               help="Forgetting guard (as embedtune train): a general-domain BEIR folder; if its nDCG@10 drops by "
                    "more than 0.01 the weights are mixed back towards the base [off].")
 @click.option("--cross-encoder", default=None,
-              help="GPL-style pseudo-labels (MarginMSE on cross-encoder margins): not available yet.")
+              help="GPL-style pseudo-labels: this cross-encoder (folder or hub id) scores each mined row and "
+                   "training distils its margins with MarginMSE instead of MultipleNegativesRankingLoss.")
 @click.option("--seed", type=int, default=None, help="One seed for generation, the split and training [42].")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")

@@ -112,8 +112,10 @@ class AdaptConfig:
     eval_corpus_size: int = field(default=2000, metadata={"help": "Documents searched in the held-out evaluation "
                                                                   "(every judged one plus a fixed random sample)."})
     mine: bool = field(default=True, metadata={"help": "Mine hard negatives for the generated queries."})
-    cross_encoder: str | None = field(default=None, metadata={"help": "GPL-style pseudo-labels with MarginMSE: not "
-                                                                      "available yet."})
+    cross_encoder: str | None = field(default=None, metadata={"help": "GPL-style pseudo-labels: a cross-encoder (or "
+                                                                      "bi-encoder) teacher scores each mined (query, "
+                                                                      "positive, negative) row and training distils "
+                                                                      "its margins with MarginMSE."})
     seed: int = field(default=42, metadata={"help": "Seed for the held-out split."})
 
     def __post_init__(self) -> None:
@@ -122,9 +124,8 @@ class AdaptConfig:
         for name in ("max_heldout_queries", "eval_corpus_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.cross_encoder is not None:
-            raise ConfigError("cross_encoder: GPL-style pseudo-labelling (MarginMSE on cross-encoder margins) is not "
-                              "implemented in adapt yet; run without --cross-encoder")
+        if self.cross_encoder is not None and not self.mine:
+            raise ConfigError("cross_encoder: GPL pseudo-labels score mined hard negatives; drop --no-mine")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
