@@ -22,6 +22,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _umasked(0o666))  # mkstemp makes 0600; a written file gets open()'s usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -30,6 +31,13 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umasked(mode: int) -> int:
+    """``mode`` less the process umask: what open()/mkdir() would have given (read, then restored)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
@@ -58,6 +66,7 @@ def staged_directory(out: str | Path, *, overwrite: bool = False) -> Iterator[Pa
     check_output_folder(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    staging.chmod(_umasked(0o777))  # mkdtemp makes 0700; the published folder gets mkdir's usual mode
     try:
         yield staging
         if out.exists():
