@@ -161,6 +161,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
     "unsupervised": ("scifact_unsupervised.json", unsupervised),
+    "unsupervised-gpl": ("scifact_unsupervised_gpl.json", unsupervised),
 }
 
 
