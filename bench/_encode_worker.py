@@ -43,6 +43,9 @@ def main() -> None:
         encode_docs, encode_queries_ = encode, encode
     else:
         from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
+        from embedtune.inference.memory import return_freed_buffers
+
+        result["malloc_tuning"] = return_freed_buffers()  # as `embedtune eval` does (EMBEDTUNE_MALLOC_TUNING=0: off)
 
         start = time.perf_counter()
         encoder = make_encoder(model, args.backend)

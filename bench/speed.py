@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="Tiny slice: checks the script runs end to end.")
     parser.add_argument("--parts", default=",".join(PARTS), help="Comma-separated subset of: " + ", ".join(PARTS))
+    parser.add_argument("--encode-backends", default=",".join(ENCODE_BACKENDS),
+                        help="Comma-separated embedtune backends the encode part times beside plain.")
     args = parser.parse_args()
     parts = [p for p in args.parts.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
@@ -108,7 +110,8 @@ def main() -> None:
     results.data["corpus"] = {"documents": len(doc_lengths), "tokens": sum(doc_lengths)}
 
     if "encode" in parts:
-        encode_corpus(results, work, data, doc_lengths, doc_flops, peak)
+        encode_corpus(results, work, data, doc_lengths, doc_flops, peak,
+                      [b for b in args.encode_backends.split(",") if b])
     if "train" in parts:
         train_one_epoch(results, work, data)
     if "eval" in parts:
@@ -119,9 +122,9 @@ def main() -> None:
 
 
 def encode_corpus(results: Results, work: Path, data: Path, doc_lengths: list[int], doc_flops: float,
-                  peak: dict[str, float]) -> None:
+                  peak: dict[str, float], backends: list[str]) -> None:
     """(a) The test corpus through plain ``model.encode`` and each embedtune backend."""
-    for impl, backend in [("plain", "plain"), *(("embedtune", b) for b in ENCODE_BACKENDS)]:
+    for impl, backend in [("plain", "plain"), *(("embedtune", b) for b in backends)]:
         key = f"encode_{impl}" + ("" if impl == "plain" else f"_{backend}")
         out = work / f"{key}.json"
         argv = [PY, "bench/_encode_worker.py", "--impl", impl, "--backend", backend, "--data", str(data),
@@ -237,7 +240,8 @@ def _summarize_encoding(steps: dict, work: Path) -> dict:
     reference = np.load(work / "encode_plain.npy")
     encode = {}
     for backend in ENCODE_BACKENDS:
-        step = steps[f"encode_embedtune_{backend}"]
+        if (step := steps.get(f"encode_embedtune_{backend}")) is None:  # not in --encode-backends
+            continue
         vectors = np.load(work / f"encode_embedtune_{backend}.npy")
         encode[backend] = {
             "speedup": round(plain_encode["corpus_seconds"] / step["corpus_seconds"], 3),

@@ -28,10 +28,12 @@ def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return apply
 
 
-def setup_output(quiet: bool) -> bool:
+def setup_output(quiet: bool, inference: bool = False) -> bool:
     """Configure logging for a command; return whether to show progress bars.
 
     Bars only make sense on a terminal: in a pipe or a CI log they become thousands of lines.
+    ``inference`` (commands that encode but never train) also keeps freed activation buffers from
+    piling up in the heap (``embedtune.inference.memory``).
     """
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", force=True)
@@ -40,6 +42,10 @@ def setup_output(quiet: bool) -> bool:
     import os
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if inference:
+        from embedtune.inference.memory import return_freed_buffers
+
+        return_freed_buffers()
     show = not quiet and sys.stderr.isatty()
     if not show:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

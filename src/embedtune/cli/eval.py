@@ -70,7 +70,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
 
     if report_dir is None and (base_model or overwrite):
         raise ConfigError(f"{'--base-model' if base_model else '--overwrite'} only applies with --report DIR")
-    show_progress = setup_output(quiet or json_path == "-")
+    show_progress = setup_output(quiet or json_path == "-", inference=True)
     settings = dict(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
         batch_size=batch_size or 32, max_seq_length=max_seq_length,

@@ -34,7 +34,7 @@ def index_command(model: str | None, data: str, out: str, kind: str, batch_size:
     from embedtune.evaluation import EmbeddingCache
     from embedtune.serving import build_index
 
-    show_progress = setup_output(quiet)
+    show_progress = setup_output(quiet, inference=True)
     info = build_index(model, data, out, kind=kind, batch_size=batch_size or 32,  # type: ignore[arg-type]
                        max_seq_length=max_seq_length, cache=None if no_cache else EmbeddingCache(),
                        show_progress=show_progress, overwrite=overwrite)

@@ -63,7 +63,7 @@ def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, 
     from embedtune.evaluation import EmbeddingCache
     from embedtune.mining import mine_hard_negatives
 
-    show_progress = setup_output(quiet or as_json)
+    show_progress = setup_output(quiet or as_json, inference=True)
     if Path(out).exists() and not overwrite:
         raise OutputExistsError(f'"{out}" already exists; pass --overwrite to replace it or choose another --out')
     values = load_yaml(config_path) if config_path else {}

@@ -30,7 +30,7 @@ def search_command(index_dir: str, query: str, top_k: int, rerank: str | None, r
     """
     from embedtune.serving import search_index
 
-    setup_output(quiet or as_json)
+    setup_output(quiet or as_json, inference=True)
     hits = search_index(index_dir, query, top_k=top_k, rerank=rerank, rerank_top=rerank_top)
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))

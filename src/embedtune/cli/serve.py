@@ -52,7 +52,7 @@ def serve_command(model: str, index_dir: str | None, host: str, port: int, api_k
     """
     from embedtune.serving.server import ServerSettings, serve
 
-    setup_output(quiet)
+    setup_output(quiet, inference=True)
     settings = ServerSettings(max_batch_size=max_batch_size, max_input_chars=max_input_chars,
                               max_request_bytes=max_request_bytes, max_top_k=max_top_k, batch_wait_ms=batch_wait_ms)
     serve(model, index=index_dir, host=host, port=port, api_key=api_key, rerank=rerank, rerank_top=rerank_top,
