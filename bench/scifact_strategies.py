@@ -12,7 +12,9 @@ is scored on SciFact test (never used to choose anything) at full size and trunc
   cross-encoder with trained weights installs offline);
 - tsdae: mined, starting from the model after `embedtune pretrain --method tsdae` on the SciFact corpus;
 - prompts: mined + "query: " / "passage: " prompts;
-- guard: mined + the forgetting guard on dbpedia-5k (its own half-split of the queries picks the mix).
+- guard: mined + the forgetting guard on dbpedia-5k (its own half-split of the queries picks the mix);
+- tsdae_guard: the tsdae recipe (same pretrained model) + the guard, which measures forgetting
+  against the model TSDAE started from.
 
 `--reuse FILE` copies in_batch_mnrl and mined from a scifact_mining.py result file made with the
 same settings (its in_batch_only and hybrid variants) instead of training them again.
@@ -44,6 +46,7 @@ class Recipe:
     mined: bool = True
     train: list[str] = field(default_factory=list)
     pretrain: list[str] | None = None  # `embedtune pretrain` flags: train from its output
+    pretrained_as: str | None = None  # share that recipe's pretrained model (made once, in --workdir)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -54,6 +57,7 @@ RECIPES: dict[str, Recipe] = {
     "tsdae": Recipe(pretrain=["--method", "tsdae"]),
     "prompts": Recipe(train=["--query-prompt", "query: ", "--document-prompt", "passage: "]),
     "guard": Recipe(train=["--guard-data", "{dbpedia}"]),
+    "tsdae_guard": Recipe(pretrain=["--method", "tsdae"], pretrained_as="tsdae", train=["--guard-data", "{dbpedia}"]),
 }
 REUSABLE = {"in_batch_mnrl": "in_batch_only", "mined": "hybrid"}  # our name -> scifact_mining.py's
 
@@ -120,11 +124,8 @@ def main() -> None:
             step["mining"] = {**json.loads(mined.pop("stdout")), "wall_seconds": mined["wall_seconds"]}
         base_args: list[str] = []
         if recipe.pretrain is not None:
-            pretrained = work / f"pretrained-{name}"
-            done = run_step(f"pretrain_{name}", [*CLI, "pretrain", "--corpus", str(scifact), "--out", str(pretrained),
-                                                 "--overwrite", "--quiet", *recipe.pretrain,
-                                                 *shlex.split(args.pretrain_args)], env)
-            step["pretrain"] = {"wall_seconds": done["wall_seconds"], "peak_rss_gb": done["peak_rss_gb"]}
+            step["pretrain"], pretrained = _pretrained(work, recipe.pretrained_as or name, scifact,
+                                                       [*recipe.pretrain, *shlex.split(args.pretrain_args)], env)
             base_args = ["--model", str(pretrained)]
         model_dir = work / f"model-{name}"
         extra = [a.format(dbpedia=dbpedia) for a in recipe.train]
@@ -151,6 +152,20 @@ def main() -> None:
     results.data["summary"] = summarize(results.data["steps"])
     results.save()
     print(json.dumps(results.data["summary"], indent=2))
+
+
+def _pretrained(work: Path, name: str, scifact: Path, flags: list[str], env: dict) -> tuple[dict, Path]:
+    """`embedtune pretrain` into ``work/pretrained-NAME``, or the finished one already there when a
+    recipe shares it (``pretrained_as``): what it cost, or where it came from."""
+    from embedtune.training.pretrain import RESULT_FILE
+
+    pretrained = work / f"pretrained-{name}"
+    if (pretrained / RESULT_FILE).is_file():
+        made = json.loads((pretrained / RESULT_FILE).read_text(encoding="utf-8"))
+        return {"reused": str(pretrained), "config": made.get("config")}, pretrained
+    done = run_step(f"pretrain_{name}", [*CLI, "pretrain", "--corpus", str(scifact), "--out", str(pretrained),
+                                         "--overwrite", "--quiet", *flags], env)
+    return {"wall_seconds": done["wall_seconds"], "peak_rss_gb": done["peak_rss_gb"]}, pretrained
 
 
 def _unfinished(model_dir: Path) -> bool:

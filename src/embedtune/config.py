@@ -69,6 +69,10 @@ class TrainConfig:
                                            metadata={"help": "Module names that get adapters."})
     guard_data: str | None = field(default=None, metadata={"help": "Forgetting guard: a BEIR folder of general-domain "
                                                            "retrieval scored after training; None: off."})
+    guard_base: str | None = field(default=None, metadata={"help": "Model the guard measures forgetting against "
+                                                           "and mixes back in (same architecture); None: the "
+                                                           "starting model, or, if `embedtune pretrain` made it, the "
+                                                           "model it was pretrained from."})
     guard_split: str = field(default="test", metadata={"help": "The guard folder's labelled split (its queries are "
                                                                "halved: one half picks the mix, one is only reported)."})
     guard_threshold: float = field(default=0.01, metadata={"help": "Largest guard nDCG@10 drop accepted before the "

@@ -167,6 +167,8 @@ def test_the_forgetting_guard_follows_its_rule_and_saves_the_weights_it_chose(
     assert f"forgetting guard ({dbpedia_slice}): {guard['decision']}" in proc.stdout
     assert (guard["data"], guard["split"], guard["threshold"], guard["backend"]) == (
         str(dbpedia_slice), "test", 0.0, "torch")
+    assert guard["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"  # the starting model: not pretrained
+    assert "| base (sentence-transformers/all-MiniLM-L6-v2) |" in (out / "README.md").read_text(encoding="utf-8")
     assert guard["guard_dev_queries"] == guard["heldout_queries"] == 8, "16 evaluable queries, halved"
     base, tuned, chosen = guard["base"], guard["tuned"], guard["chosen"]
     if base["guard_dev"] - tuned["guard_dev"] <= 1e-9:

@@ -1,6 +1,8 @@
 """The forgetting guard's parts that need no model: the weight mix, the choice rule, the query halves."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -146,3 +148,55 @@ def test_a_merged_lora_model_mixes_with_the_base_weights_it_started_from() -> No
     assert set(tuned_state) == set(base_state)
     model.load_state_dict(interpolate_state(base_state, tuned_state, 0.5))  # strict: every name must match
 
+
+
+def _pretrained_folder(tmp_path, record: str | None):
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    (folder / "modules.json").write_text("[]", encoding="utf-8")
+    if record is not None:
+        (folder / "embedtune_pretrain.json").write_text(record, encoding="utf-8")
+    return folder
+
+
+def test_guard_base_is_what_a_pretrained_model_started_from(tmp_path) -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.training.guard import guard_base_name
+
+    default_start = _pretrained_folder(tmp_path, json.dumps({"config": {"model": None}}))
+    assert guard_base_name(TrainConfig(model=str(default_start))) is None  # None: the default model
+    assert guard_base_name(TrainConfig(model=str(default_start), guard_base="other")) == "other"
+
+
+def test_guard_base_of_a_plain_model_folder_is_the_folder(tmp_path) -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.training.guard import guard_base_name
+
+    plain = _pretrained_folder(tmp_path, None)
+    assert guard_base_name(TrainConfig(model=str(plain))) == str(plain)
+
+
+def test_unreadable_pretrain_record_names_the_file_and_the_way_out(tmp_path) -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.training.guard import guard_base_name
+
+    broken = _pretrained_folder(tmp_path, "{not json")
+    with pytest.raises(ConfigError, match=r"embedtune_pretrain.json: .*--guard-base"):
+        guard_base_name(TrainConfig(model=str(broken)))
+
+
+def test_guard_base_of_another_architecture_is_refused(monkeypatch) -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.training import guard
+
+    class Weights:
+        def __init__(self, size: int) -> None:
+            self.size = size
+
+        def state_dict(self) -> dict[str, torch.Tensor]:
+            return {"layer.weight": torch.zeros(self.size)}
+
+    monkeypatch.setattr(guard, "load_model", lambda name: Weights(8))
+    with pytest.raises(ConfigError, match="layer.weight.*same architecture"):
+        guard.guard_base_state(Weights(4), TrainConfig(model="start", guard_base="bigger"))
+    assert guard.guard_base_state(Weights(4), TrainConfig(model="start", guard_base="start"))["layer.weight"].shape == (4,)

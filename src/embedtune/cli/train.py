@@ -70,6 +70,9 @@ from embedtune.evaluation.report_html import REPORT_HTML
               help="Forgetting guard: a general-domain BEIR folder scored after training; if its nDCG@10 "
                    "dropped by more than --guard-threshold, the weights are mixed back towards the base "
                    "[off].")
+@click.option("--guard-base", default=None,
+              help="Model the guard measures forgetting against and mixes back in [the starting model; for a "
+                   "model made by `embedtune pretrain`, the one it was pretrained from].")
 @click.option("--guard-split", default=None, help="The guard folder's labelled split [test].")
 @click.option("--guard-threshold", type=click.FloatRange(min=0), default=None,
               help="Largest guard nDCG@10 drop accepted without interpolating [0.01].")

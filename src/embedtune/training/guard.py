@@ -12,11 +12,13 @@ part in the choice and a held-out half that is only reported.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedtune.data.split import split_by_query
@@ -24,10 +26,14 @@ from embedtune.data.types import RetrievalSet
 from embedtune.errors import ConfigError
 from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model
+from embedtune.models import display_name, load_model, resolve_model
+from embedtune.training.pretrain import RESULT_FILE as PRETRAIN_RESULT
 
 if TYPE_CHECKING:
     import torch
     from sentence_transformers import SentenceTransformer
+
+    from embedtune.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +80,7 @@ class GuardResult:
     grid: list[dict[str, float]] = field(default_factory=list)
     decision: str = ""
     seconds: float = 0.0
+    base_model: str = ""  # what "base" is: the starting model, or what a pretrained start came from
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": METRIC, **self.__dict__}
@@ -133,6 +140,45 @@ def copy_state(model: SentenceTransformer) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
 
 
+def guard_base_name(config: TrainConfig) -> str | None:
+    """The model forgetting is measured against: ``config.guard_base``, else the starting model, or
+    what that was pretrained from.
+
+    A model made by ``embedtune pretrain`` has already moved away from the general model (TSDAE on
+    a domain corpus can cost general retrieval by itself), so measuring from it would hide that part
+    of the forgetting; its ``embedtune_pretrain.json`` names the model it started from.
+    """
+    if config.guard_base is not None:
+        return config.guard_base
+    start = resolve_model(config.model)
+    record = Path(start) / PRETRAIN_RESULT if Path(start).is_dir() else None
+    if record is None or not record.is_file():
+        return config.model
+    try:
+        return json.loads(record.read_text(encoding="utf-8"))["config"]["model"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{record}: cannot read the model it was pretrained from ({exc}); "
+                          "name the guard's base with --guard-base") from None
+
+
+def guard_base_state(model: SentenceTransformer, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """The weights the guard scores as "base" and mixes back in, checked against ``model``'s shapes."""
+    name = guard_base_name(config)
+    if name == config.model:
+        return copy_state(model)
+    logger.info("forgetting guard: measuring against %s, the model %s was pretrained from",
+                display_name(name), display_name(config.model))
+    state = copy_state(load_model(name))
+    ours = {key: tuple(t.shape) for key, t in model.state_dict().items()}
+    theirs = {key: tuple(t.shape) for key, t in state.items()}
+    if ours != theirs:
+        differ = sorted(set(ours) ^ set(theirs)) or [k for k in ours if ours[k] != theirs[k]]
+        raise ConfigError(f"guard_base: {display_name(name)} differs from {display_name(config.model)} "
+                          f"({len(differ)} weights, first: {differ[0]}); the guard mixes weights, so it needs "
+                          "the same architecture on both sides")
+    return state
+
+
 def split_guard_queries(guard: RetrievalSet, seed: int) -> tuple[list[str], list[str]]:
     """Guard-dev and held-out query ids: the evaluable queries split in half, seeded, by query text."""
     evaluable = guard.evaluable_query_ids()
@@ -147,7 +193,7 @@ def apply_forgetting_guard(base_state: Mapping[str, torch.Tensor], model: Senten
                            domain_dev: RetrievalSet, guard: RetrievalSet, *, threshold: float,
                            alphas: Sequence[float] = DEFAULT_ALPHAS, backend: str = "torch",
                            cache: EmbeddingCache | None = None, show_progress: bool = False,
-                           seed: int = 42) -> GuardResult:
+                           seed: int = 42, base_model: str = "") -> GuardResult:
     """Score ``model`` (tuned) against ``base_state`` on ``guard``; mix weights in place if it dropped.
 
     ``domain_dev`` is the dev split training picked its checkpoint on (already sampled to the dev
@@ -197,7 +243,7 @@ def apply_forgetting_guard(base_state: Mapping[str, torch.Tensor], model: Senten
         base=base, tuned=tuned, chosen=chosen, alpha=choice.alpha, interpolated=choice.interpolated,
         within_threshold=choice.within_threshold,
         grid=[{"alpha": m.alpha, "domain_dev": m.domain_dev, "guard_dev": m.guard_dev} for m in grid],
-        decision=decision, seconds=round(time.perf_counter() - start, 2),
+        decision=decision, seconds=round(time.perf_counter() - start, 2), base_model=base_model,
     )
 
 

@@ -97,7 +97,8 @@ def _guard_section(result: TrainResult) -> list[str]:
                  f"{guard['heldout_queries']} held-out ones did not): {guard['decision']}.", "",
              "| model | guard-dev | guard held-out |", "|---|---|---|"]
     saved = "saved" if not guard["interpolated"] else f"saved: alpha {guard['alpha']:g}"
-    for label, key in (("base", "base"), ("tuned", "tuned"), (saved, "chosen")):
+    base = f"base ({guard['base_model']})" if guard.get("base_model") else "base"
+    for label, key in ((base, "base"), ("tuned", "tuned"), (saved, "chosen")):
         lines.append(f"| {label} | {guard[key]['guard_dev']:.4f} | {guard[key]['heldout']:.4f} |")
     if guard["interpolated"]:
         lines += ["", f"The saved model is that mix, alpha {guard['alpha']:g}; the held-out scores above "

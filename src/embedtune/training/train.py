@@ -97,9 +97,9 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     set_prompts(model, config.query_prompt, config.document_prompt)
     base_state = None
     if guard_set is not None and is_main_process():
-        from embedtune.training.guard import copy_state
+        from embedtune.training.guard import guard_base_state
 
-        base_state = copy_state(model)  # the weights the guard mixes back in; taken before any training
+        base_state = guard_base_state(model, config)  # taken before any training
 
     settings = {**config.to_dict(), "data": [_data_name(d, p) for d, p in zip(sources, sets)] if len(sets) > 1
                 else _data_name(sources[0], prepared)}
@@ -137,13 +137,14 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     model = strategy.finalize(model, out, config)
     guard = None
     if guard_set is not None:
-        from embedtune.training.guard import apply_forgetting_guard
+        from embedtune.training.guard import apply_forgetting_guard, guard_base_name
 
         guard = apply_forgetting_guard(
             base_state, model, sample_corpus(prepared.dev, config.dev_corpus_size, config.seed), guard_set,
             threshold=config.guard_threshold, alphas=config.guard_alphas,
             backend=_dev_backend(precision),  # as the dev evaluator that picked the checkpoint
-            cache=cache, show_progress=show_progress, seed=config.seed).to_dict()
+            cache=cache, show_progress=show_progress, seed=config.seed,
+            base_model=display_name(guard_base_name(config))).to_dict()
     tuned_reports = [_score(model, p.heldout, cache, show_progress, "tuned model", dims) for p in sets]
     tuned_report = tuned_reports[0]
     afters = [r.metrics if r else None for r in tuned_reports]
