@@ -15,7 +15,8 @@ against a matmul peak measured here, in the same run.
 
 Training runs embedtune twice per strategy: with ``--dropout 0`` (attention then takes PyTorch's
 fused CPU kernel) and with ``--dropout 0.1`` (the model's own, as the plain script trains); each
-model's test nDCG@10 sits beside its speed.
+model's test nDCG@10 sits beside its speed, and its dev nDCG@10 (what a default may be chosen on).
+``--train-variants dropout0_lora_dropout0`` adds LoRA without dropout on its branch too.
 """
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ ENCODE_BACKENDS = ("torch", "onnx", "torch-bf16", "onnx-int8")
 PARTS = ("encode", "train", "eval")
 # embedtune training variants: name suffix -> extra `embedtune train` flags. Plain
 # sentence-transformers always trains with the model's own dropout (0.1 for MiniLM).
-TRAIN_VARIANTS: dict[str, list[str]] = {"_dropout0": ["--dropout", "0"], "_dropout0.1": ["--dropout", "0.1"]}
+TRAIN_VARIANTS: dict[str, list[str]] = {"_dropout0": ["--dropout", "0"], "_dropout0.1": ["--dropout", "0.1"],
+                                         "_dropout0_lora_dropout0": ["--dropout", "0", "--lora-dropout", "0"]}
+LORA_ONLY = {"_dropout0_lora_dropout0"}  # variants that change LoRA settings: not run for full fine-tuning
+STRATEGIES = ("full", "lora")
 
 
 def matmul_peak() -> dict[str, float]:
@@ -87,6 +91,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="Tiny slice: checks the script runs end to end.")
     parser.add_argument("--parts", default=",".join(PARTS), help="Comma-separated subset of: " + ", ".join(PARTS))
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help="Comma-separated training strategies the train part runs (full, lora).")
+    parser.add_argument("--train-variants", default="dropout0,dropout0.1",
+                        help="Comma-separated embedtune training variants: " +
+                             ", ".join(v.lstrip("_") for v in TRAIN_VARIANTS) + " (LoRA-only ones skip full).")
     parser.add_argument("--encode-backends", default=",".join(ENCODE_BACKENDS),
                         help="Comma-separated embedtune backends the encode part times beside plain.")
     args = parser.parse_args()
@@ -113,7 +122,8 @@ def main() -> None:
         encode_corpus(results, work, data, doc_lengths, doc_flops, peak,
                       [b for b in args.encode_backends.split(",") if b])
     if "train" in parts:
-        train_one_epoch(results, work, data)
+        train_one_epoch(results, work, data, [s for s in args.strategies.split(",") if s],
+                        ["_" + v for v in args.train_variants.split(",") if v])
     if "eval" in parts:
         full_evaluation(results, work, data)
     results.data["summary"] = summarize(results.data["steps"], work)
@@ -144,7 +154,7 @@ def encode_corpus(results: Results, work: Path, data: Path, doc_lengths: list[in
 
 
 
-def train_one_epoch(results: Results, work: Path, data: Path) -> None:
+def train_one_epoch(results: Results, work: Path, data: Path, strategies: list[str], variants: list[str]) -> None:
     """(b) One epoch, full and LoRA: the plain trainer script against each embedtune variant."""
     from embedtune.config import TrainConfig
     from embedtune.models import resolve_model
@@ -162,7 +172,10 @@ def train_one_epoch(results: Results, work: Path, data: Path) -> None:
     results.data["training_data"] = {"pairs": len(prepared.train), "tokens_per_epoch": pair_tokens}
     base = resolve_model(None)
     env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
-    for strategy in ("full", "lora"):
+    unknown = sorted(set(strategies) - set(STRATEGIES)) + sorted(set(variants) - set(TRAIN_VARIANTS))
+    if unknown:
+        raise SystemExit(f"speed.py: unknown strategy or training variant: {', '.join(unknown)}")
+    for strategy in strategies:
         lr = TrainConfig(strategy=strategy).resolved_learning_rate
         plain_dir = work / f"plain-{strategy}"
         out = work / f"plain_train_{strategy}.json"
@@ -173,7 +186,10 @@ def train_one_epoch(results: Results, work: Path, data: Path) -> None:
         plain.pop("stdout")
         plain.update(json.loads(out.read_text()))
         runs = [(f"train_plain_{strategy}", plain, plain_dir)]
-        for suffix, flags in TRAIN_VARIANTS.items():
+        for suffix in variants:
+            if strategy != "lora" and suffix in LORA_ONLY:
+                continue
+            flags = TRAIN_VARIANTS[suffix]
             key, ours_dir = f"train_embedtune_{strategy}{suffix}", work / f"embedtune-{strategy}{suffix}"
             ours = run_step(key, [PY, "-m", "embedtune.cli.app", "train", "--data", str(data), "--out", str(ours_dir),
                                   "--strategy", strategy, "--epochs", "1", "--eval-split", "none", "--json", "--overwrite",
@@ -226,7 +242,7 @@ def summarize(steps: dict, work: Path) -> dict:
     summary: dict[str, dict] = {}
     if "encode_plain" in steps:
         summary["encode_corpus"] = _summarize_encoding(steps, work)
-    if "train_plain_full" in steps:
+    if any(f"train_plain_{strategy}" in steps for strategy in STRATEGIES):
         summary["train_one_epoch"] = _summarize_training(steps)
     if "eval_plain" in steps:
         summary["full_evaluation"] = _summarize_evaluation(steps)
@@ -254,10 +270,12 @@ def _summarize_encoding(steps: dict, work: Path) -> dict:
 
 def _summarize_training(steps: dict) -> dict:
     training = {}
-    for strategy in ("full", "lora"):
-        plain = steps[f"train_plain_{strategy}"]
+    for strategy in STRATEGIES:
+        if (plain := steps.get(f"train_plain_{strategy}")) is None:  # not in --strategies
+            continue
         for suffix in TRAIN_VARIANTS:
-            ours = steps[f"train_embedtune_{strategy}{suffix}"]
+            if (ours := steps.get(f"train_embedtune_{strategy}{suffix}")) is None:
+                continue
             training[strategy + suffix] = {
                 "throughput_ratio": round(ours["examples_per_second"] / plain["examples_per_second"], 3),
                 "examples_per_second": {"plain_st": plain["examples_per_second"],
@@ -266,6 +284,8 @@ def _summarize_training(steps: dict) -> dict:
                 "peak_rss_gb": {"plain_st": plain["peak_rss_gb"], "embedtune": ours["peak_rss_gb"]},
                 "precision": ours["precision"],
                 "dropout": ours.get("dropout"),
+                "flags": TRAIN_VARIANTS[suffix],
+                "dev_ndcg@10": ours["dev_history"][-1]["eval_dev_ndcg@10"] if ours.get("dev_history") else None,
                 "note": "embedtune's seconds include its dev evaluation and checkpoint save",
             }
     return training

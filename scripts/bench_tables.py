@@ -153,10 +153,22 @@ def demo(data: dict) -> str:
             f"({nd['gain']:+.4f}).")
 
 
+def speed_memory(data: dict) -> str:
+    steps = data["steps"]
+    plain, ours = steps["encode_plain"], steps["encode_embedtune_torch"]
+    row = data["summary"]["encode_corpus"]["torch"]
+    return (f"`{data['command']}`: peak RSS encoding the {data['corpus']['documents']:,} abstracts, plain "
+            f"{plain['peak_rss_gb']:.2f} GB, embedtune `torch` {ours['peak_rss_gb']:.2f} GB "
+            f"({row['peak_rss_ratio']:.2f}× plain; nDCG@10 change {row['ndcg@10_change']:+.4f}, min cosine "
+            f"{row['min_cosine_to_plain']:.4f}). Seconds from this run are not a speed figure: other work shared "
+            "the CPU.")
+
+
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "results": ("scifact_supervised.json", supervised),
     "speed": ("speed.json", speed),
     "speed-train": ("speed_train.json", speed_train),
+    "speed-memory": ("speed_encode_memory.json", speed_memory),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
