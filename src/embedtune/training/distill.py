@@ -10,7 +10,10 @@ Two ways, chosen with the loss:
   bi-encoder teacher's embedding of it (MSELoss); the teacher must have the student's size.
 
 Teacher scores are computed once, before training, and kept in the embedding cache keyed by the
-teacher's weights and the exact rows, so a resumed or repeated run does not score them again.
+teacher's weights, the precision and the exact rows, so a resumed or repeated run does not score
+them again. A bf16 training run scores its teacher in bf16 too (``teacher_precision`` auto): the
+student learns the labels through bf16 arithmetic anyway, and a teacher several times the
+student's size otherwise takes longer to score the rows than the student takes to train on them.
 """
 from __future__ import annotations
 
@@ -52,21 +55,35 @@ def teacher_kind(name: str, kind: str = "auto") -> TeacherKind:
 
 
 def distillation_columns(pairs: TrainingPairs, config: Any, student: SentenceTransformer,
-                         cache: EmbeddingCache | None, show_progress: bool) -> dict[str, list]:
-    """The training columns for a distillation loss: texts plus the teacher's ``label``."""
+                         cache: EmbeddingCache | None, show_progress: bool,
+                         precision: str = "fp32") -> dict[str, list]:
+    """The training columns for a distillation loss: texts plus the teacher's ``label``.
+
+    ``precision`` is the training run's; ``config.teacher_precision`` auto follows it.
+    """
+    teacher_precision = teacher_precision_for(config, precision)
     if config.loss == "margin_mse":
-        return _margin_columns(pairs, config, cache, show_progress)
-    return _embedding_columns(pairs, config, student, cache, show_progress)
+        return _margin_columns(pairs, config, cache, show_progress, teacher_precision)
+    return _embedding_columns(pairs, config, student, show_progress, teacher_precision)
+
+
+def teacher_precision_for(config: Any, training_precision: str) -> str:
+    """fp32 or bf16: ``config.teacher_precision`` unless auto, which is bf16 only for a bf16 run."""
+    chosen = getattr(config, "teacher_precision", "auto")
+    if chosen != "auto":
+        return chosen
+    return "bf16" if training_precision == "bf16" else "fp32"
 
 
 def _margin_columns(pairs: TrainingPairs, config: Any, cache: EmbeddingCache | None,
-                    show_progress: bool) -> dict[str, list]:
+                    show_progress: bool, precision: str) -> dict[str, list]:
     if not pairs.num_negatives:
         raise ConfigError("loss margin_mse learns the teacher's score margin between a positive and a hard "
                           "negative, and these training rows have no negatives: run `embedtune mine` first "
                           "(or give a triplet file), or use --loss embedding_mse")
     margins = teacher_margins(config.teacher, config.teacher_kind, pairs, batch_size=config.teacher_batch_size,
-                              max_seq_length=config.max_seq_length, cache=cache, show_progress=show_progress)
+                              max_seq_length=config.max_seq_length, cache=cache, show_progress=show_progress,
+                              precision=precision)
     columns: dict[str, list] = pairs.to_columns()
     columns["label"] = margins.tolist()
     return columns
@@ -74,22 +91,24 @@ def _margin_columns(pairs: TrainingPairs, config: Any, cache: EmbeddingCache | N
 
 def teacher_margins(teacher: str, kind: str, pairs: TrainingPairs, *, batch_size: int = 32,
                     max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
-                    show_progress: bool = False) -> np.ndarray:
-    """``(rows, negatives)`` margins ``s(q, p) - s(q, n_i)`` under the teacher, cached."""
+                    show_progress: bool = False, precision: str = "fp32") -> np.ndarray:
+    """``(rows, negatives)`` margins ``s(q, p) - s(q, n_i)`` under the teacher (in ``precision``: fp32
+    or bf16), cached."""
     resolved = teacher_kind(teacher, kind)
     rows = [[q, p, *negs] for q, p, negs in zip(pairs.queries, pairs.positives, pairs.negatives)]
     flat = ["\x1f".join(row) for row in rows]
     path = None
     if cache is not None:
-        path = cache.path_for(_teacher_key(teacher, resolved), flat, "teacher-margins")
+        role = "teacher-margins" if precision == "fp32" else f"teacher-margins-{precision}"
+        path = cache.path_for(_teacher_key(teacher, resolved), flat, role)
         if (cached := cache.load(path)) is not None and cached.shape == (len(rows), pairs.num_negatives):
             logger.info("loaded %d teacher margins from the cache (%s)", len(rows), path.name)
             return cached
-    logger.info("scoring %d training rows with the %s teacher %s", len(rows), resolved, teacher)
+    logger.info("scoring %d training rows with the %s teacher %s (%s)", len(rows), resolved, teacher, precision)
     if resolved == "cross-encoder":
-        scores = _cross_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress)
+        scores = _cross_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress, precision)
     else:
-        scores = _bi_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress)
+        scores = _bi_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress, precision)
     margins = (scores[:, :1] - scores[:, 1:]).astype(np.float32)
     if path is not None:
         cache.save(path, margins)
@@ -112,7 +131,7 @@ def _teacher_key(teacher: str, kind: str) -> str:
 
 
 def _cross_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq_length: int | None,
-                          show_progress: bool) -> np.ndarray:
+                          show_progress: bool, precision: str = "fp32") -> np.ndarray:
     """Every (query, document) of every row scored by the cross-encoder, through its activation."""
     from sentence_transformers import CrossEncoder
 
@@ -124,8 +143,12 @@ def _cross_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, 
         raise ConfigError(f'cannot load teacher "{teacher}" as a cross-encoder ({str(exc).splitlines()[0]})') from exc
     width = len(rows[0]) - 1
     pairs = [(row[0], doc) for row in rows for doc in row[1:]]
-    scores = np.asarray(model.predict(pairs, batch_size=batch_size, show_progress_bar=show_progress,
-                                      convert_to_numpy=True), dtype=np.float32)
+    import torch
+
+    with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        predicted = model.predict(pairs, batch_size=batch_size, show_progress_bar=show_progress,
+                                  convert_to_tensor=True)
+    scores = predicted.float().cpu().numpy()
     if scores.ndim != 1:
         raise ConfigError(f'teacher "{teacher}" gives {scores.shape[-1]} scores per pair; a distillation '
                           "teacher must give one relevance score")
@@ -133,13 +156,13 @@ def _cross_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, 
 
 
 def _bi_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq_length: int | None,
-                       show_progress: bool) -> np.ndarray:
+                       show_progress: bool, precision: str = "fp32") -> np.ndarray:
     """Cosine of the teacher's query and document embeddings (each unique text encoded once)."""
     from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
     from embedtune.models import load_model
 
     model = load_model(teacher, max_seq_length=max_seq_length)
-    encoder = make_encoder(model, batch_size=batch_size)
+    encoder = make_encoder(model, _backend(precision), batch_size=batch_size)
     queries = list(dict.fromkeys(row[0] for row in rows))
     docs = list(dict.fromkeys(doc for row in rows for doc in row[1:]))
     q_vectors = encode_queries(model, queries, encoder=encoder, show_progress=show_progress)
@@ -151,8 +174,12 @@ def _bi_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max
     return np.einsum("rd,rkd->rk", q, d)
 
 
+def _backend(precision: str) -> str:
+    return "torch-bf16" if precision == "bf16" else "torch"
+
+
 def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTransformer,
-                       cache: EmbeddingCache | None, show_progress: bool) -> dict[str, list]:
+                       show_progress: bool, precision: str) -> dict[str, list]:
     """Every distinct training text with the teacher's embedding of it as the label.
 
     Queries and documents go in one column, the trainer's first, so the student encodes every text
@@ -172,6 +199,7 @@ def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTrans
                           "compares scores and works with any teacher")
     texts = list(dict.fromkeys([*pairs.queries, *pairs.positives, *(n for row in pairs.negatives for n in row)]))
     logger.info("encoding %d training texts with the teacher %s", len(texts), config.teacher)
-    vectors = encode_queries(teacher, texts, encoder=make_encoder(teacher, batch_size=config.teacher_batch_size),
+    encoder = make_encoder(teacher, _backend(precision), batch_size=config.teacher_batch_size)
+    vectors = encode_queries(teacher, texts, encoder=encoder,
                              show_progress=show_progress)
     return {"text": texts, "label": vectors.tolist()}

@@ -121,7 +121,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     precision = resolve_precision(config.precision, model.device.type)
     description = "; ".join(p.description for p in sets)
     num_pairs = sum(len(p.train) for p in sets)
-    columns = [_training_columns(model, p.train, config, cache, show_progress) for p in sets]
+    columns = [_training_columns(model, p.train, config, cache, show_progress, precision) for p in sets]
     trainer, evaluator = _build_trainer(model, columns, num_pairs, [p.dev for p in sets], config,
                                         out / CHECKPOINTS, show_progress, precision)
     start = time.perf_counter()
@@ -216,12 +216,12 @@ def _dev_backend(precision: str) -> str:
 
 
 def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cache: EmbeddingCache,
-                      show_progress: bool) -> dict[str, list]:
+                      show_progress: bool, precision: str) -> dict[str, list]:
     """The trainer's columns: the text columns, plus the teacher's labels for a distillation loss."""
     from embedtune.training.distill import DISTILL_LOSSES, distillation_columns
 
     if config.loss in DISTILL_LOSSES:
-        return distillation_columns(pairs, config, model, cache, show_progress)
+        return distillation_columns(pairs, config, model, cache, show_progress, precision)
     return pairs.to_columns()
 
 
