@@ -119,6 +119,10 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     model = strategy.prepare(model, config)
 
     precision = resolve_precision(config.precision, model.device.type)
+    if precision != "fp32" and config.strategy in ("lora", "qlora"):
+        from embedtune.training.strategies import keep_adapter_inputs_in_compute_dtype
+
+        keep_adapter_inputs_in_compute_dtype(model)
     description = "; ".join(p.description for p in sets)
     num_pairs = sum(len(p.train) for p in sets)
     columns = [_training_columns(model, p.train, config, cache, show_progress, precision) for p in sets]
