@@ -82,7 +82,9 @@ class TrainConfig:
                                                                    "weights are interpolated back towards the base."})
     guard_alphas: list[float] = field(default_factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5],
                                       metadata={"help": "Weights of the tuned model tried in the mix "
-                                                        "(1 - alpha) * base + alpha * tuned, each in (0, 1]."})
+                                                        "(1 - alpha) * base + alpha * tuned, each in (0, 1]; if "
+                                                        "none stays within the threshold, the guard steps on "
+                                                        "towards the base by 0.1 (down to 0.1) until one does."})
     sampling: str = field(default="proportional", metadata={"help": "With several training data sets: proportional "
                                                                     "draws each batch from one set, in proportion to "
                                                                     "its size (every row used); round_robin takes "

@@ -200,3 +200,55 @@ def test_guard_base_of_another_architecture_is_refused(monkeypatch) -> None:
     with pytest.raises(ConfigError, match="layer.weight.*same architecture"):
         guard.guard_base_state(Weights(4), TrainConfig(model="start", guard_base="bigger"))
     assert guard.guard_base_state(Weights(4), TrainConfig(model="start", guard_base="start"))["layer.weight"].shape == (4,)
+
+
+class _OneWeight:
+    """A stand-in model whose single weight is the mix: 0.0 the base, 1.0 the tuned model."""
+
+    def __init__(self) -> None:
+        self.w = torch.tensor([1.0])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"w": self.w}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.w = state["w"].clone()
+
+
+def _guard_run(monkeypatch: pytest.MonkeyPatch, forgetting: float, threshold: float = 0.01):
+    """Guard nDCG@10 falls by ``forgetting`` times the weight of the tuned model; domain dev rises with it."""
+    from types import SimpleNamespace
+
+    from embedtune.training import guard as guard_module
+
+    model, guard, domain = _OneWeight(), guard_set(20), guard_set(4)
+
+    def fake_evaluate(m, data, **kwargs):
+        w = float(m.w[0])
+        if data is domain:
+            return SimpleNamespace(metrics={"ndcg@10": 0.6 + 0.2 * w})
+        return SimpleNamespace(per_query={q: {"ndcg@10": 0.5 - forgetting * w} for q in data.queries})
+
+    monkeypatch.setattr(guard_module, "evaluate_model", fake_evaluate)
+    return guard_module.apply_forgetting_guard({"w": torch.tensor([0.0])}, model, domain, guard,
+                                               threshold=threshold), model
+
+
+def test_when_the_grid_forgets_too_much_the_guard_steps_on_towards_the_base(monkeypatch) -> None:
+    result, model = _guard_run(monkeypatch, forgetting=0.035)  # alpha 0.5 still drops 0.0175; 0.2 drops 0.007
+    assert [m["alpha"] for m in result.grid] == [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]  # stopped at the first within
+    assert (result.alpha, result.within_threshold) == (0.2, True)
+    assert float(model.w[0]) == pytest.approx(0.2), "the model holds the chosen mix"
+
+
+def test_the_extension_ends_at_its_floor_and_says_the_threshold_was_not_kept(monkeypatch) -> None:
+    result, _ = _guard_run(monkeypatch, forgetting=0.5)  # even alpha 0.1 drops 0.05
+    assert [m["alpha"] for m in result.grid][-1] == 0.1
+    assert (result.alpha, result.within_threshold) == (0.1, False)
+    assert "no mix stayed within it" in result.decision
+
+
+def test_a_grid_mix_within_the_threshold_needs_no_extension(monkeypatch) -> None:
+    result, _ = _guard_run(monkeypatch, forgetting=0.018)  # alpha 0.5 drops 0.009
+    assert [m["alpha"] for m in result.grid] == [0.9, 0.8, 0.7, 0.6, 0.5]
+    assert (result.alpha, result.within_threshold) == (0.5, True)

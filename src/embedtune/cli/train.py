@@ -86,7 +86,8 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--guard-threshold", type=click.FloatRange(min=0), default=None,
               help="Largest guard nDCG@10 drop accepted without interpolating [0.01].")
 @click.option("--guard-alphas", default=None,
-              help="Comma-separated weights of the tuned model tried in the mix, each in (0, 1] "
+              help="Comma-separated weights of the tuned model tried in the mix, each in (0, 1]; if none "
+                   "stays within the threshold, smaller ones follow in steps of 0.1 down to 0.1 "
                    "[0.9,0.8,0.7,0.6,0.5].")
 @click.option("--overwrite", is_flag=True, help="Replace whatever is in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")

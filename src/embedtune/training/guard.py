@@ -4,7 +4,9 @@ Fine-tuning on one domain can cost retrieval quality elsewhere (catastrophic for
 guard scores the base and the tuned model on a general labelled set (any BEIR folder); when
 nDCG@10 there fell by more than a threshold, it interpolates every floating-point weight between
 the two, θ = (1 − α)·θ_base + α·θ_tuned (WiSE-FT, Wortsman et al. 2022), and keeps the mix that
-scores best on the *domain* dev split among those whose guard drop is within the threshold.
+scores best on the *domain* dev split among those whose guard drop is within the threshold. If
+no mix of the grid is, it steps on towards the base (α 0.4, 0.3, … 0.1) and stops at the first
+that is.
 
 The guard usually has a single labelled split, and a mix chosen on some queries flatters itself
 when scored on the same ones. So its queries are split, seeded, into a guard-dev half that takes
@@ -38,6 +40,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_ALPHAS: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)
+# When no mix of the grid stays within the threshold, the guard steps on towards the base by this
+# much, down to this floor, and stops at the first mix that does: a model that forgot more than the
+# grid can undo still gets the most tuning that keeps the promise.
+EXTENSION_STEP = 0.1
+EXTENSION_FLOOR = 0.1
 METRIC = "ndcg@10"
 # Scores are means of per-query floats; a mix equal to the base must not fail a threshold of 0 by rounding.
 _TOLERANCE = 1e-9
@@ -179,6 +186,13 @@ def guard_base_state(model: SentenceTransformer, config: TrainConfig) -> dict[st
     return state
 
 
+def extension_alphas(smallest: float) -> list[float]:
+    """The mixes tried past the grid, nearest the tuned model first: steps of EXTENSION_STEP below
+    ``smallest``, down to EXTENSION_FLOOR."""
+    steps = math.floor(round((smallest - EXTENSION_FLOOR) / EXTENSION_STEP, 6))
+    return [round(smallest - EXTENSION_STEP * i, 6) for i in range(1, steps + 1)]
+
+
 def split_guard_queries(guard: RetrievalSet, seed: int) -> tuple[list[str], list[str]]:
     """Guard-dev and held-out query ids: the evaluable queries split in half, seeded, by query text."""
     evaluable = guard.evaluable_query_ids()
@@ -220,15 +234,23 @@ def apply_forgetting_guard(base_state: Mapping[str, torch.Tensor], model: Senten
 
     grid: list[MixScore] = []
     heldout_of: dict[float, float] = {1.0: tuned["heldout"]}
+
+    def score_mix(alpha: float) -> MixScore:
+        model.load_state_dict(interpolate_state(base_state, tuned_state, alpha))
+        scores = guard_scores(use_cache=False)
+        domain = evaluate_model(model, domain_dev, metrics=(METRIC,), backend=backend).metrics[METRIC]
+        grid.append(MixScore(alpha=alpha, domain_dev=domain, guard_dev=scores["guard_dev"]))
+        heldout_of[alpha] = scores["heldout"]
+        logger.info("forgetting guard: alpha %g: domain dev %.4f, guard-dev %.4f", alpha, domain, scores["guard_dev"])
+        return grid[-1]
+
     if needs_interpolation(base["guard_dev"], tuned["guard_dev"], threshold):
         for alpha in alphas:
-            model.load_state_dict(interpolate_state(base_state, tuned_state, alpha))
-            scores = guard_scores(use_cache=False)
-            domain = evaluate_model(model, domain_dev, metrics=(METRIC,), backend=backend).metrics[METRIC]
-            grid.append(MixScore(alpha=alpha, domain_dev=domain, guard_dev=scores["guard_dev"]))
-            heldout_of[alpha] = scores["heldout"]
-            logger.info("forgetting guard: alpha %g: domain dev %.4f, guard-dev %.4f", alpha, domain,
-                        scores["guard_dev"])
+            score_mix(alpha)
+        if all(needs_interpolation(base["guard_dev"], m.guard_dev, threshold) for m in grid):
+            for alpha in extension_alphas(min(alphas)):
+                if not needs_interpolation(base["guard_dev"], score_mix(alpha).guard_dev, threshold):
+                    break
     choice = choose_mix(base["guard_dev"], tuned["guard_dev"], grid, threshold)
     chosen_guard_dev = tuned["guard_dev"] if choice.alpha == 1.0 else \
         next(m.guard_dev for m in grid if m.alpha == choice.alpha)
