@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--reuse", type=Path, default=None,
                         help="A scifact_mining.py result made with the same settings: copy its in_batch_only "
                              "and hybrid variants as in_batch_mnrl and mined.")
+    parser.add_argument("--redo", default="",
+                        help="With --continue: comma-separated recipes to measure again (their earlier results are "
+                             "dropped, e.g. after a change to the code they exercise).")
     parser.add_argument("--continue", dest="resume", action="store_true",
                         help="Add to an existing --result file; recipes it already holds are skipped, and a "
                              "training run that was interrupted in --workdir resumes from its last checkpoint.")
@@ -97,6 +100,9 @@ def main() -> None:
     results = Results(result_path, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
     if args.resume:
         results.continue_earlier()
+        for name in filter(None, args.redo.split(",")):
+            if results.data["steps"].pop(name, None) is not None:
+                print(f"{name}: earlier result dropped (--redo)", flush=True)
     if args.reuse:
         _reuse(results, args.reuse)
     env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
