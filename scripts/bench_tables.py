@@ -78,6 +78,9 @@ def training_rows(train: dict) -> list[str]:
         eps, nd, rss = row["examples_per_second"], row["test_ndcg@10"], row["peak_rss_gb"]
         strategy = variant.partition("_")[0]
         dropout = "" if row.get("dropout") is None else f", dropout {row['dropout']:g}"
+        flags = row.get("flags") or []
+        if "--lora-dropout" in flags:
+            dropout += f", LoRA dropout {float(flags[flags.index('--lora-dropout') + 1]):g}"
         label = f"{strategy} ({row['precision']}{dropout})"
         lines.append(f"| {label} | {eps['plain_st']:.2f} | {eps['embedtune']:.2f} "
                      f"| {row['throughput_ratio']:.2f}× | {nd['plain_st']:.4f} / {nd['embedtune']:.4f} "
@@ -169,6 +172,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed": ("speed.json", speed),
     "speed-train": ("speed_train.json", speed_train),
     "speed-memory": ("speed_encode_memory.json", speed_memory),
+    "speed-train-lora": ("speed_train_lora.json", speed_train),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
