@@ -45,7 +45,7 @@ def main() -> None:
         from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
         from embedtune.inference.memory import return_freed_buffers
 
-        result["malloc_tuning"] = return_freed_buffers()  # as `embedtune eval` does (EMBEDTUNE_MALLOC_TUNING=0: off)
+        result["malloc_tuning"] = return_freed_buffers()  # as `embedtune eval` does (on only with EMBEDTUNE_MALLOC_TUNING=1)
 
         start = time.perf_counter()
         encoder = make_encoder(model, args.backend)

@@ -157,14 +157,14 @@ def demo(data: dict) -> str:
 
 
 def speed_memory(data: dict) -> str:
-    steps = data["steps"]
-    plain, ours = steps["encode_plain"], steps["encode_embedtune_torch"]
-    row = data["summary"]["encode_corpus"]["torch"]
+    steps, rows = data["steps"], data["summary"]["encode_corpus"]
+    plain = steps["encode_plain"]
+    parts = [f"`{backend}` {steps[f'encode_embedtune_{backend}']['peak_rss_gb']:.2f} GB "
+             f"({row['peak_rss_ratio']:.2f}× plain; nDCG@10 change {row['ndcg@10_change']:+.4f})"
+             for backend, row in rows.items()]
     return (f"`{data['command']}`: peak RSS encoding the {data['corpus']['documents']:,} abstracts, plain "
-            f"{plain['peak_rss_gb']:.2f} GB, embedtune `torch` {ours['peak_rss_gb']:.2f} GB "
-            f"({row['peak_rss_ratio']:.2f}× plain; nDCG@10 change {row['ndcg@10_change']:+.4f}, min cosine "
-            f"{row['min_cosine_to_plain']:.4f}). Seconds from this run are not a speed figure: other work shared "
-            "the CPU.")
+            f"{plain['peak_rss_gb']:.2f} GB; embedtune {', '.join(parts)}."
+            + (f" {data['readme_note']}" if data.get("readme_note") else ""))
 
 
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
@@ -172,6 +172,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed": ("speed.json", speed),
     "speed-train": ("speed_train.json", speed_train),
     "speed-memory": ("speed_encode_memory.json", speed_memory),
+    "speed-memory-backends": ("speed_encode_memory_backends.json", speed_memory),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),

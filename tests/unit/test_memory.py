@@ -40,7 +40,10 @@ def test_applied_on_linux():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc setting, Linux only")
-def test_opt_out_leaves_the_allocator_alone():
+def test_off_by_default_it_leaves_the_allocator_alone():
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDTUNE_MALLOC_TUNING"}
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.split()[0] == "False"
     applied, _ = _probe(EMBEDTUNE_MALLOC_TUNING="0")
     assert not applied
 
