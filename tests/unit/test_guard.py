@@ -186,7 +186,6 @@ def test_unreadable_pretrain_record_names_the_file_and_the_way_out(tmp_path) -> 
 
 
 def test_guard_base_of_another_architecture_is_refused(monkeypatch) -> None:
-    from embedtune.config import TrainConfig
     from embedtune.training import guard
 
     class Weights:
@@ -198,8 +197,8 @@ def test_guard_base_of_another_architecture_is_refused(monkeypatch) -> None:
 
     monkeypatch.setattr(guard, "load_model", lambda name: Weights(8))
     with pytest.raises(ConfigError, match="layer.weight.*same architecture"):
-        guard.guard_base_state(Weights(4), TrainConfig(model="start", guard_base="bigger"))
-    assert guard.guard_base_state(Weights(4), TrainConfig(model="start", guard_base="start"))["layer.weight"].shape == (4,)
+        guard.guard_base_state(Weights(4), "bigger", "start")
+    assert guard.guard_base_state(Weights(4), "start", "start")["layer.weight"].shape == (4,)
 
 
 class _OneWeight:

@@ -50,3 +50,12 @@ def resolve_precision(precision: str, device: str) -> Literal["fp32", "bf16", "f
     if precision == "bf16" and kind == "cpu" and not cpu_has_native_bf16():
         logger.warning("this CPU has no native bf16: bf16 will be emulated and slower than fp32")
     return precision  # type: ignore[return-value]
+
+
+def training_encoder_backend(precision: str) -> str:
+    """The encoder backend that matches a training run's precision: ``torch-bf16`` for bf16, else ``torch``.
+
+    Encodings made during training (dev scores that rank checkpoints and guard mixes, a teacher's
+    labels) feed comparisons or a bf16 student, so a bf16 run may make them with the fast bf16 encoder.
+    """
+    return "torch-bf16" if precision == "bf16" else "torch"

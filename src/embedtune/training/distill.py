@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from embedtune.errors import ConfigError
+from embedtune.inference.precision import training_encoder_backend
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -69,9 +70,8 @@ def distillation_columns(pairs: TrainingPairs, config: Any, student: SentenceTra
 
 def teacher_precision_for(config: Any, training_precision: str) -> str:
     """fp32 or bf16: ``config.teacher_precision`` unless auto, which is bf16 only for a bf16 run."""
-    chosen = getattr(config, "teacher_precision", "auto")
-    if chosen != "auto":
-        return chosen
+    if config.teacher_precision != "auto":
+        return config.teacher_precision
     return "bf16" if training_precision == "bf16" else "fp32"
 
 
@@ -162,7 +162,7 @@ def _bi_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max
     from embedtune.models import load_model
 
     model = load_model(teacher, max_seq_length=max_seq_length)
-    encoder = make_encoder(model, _backend(precision), batch_size=batch_size)
+    encoder = make_encoder(model, training_encoder_backend(precision), batch_size=batch_size)
     queries = list(dict.fromkeys(row[0] for row in rows))
     docs = list(dict.fromkeys(doc for row in rows for doc in row[1:]))
     q_vectors = encode_queries(model, queries, encoder=encoder, show_progress=show_progress)
@@ -172,10 +172,6 @@ def _bi_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max
     q = q_vectors[[q_index[row[0]] for row in rows]]
     d = np.stack([d_vectors[[d_index[doc] for doc in row[1:]]] for row in rows])
     return np.einsum("rd,rkd->rk", q, d)
-
-
-def _backend(precision: str) -> str:
-    return "torch-bf16" if precision == "bf16" else "torch"
 
 
 def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTransformer,
@@ -199,7 +195,7 @@ def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTrans
                           "compares scores and works with any teacher")
     texts = list(dict.fromkeys([*pairs.queries, *pairs.positives, *(n for row in pairs.negatives for n in row)]))
     logger.info("encoding %d training texts with the teacher %s", len(texts), config.teacher)
-    encoder = make_encoder(teacher, _backend(precision), batch_size=config.teacher_batch_size)
+    encoder = make_encoder(teacher, training_encoder_backend(precision), batch_size=config.teacher_batch_size)
     vectors = encode_queries(teacher, texts, encoder=encoder,
                              show_progress=show_progress)
     return {"text": texts, "label": vectors.tolist()}

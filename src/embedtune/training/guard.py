@@ -168,19 +168,19 @@ def guard_base_name(config: TrainConfig) -> str | None:
                           "name the guard's base with --guard-base") from None
 
 
-def guard_base_state(model: SentenceTransformer, config: TrainConfig) -> dict[str, torch.Tensor]:
-    """The weights the guard scores as "base" and mixes back in, checked against ``model``'s shapes."""
-    name = guard_base_name(config)
-    if name == config.model:
+def guard_base_state(model: SentenceTransformer, name: str | None, start: str | None) -> dict[str, torch.Tensor]:
+    """The weights of ``name`` (from :func:`guard_base_name`), which the guard scores as "base" and
+    mixes back in, checked against the shapes of ``model``, loaded from ``start``."""
+    if name == start:
         return copy_state(model)
-    logger.info("forgetting guard: measuring against %s, the model %s was pretrained from",
-                display_name(name), display_name(config.model))
+    logger.info("forgetting guard: measuring against %s, not the starting model %s",
+                display_name(name), display_name(start))
     state = copy_state(load_model(name))
     ours = {key: tuple(t.shape) for key, t in model.state_dict().items()}
     theirs = {key: tuple(t.shape) for key, t in state.items()}
     if ours != theirs:
         differ = sorted(set(ours) ^ set(theirs)) or [k for k in ours if ours[k] != theirs[k]]
-        raise ConfigError(f"guard_base: {display_name(name)} differs from {display_name(config.model)} "
+        raise ConfigError(f"guard_base: {display_name(name)} differs from {display_name(start)} "
                           f"({len(differ)} weights, first: {differ[0]}); the guard mixes weights, so it needs "
                           "the same architecture on both sides")
     return state

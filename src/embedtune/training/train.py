@@ -16,7 +16,7 @@ from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_bm25, evaluate_model, sample_corpus
 from embedtune.evaluation.report import EvalReport
 from embedtune.evaluation.report_html import TOP_DOCUMENTS, build_facts, write_report
-from embedtune.inference.precision import resolve_precision
+from embedtune.inference.precision import resolve_precision, training_encoder_backend
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.prompts import column_prompts, set_prompts
 from embedtune.training.data_prep import prepare_data
@@ -95,11 +95,12 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
                        display_name(config.model))
     # Prompts go in before the base is scored, so before and after differ only by training.
     set_prompts(model, config.query_prompt, config.document_prompt)
-    base_state = None
+    base_state, guard_base = None, None
     if guard_set is not None and is_main_process():
-        from embedtune.training.guard import guard_base_state
+        from embedtune.training.guard import guard_base_name, guard_base_state
 
-        base_state = guard_base_state(model, config)  # taken before any training
+        guard_base = guard_base_name(config)
+        base_state = guard_base_state(model, guard_base, config.model)  # taken before any training
 
     settings = {**config.to_dict(), "data": [_data_name(d, p) for d, p in zip(sources, sets)] if len(sets) > 1
                 else _data_name(sources[0], prepared)}
@@ -141,14 +142,14 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     model = strategy.finalize(model, out, config)
     guard = None
     if guard_set is not None:
-        from embedtune.training.guard import apply_forgetting_guard, guard_base_name
+        from embedtune.training.guard import apply_forgetting_guard
 
         guard = apply_forgetting_guard(
             base_state, model, sample_corpus(prepared.dev, config.dev_corpus_size, config.seed), guard_set,
             threshold=config.guard_threshold, alphas=config.guard_alphas,
-            backend=_dev_backend(precision),  # as the dev evaluator that picked the checkpoint
+            backend=training_encoder_backend(precision),  # as the dev evaluator that picked the checkpoint
             cache=cache, show_progress=show_progress, seed=config.seed,
-            base_model=display_name(guard_base_name(config))).to_dict()
+            base_model=display_name(guard_base)).to_dict()
     tuned_reports = [_score(model, p.heldout, cache, show_progress, "tuned model", dims) for p in sets]
     tuned_report = tuned_reports[0]
     afters = [r.metrics if r else None for r in tuned_reports]
@@ -213,12 +214,6 @@ def _report_facts(result: TrainResult, base_report: EvalReport | None, tuned_rep
                        data=heldout, bm25=bm25, training=result.to_dict(), guard=result.guard, kind="train")
 
 
-def _dev_backend(precision: str) -> str:
-    """Dev scores only rank checkpoints (and guard mixes) against each other, so a bf16 run may
-    score them with the fast bf16 encoder."""
-    return "torch-bf16" if precision == "bf16" else "torch"
-
-
 def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cache: EmbeddingCache,
                       show_progress: bool, precision: str) -> dict[str, list]:
     """The trainer's columns: the text columns, plus the teacher's labels for a distillation loss."""
@@ -246,7 +241,7 @@ def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, de
     logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
     distributed = world_size() > 1
     samples = [sample_corpus(dev, config.dev_corpus_size, config.seed) for dev in devs]
-    evaluator = DevRetrievalEvaluator(samples[0] if len(samples) == 1 else samples, backend=_dev_backend(precision))
+    evaluator = DevRetrievalEvaluator(samples[0] if len(samples) == 1 else samples, backend=training_encoder_backend(precision))
     # the prompts encode_query / encode_document will use, for every column any data set has
     prompts = column_prompts(model, list(dict.fromkeys(c for cs in columns for c in cs)))
     if prompts:
