@@ -16,7 +16,9 @@ against a matmul peak measured here, in the same run.
 Training runs embedtune twice per strategy: with ``--dropout 0`` (attention then takes PyTorch's
 fused CPU kernel) and with ``--dropout 0.1`` (the model's own, as the plain script trains); each
 model's test nDCG@10 sits beside its speed, and its dev nDCG@10 (what a default may be chosen on).
-``--train-variants dropout0_lora_dropout0`` adds LoRA without dropout on its branch too.
+``--train-variants dropout0_lora_dropout0`` adds LoRA without dropout on its branch too, and
+``dropout0.1_attn0`` keeps the hidden-state dropout 0.1 but drops none of the attention
+probabilities (``--attention-dropout 0``), so attention still takes the fused kernel.
 """
 from __future__ import annotations
 
@@ -38,7 +40,9 @@ PARTS = ("encode", "train", "eval")
 # embedtune training variants: name suffix -> extra `embedtune train` flags. Plain
 # sentence-transformers always trains with the model's own dropout (0.1 for MiniLM).
 TRAIN_VARIANTS: dict[str, list[str]] = {"_dropout0": ["--dropout", "0"], "_dropout0.1": ["--dropout", "0.1"],
-                                         "_dropout0_lora_dropout0": ["--dropout", "0", "--lora-dropout", "0"]}
+                                         "_dropout0_lora_dropout0": ["--dropout", "0", "--lora-dropout", "0"],
+                                         # the model's hidden-state dropout, as plain trains, minus the attention mask
+                                         "_dropout0.1_attn0": ["--dropout", "0.1", "--attention-dropout", "0"]}
 LORA_ONLY = {"_dropout0_lora_dropout0"}  # variants that change LoRA settings: not run for full fine-tuning
 STRATEGIES = ("full", "lora")
 

@@ -64,6 +64,9 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Dropout inside the model while training; 0 lets attention use its fused kernel, "
                    "0.1 is MiniLM's/BERT's own [0].")
+@click.option("--attention-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Dropout on attention probabilities alone, e.g. --dropout 0.1 --attention-dropout 0: "
+                   "the model's hidden-state dropout with the fused attention kernel [same as --dropout].")
 @click.option("--sampling", type=click.Choice(DATASET_SAMPLINGS), default=None,
               help="Several --data: proportional draws each batch from one set in proportion to its size; "
                    "round_robin takes the sets in turn until the smallest runs out [proportional].")

@@ -152,7 +152,7 @@ def _prepare_qlora(model: SentenceTransformer, config: TrainConfig) -> SentenceT
 
     from embedtune.models import load_model
     from embedtune.prompts import copy_prompts
-    from embedtune.training.dropout import set_dropout
+    from embedtune.training.dropout import apply_training_dropout
 
     quantization = BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
@@ -163,8 +163,7 @@ def _prepare_qlora(model: SentenceTransformer, config: TrainConfig) -> SentenceT
     quantized = load_model(config.model, device=f"cuda:{device}", max_seq_length=config.max_seq_length,
                            model_kwargs={"quantization_config": quantization, "device_map": {"": device}})
     copy_prompts(model, quantized)
-    if config.dropout is not None:
-        set_dropout(quantized, config.dropout)
+    apply_training_dropout(quantized, config)
     # Casts the unquantised layers (norms, embeddings) to fp32 and freezes the base; gradient
     # checkpointing stays off, as in the other strategies.
     prepare_model_for_kbit_training(quantized.transformers_model, use_gradient_checkpointing=False)

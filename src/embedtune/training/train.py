@@ -21,7 +21,7 @@ from embedtune.models import display_name, load_model, resolve_model
 from embedtune.prompts import column_prompts, set_prompts
 from embedtune.training.data_prep import prepare_data
 from embedtune.training.model_card import write_model_card
-from embedtune.training.dropout import set_dropout
+from embedtune.training.dropout import apply_training_dropout
 from embedtune.training.distributed import is_main_process, wait_for_everyone, world_size
 from embedtune.training.output_dir import CHECKPOINTS, finish, latest_checkpoint, open_output_dir, publish_model
 from embedtune.training.strategies import STRATEGIES
@@ -115,8 +115,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
                     for p in sets]
     base_report = base_reports[0]
     befores = [r.metrics if r else None for r in base_reports]
-    if config.dropout is not None:
-        set_dropout(model, config.dropout)
+    apply_training_dropout(model, config)
     model = strategy.prepare(model, config)
 
     precision = resolve_precision(config.precision, model.device.type)
