@@ -20,6 +20,9 @@ LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "emb
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")  # as embedtune.training.distill
 TEACHER_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches across several --data
+# What the dev split's checkpoint choice maximises: nDCG@10 at full size, or its mean over the full
+# size and every --matryoshka-dims size (a Matryoshka model is meant to be used truncated too).
+SELECT_ON: tuple[str, ...] = ("auto", "full", "dims")
 
 
 @dataclass
@@ -69,6 +72,10 @@ class TrainConfig:
     max_dev_queries: int = field(default=500, metadata={"help": "Upper bound on dev queries."})
     dev_corpus_size: int = field(default=1000, metadata={"help": "Documents searched in dev evaluation (all judged ones plus a fixed random sample)."})
     evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and checkpoints) per epoch."})
+    select_on: str = field(default="auto", metadata={"help": "What picks the best checkpoint: full (dev nDCG@10 at "
+                                                            "full size), dims (its mean over the full size and every "
+                                                            "matryoshka_dims size), auto (dims with matryoshka_dims, "
+                                                            "else full)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
     # 0 since bench/results/speed_train_lora.json: SciFact dev nDCG@10 0.7985 vs 0.7992 with 0.1 after one
@@ -118,6 +125,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {rate}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        if self.select_on not in SELECT_ON:
+            raise ConfigError(f'unknown select_on "{self.select_on}" (choose one of: {", ".join(SELECT_ON)})')
         if self.sampling not in DATASET_SAMPLINGS:
             raise ConfigError(f'unknown sampling "{self.sampling}" (choose one of: {", ".join(DATASET_SAMPLINGS)})')
         if self.loss not in LOSS_NAMES:
@@ -139,6 +148,8 @@ class TrainConfig:
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
         self.matryoshka_dims = parse_dims(self.matryoshka_dims, "matryoshka_dims")
+        if self.select_on == "dims" and not self.matryoshka_dims:
+            raise ConfigError("select_on dims needs matryoshka_dims (the sizes to average over)")
         if self.matryoshka_dims and self.loss in ("margin_mse", "embedding_mse"):
             raise ConfigError(f"matryoshka_dims works with the contrastive losses (mnrl, cached_mnrl, gist), "
                               f"not {self.loss}")
@@ -158,6 +169,12 @@ class TrainConfig:
         if self.learning_rate is not None:
             return self.learning_rate
         return 5e-4 if self.strategy in ("lora", "qlora") else 5e-5
+
+    @property
+    def selection_dims(self) -> list[int] | None:
+        """The truncated sizes whose dev nDCG@10 is averaged with full size's to pick the checkpoint."""
+        use_dims = self.select_on == "dims" or (self.select_on == "auto" and bool(self.matryoshka_dims))
+        return list(self.matryoshka_dims or []) if use_dims else None
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -118,10 +118,15 @@ def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_slice: Path,
     out = tmp_path / "prompted"
     proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1", "--json",
                      "--query-prompt", "query: ", "--document-prompt", "passage: ", "--loss", "cached_mnrl",
-                     "--matryoshka-dims", "384,128", *FAST, env=cache_env)
+                     "--matryoshka-dims", "384,128", "--evals-per-epoch", "2", *FAST, env=cache_env)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["config"]["matryoshka_dims"] == [384, 128] and result["config"]["query_prompt"] == "query: "
+    history = result["dev_history"]
+    assert all({"eval_dev_ndcg@10@128", "eval_dev_ndcg@10_dims_mean"} <= set(e) for e in history)
+    best = max(history, key=lambda e: e["eval_dev_ndcg@10_dims_mean"])
+    assert result["best_step"] == best["step"], "the checkpoint is chosen on the mean over the trained sizes"
+    assert "by dev nDCG@10 averaged over the trained sizes" in (out / "README.md").read_text(encoding="utf-8")
 
     from sentence_transformers import SentenceTransformer
 

@@ -24,7 +24,7 @@ def test_unrelated_key_lists_every_valid_key() -> None:
         'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, teacher, '
         "teacher_kind, teacher_batch_size, teacher_precision, matryoshka_dims, "
         "epochs, learning_rate, batch_size, max_seq_length, query_prompt, document_prompt, warmup_ratio, weight_decay, "
-        "seed, precision, dropout, attention_dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, "
+        "seed, precision, dropout, attention_dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, select_on, "
         "lora_r, lora_alpha, lora_dropout, lora_target_modules, guard_data, guard_base, guard_split, guard_threshold, "
         "guard_alphas, sampling)")
 
@@ -48,6 +48,8 @@ def test_bad_strategy_lists_choices() -> None:
     ({"dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
     ({"dropout": "none"}, 'dropout must be a number, got "none"'),
     ({"attention_dropout": -0.1}, "attention_dropout must be in [0, 1), got -0.1"),
+    ({"select_on": "best"}, 'unknown select_on "best" (choose one of: auto, full, dims)'),
+    ({"select_on": "dims"}, "select_on dims needs matryoshka_dims (the sizes to average over)"),
     ({"epochs": "three"}, 'epochs must be a number, got "three"'),
     ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
     ({"seed": True}, 'seed must be a number, got "True"'),

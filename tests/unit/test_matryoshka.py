@@ -16,6 +16,7 @@ from embedtune.evaluation import evaluate_model, evaluate_run
 from embedtune.inference import FastEncoder
 from embedtune.models import load_model
 from embedtune.training import train_model
+from embedtune.training.dev_evaluator import DevRetrievalEvaluator, selection_metric
 from embedtune.training.losses import build_loss
 from tests.slices import SHARED_DATA, write_beir_slice
 
@@ -134,3 +135,24 @@ def test_the_loss_is_wrapped_and_trains_every_size(model, loss: str) -> None:
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
     model.zero_grad()
+
+
+def test_dev_selection_averages_the_trained_sizes(model, scifact: RetrievalSet) -> None:
+    """With Matryoshka sizes the checkpoint metric is the mean dev nDCG@10 over the full and truncated sizes."""
+    plain = DevRetrievalEvaluator(scifact)(model)
+    by_dims = DevRetrievalEvaluator(scifact, dims=[128, 64])(model)
+    assert "dev_ndcg@10_dims_mean" not in plain and plain["dev_ndcg@10"] == by_dims["dev_ndcg@10"]
+    truncated = evaluate_model(model, scifact, metrics=("ndcg@10",), dims=[128, 64]).by_dim
+    assert by_dims["dev_ndcg@10@128"] == pytest.approx(truncated[128]["ndcg@10"])
+    assert by_dims["dev_ndcg@10_dims_mean"] == pytest.approx(
+        (truncated[384]["ndcg@10"] + truncated[128]["ndcg@10"] + truncated[64]["ndcg@10"]) / 3)
+    assert by_dims["dev_ndcg@10_dims_mean"] != by_dims["dev_ndcg@10"]
+
+
+@pytest.mark.parametrize(("settings", "metric"), [
+    ({}, "eval_dev_ndcg@10"),
+    ({"matryoshka_dims": [384, 128]}, "eval_dev_ndcg@10_dims_mean"),
+    ({"matryoshka_dims": [384, 128], "select_on": "full"}, "eval_dev_ndcg@10"),
+])
+def test_matryoshka_runs_select_on_the_sizes_unless_told_otherwise(settings: dict, metric: str) -> None:
+    assert selection_metric(TrainConfig(**settings).selection_dims) == metric

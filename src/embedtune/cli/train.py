@@ -12,6 +12,7 @@ from embedtune.config import (
     DATASET_SAMPLINGS,
     LOSS_NAMES,
     PRECISIONS,
+    SELECT_ON,
     STRATEGIES,
     TEACHER_KINDS,
     TEACHER_PRECISIONS,
@@ -47,6 +48,9 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--matryoshka-dims", default=None,
               help="Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss is "
                    "applied at each size (MatryoshkaLoss) [off].")
+@click.option("--select-on", type=click.Choice(SELECT_ON), default=None,
+              help="What picks the best checkpoint on dev: full (nDCG@10 at full size) or dims (its mean over "
+                   "the full size and every --matryoshka-dims size) [auto: dims with --matryoshka-dims].")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the data [3].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Peak learning rate [5e-5 full, 5e-4 lora and qlora].")
@@ -74,6 +78,8 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--eval-split", default=None, help="BEIR split scored before and after, never trained on [test].")
 @click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Share of training queries held out to pick the best checkpoint [0.1].")
+@click.option("--evals-per-epoch", type=click.IntRange(min=1), default=None,
+              help="Dev evaluations, each a checkpoint the best may be chosen from, per epoch [1].")
 @click.option("--lora-r", type=click.IntRange(min=1), default=None, help="LoRA rank [16].")
 @click.option("--lora-alpha", type=click.IntRange(min=1), default=None, help="LoRA alpha [32].")
 @click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="Dropout on the LoRA branch [0].")

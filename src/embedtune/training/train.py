@@ -233,14 +233,15 @@ def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, de
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
-    from embedtune.training.dev_evaluator import DevRetrievalEvaluator
+    from embedtune.training.dev_evaluator import DevRetrievalEvaluator, selection_metric
     from embedtune.training.losses import build_loss
 
     cuda = model.device.type == "cuda"
     logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
     distributed = world_size() > 1
     samples = [sample_corpus(dev, config.dev_corpus_size, config.seed) for dev in devs]
-    evaluator = DevRetrievalEvaluator(samples[0] if len(samples) == 1 else samples, backend=training_encoder_backend(precision))
+    evaluator = DevRetrievalEvaluator(samples[0] if len(samples) == 1 else samples,
+                                      backend=training_encoder_backend(precision), dims=config.selection_dims)
     # the prompts encode_query / encode_document will use, for every column any data set has
     prompts = column_prompts(model, list(dict.fromkeys(c for cs in columns for c in cs)))
     if prompts:
@@ -258,7 +259,8 @@ def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, de
         batch_sampler="no_duplicates",  # a repeated text in a batch would be a false in-batch negative
         multi_dataset_batch_sampler=config.sampling,  # each batch from one data set, so its columns match
         eval_strategy="steps", save_strategy="steps", save_total_limit=2, eval_steps=1, save_steps=1,  # set below
-        load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True,
+        load_best_model_at_end=True, greater_is_better=True,
+        metric_for_best_model=selection_metric(config.selection_dims),
         logging_steps=max(1, min(10, num_rows // config.batch_size // 4)),
         report_to=[], disable_tqdm=not show_progress,
         use_cpu=not cuda, bf16=precision == "bf16", fp16=precision == "fp16",
