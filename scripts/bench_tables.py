@@ -79,6 +79,8 @@ def training_rows(train: dict) -> list[str]:
         strategy = variant.partition("_")[0]
         dropout = "" if row.get("dropout") is None else f", dropout {row['dropout']:g}"
         flags = row.get("flags") or []
+        if "--attention-dropout" in flags:
+            dropout += f" hidden, {float(flags[flags.index('--attention-dropout') + 1]):g} attention"
         if "--lora-dropout" in flags:
             dropout += f", LoRA dropout {float(flags[flags.index('--lora-dropout') + 1]):g}"
         label = f"{strategy} ({row['precision']}{dropout})"
@@ -174,6 +176,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-memory": ("speed_encode_memory.json", speed_memory),
     "speed-memory-backends": ("speed_encode_memory_backends.json", speed_memory),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
+    "speed-train-attn": ("speed_train_attn.json", speed_train),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
