@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="Where models are written (default: a temp dir).")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     scifact, dbpedia = args.data / "scifact", args.data / "dbpedia-5k"
     results = Results(args.result, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
     config = TrainConfig()
