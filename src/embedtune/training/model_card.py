@@ -75,23 +75,29 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str,
         lines.append("No held-out split was given, so only dev scores are reported.")
     if facts:
         lines += _query_changes_section(facts) + _dims_section(facts)
-    lines += _guard_section(result)
-    from embedtune.training.dev_evaluator import DIMS_MEAN
-
-    dims_mean = any(f"eval_dev_{DIMS_MEAN}" in entry for entry in result.dev_history)
-    chosen_by = "dev nDCG@10 averaged over the trained sizes" if dims_mean else "dev nDCG@10"
-    lines += ["", f"Dev evaluations (the best one, by {chosen_by}, is the saved model):", "",
-              "| step | dev nDCG@10 | dev MRR@10 |" + (" mean over sizes |" if dims_mean else ""),
-              "|---|---|---|" + ("---|" if dims_mean else "")]
-    for entry in result.dev_history:
-        mark = " (saved)" if entry.get("step") == result.best_step else ""
-        lines.append(f"| {entry.get('step')}{mark} | {entry.get('eval_dev_ndcg@10', 0):.4f} | "
-                     f"{entry.get('eval_dev_mrr@10', 0):.4f} |"
-                     + (f" {entry.get(f'eval_dev_{DIMS_MEAN}', 0):.4f} |" if dims_mean else ""))
+    lines += _guard_section(result) + _dev_section(result)
     processes = f", {result.num_processes} processes" if result.num_processes > 1 else ""
     lines += ["", f"Training took {result.train_seconds:.0f} s on {result.num_train_pairs} pairs "
                   f"({result.precision}{processes}).", ""]
     return "\n".join(lines)
+
+
+def _dev_section(result: TrainResult) -> list[str]:
+    """The dev evaluations, with the metric that chose the saved checkpoint."""
+    from embedtune.training.dev_evaluator import DIMS_MEAN
+
+    mean_key = f"eval_dev_{DIMS_MEAN}"
+    dims_mean = any(mean_key in entry for entry in result.dev_history)
+    chosen_by = "dev nDCG@10 averaged over the trained sizes" if dims_mean else "dev nDCG@10"
+    lines = ["", f"Dev evaluations (the best one, by {chosen_by}, is the saved model):", "",
+             "| step | dev nDCG@10 | dev MRR@10 |" + (" mean over sizes |" if dims_mean else ""),
+             "|---|---|---|" + ("---|" if dims_mean else "")]
+    for entry in result.dev_history:
+        mark = " (saved)" if entry.get("step") == result.best_step else ""
+        lines.append(f"| {entry.get('step')}{mark} | {entry.get('eval_dev_ndcg@10', 0):.4f} | "
+                     f"{entry.get('eval_dev_mrr@10', 0):.4f} |"
+                     + (f" {entry.get(mean_key, 0):.4f} |" if dims_mean else ""))
+    return lines
 
 
 def _guard_section(result: TrainResult) -> list[str]:
