@@ -156,3 +156,16 @@ def test_dev_selection_averages_the_trained_sizes(model, scifact: RetrievalSet) 
 ])
 def test_matryoshka_runs_select_on_the_sizes_unless_told_otherwise(settings: dict, metric: str) -> None:
     assert selection_metric(TrainConfig(**settings).selection_dims) == metric
+
+
+def test_the_model_card_shows_the_mean_over_sizes_that_chose_the_checkpoint() -> None:
+    from embedtune.training.model_card import render_model_card
+    from embedtune.training.train import TrainResult
+
+    history = [{"step": 10, "eval_dev_ndcg@10": 0.80, "eval_dev_mrr@10": 0.7, "eval_dev_ndcg@10_dims_mean": 0.75},
+               {"step": 20, "eval_dev_ndcg@10": 0.81, "eval_dev_mrr@10": 0.7, "eval_dev_ndcg@10_dims_mean": 0.74}]
+    result = TrainResult(model_dir="runs/x", config=TrainConfig(matryoshka_dims=[384, 128]).to_dict(), data="scifact",
+                         before=None, after=None, heldout_split=None, dev_history=history, best_step=10)
+    card = render_model_card(result, base_model="base", base_path="/base")
+    assert "the best one, by dev nDCG@10 averaged over the trained sizes, is the saved model" in card
+    assert "| 10 (saved) | 0.8000 | 0.7000 | 0.7500 |\n| 20 | 0.8100 | 0.7000 | 0.7400 |" in card
