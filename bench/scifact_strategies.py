@@ -147,7 +147,8 @@ def main() -> None:
         step["train"] = {"wall_seconds": trained["wall_seconds"], "peak_rss_gb": trained["peak_rss_gb"],
                          "resumed_interrupted_run": resuming,
                          "train_seconds": outcome["train_seconds"], "rows": outcome["num_train_pairs"],
-                         "dev_history": [{k: e[k] for k in ("epoch", "eval_dev_ndcg@10")}
+                         "dev_history": [{k: e[k] for k in ("epoch", "step", "eval_dev_ndcg@10",
+                                                            "eval_dev_ndcg@10_dims_mean") if k in e}
                                          for e in outcome["dev_history"]], "best_step": outcome["best_step"],
                          "guard": outcome.get("guard")}
         step["scifact_test_by_dim"] = _scores(model_dir, scifact, work / f"{name}_scifact.json", env, "torch",
