@@ -175,6 +175,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-train": ("speed_train.json", speed_train),
     "speed-memory": ("speed_encode_memory.json", speed_memory),
     "speed-memory-backends": ("speed_encode_memory_backends.json", speed_memory),
+    "speed-memory-onnx": ("speed_encode_memory_onnx.json", speed_memory),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "speed-train-attn": ("speed_train_attn.json", speed_train),
     "demo": ("demo.json", demo),
