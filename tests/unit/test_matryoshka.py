@@ -16,7 +16,7 @@ from embedtune.evaluation import evaluate_model, evaluate_run
 from embedtune.inference import FastEncoder
 from embedtune.models import load_model
 from embedtune.training import train_model
-from embedtune.training.dev_evaluator import DevRetrievalEvaluator, selection_metric
+from embedtune.training.dev_evaluator import DevRetrievalEvaluator
 from embedtune.training.losses import build_loss
 from tests.slices import SHARED_DATA, write_beir_slice
 
@@ -154,8 +154,9 @@ def test_dev_selection_averages_the_trained_sizes(model, scifact: RetrievalSet) 
     ({"matryoshka_dims": [384, 128]}, "eval_dev_ndcg@10_dims_mean"),
     ({"matryoshka_dims": [384, 128], "select_on": "full"}, "eval_dev_ndcg@10"),
 ])
-def test_matryoshka_runs_select_on_the_sizes_unless_told_otherwise(settings: dict, metric: str) -> None:
-    assert selection_metric(TrainConfig(**settings).selection_dims) == metric
+def test_matryoshka_runs_select_on_the_sizes_unless_told_otherwise(settings: dict, metric: str,
+                                                                   scifact: RetrievalSet) -> None:
+    assert DevRetrievalEvaluator(scifact, dims=TrainConfig(**settings).selection_dims).best_model_metric == metric
 
 
 def test_the_model_card_shows_the_mean_over_sizes_that_chose_the_checkpoint() -> None:

@@ -12,11 +12,6 @@ DEV_METRICS = ("ndcg@10", "mrr@10", "recall@10")
 DIMS_MEAN = "ndcg@10_dims_mean"  # the selection metric of Matryoshka runs (see TrainConfig.select_on)
 
 
-def selection_metric(dims: list[int] | None) -> str:
-    """The trainer's ``metric_for_best_model`` for a dev evaluator built with these ``dims``."""
-    return f"eval_dev_{DIMS_MEAN}" if dims else "eval_dev_ndcg@10"
-
-
 class DevRetrievalEvaluator(BaseEvaluator):
     """Reports ``dev_ndcg@10`` (primary), ``dev_mrr@10`` and ``dev_recall@10``.
 
@@ -39,6 +34,11 @@ class DevRetrievalEvaluator(BaseEvaluator):
         self.dims = list(dims) if dims else None
         self.primary_metric = DIMS_MEAN if self.dims else "ndcg@10"
         self.history: list[dict[str, Any]] = []
+
+    @property
+    def best_model_metric(self) -> str:
+        """The trainer's ``metric_for_best_model``: the primary metric as the trainer logs it."""
+        return f"eval_dev_{self.primary_metric}"
 
     def __call__(self, model: Any, output_path: str | None = None, epoch: float = -1,
                  steps: int = -1) -> dict[str, float]:

@@ -233,7 +233,7 @@ def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, de
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
-    from embedtune.training.dev_evaluator import DevRetrievalEvaluator, selection_metric
+    from embedtune.training.dev_evaluator import DevRetrievalEvaluator
     from embedtune.training.losses import build_loss
 
     cuda = model.device.type == "cuda"
@@ -260,7 +260,7 @@ def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, de
         multi_dataset_batch_sampler=config.sampling,  # each batch from one data set, so its columns match
         eval_strategy="steps", save_strategy="steps", save_total_limit=2, eval_steps=1, save_steps=1,  # set below
         load_best_model_at_end=True, greater_is_better=True,
-        metric_for_best_model=selection_metric(config.selection_dims),
+        metric_for_best_model=evaluator.best_model_metric,
         logging_steps=max(1, min(10, num_rows // config.batch_size // 4)),
         report_to=[], disable_tqdm=not show_progress,
         use_cpu=not cuda, bf16=precision == "bf16", fp16=precision == "fp16",
