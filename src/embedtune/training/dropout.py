@@ -45,11 +45,10 @@ def set_dropout(model: Any, rate: float | None, attention_rate: float | None = N
     attention_rate = rate if attention_rate is None else attention_rate
     changed = 0
     for module in model.modules():
-        in_attention = _computes_attention(module)
+        child_rate = attention_rate if _computes_attention(module) else rate
         for child in module.children():
-            new = attention_rate if in_attention else rate
-            if isinstance(child, torch.nn.Dropout) and new is not None:
-                child.p = new
+            if isinstance(child, torch.nn.Dropout) and child_rate is not None:
+                child.p = child_rate
                 changed += 1
         for names, new in ((_ATTENTION_RATE_ATTRIBUTES, attention_rate), (_HIDDEN_RATE_ATTRIBUTES, rate)):
             for name in names:
