@@ -67,7 +67,7 @@ class FastEncoder:
         if backend not in BACKENDS:
             raise ConfigError(f'unknown encoding backend "{backend}" (choose one of: {", ".join(BACKENDS)})')
         self.model = model
-        self.max_tokens = min(max_tokens, ONNX_MAX_TOKENS) if backend.startswith("onnx") else max_tokens
+        self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.devices = list(devices) if devices and len(devices) > 1 else None
         if self.devices is not None:
@@ -84,6 +84,7 @@ class FastEncoder:
         self._session = None
         if backend.startswith("onnx"):
             self._session = _onnx_session(model, export_dir, int8=backend == "onnx-int8")
+            self.max_tokens = min(max_tokens, ONNX_MAX_TOKENS)
 
     def encode(self, texts: list[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
         """Embeddings for ``texts`` in their order, with the model's prompt for ``role`` applied."""
