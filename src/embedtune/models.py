@@ -118,14 +118,28 @@ def load_model(name: str | None, device: str | None = None, max_seq_length: int 
 
     try:
         model = SentenceTransformer(target, device=device, model_kwargs=model_kwargs)
-    except OSError as exc:
-        hint = ("it is neither a local folder nor reachable on the Hugging Face Hub "
-                "(offline machines need a local path)")
-        raise ModelNotFoundError(f'cannot load model "{name}": {hint} ({str(exc).splitlines()[0]})') from exc
+    except (OSError, ValueError, KeyError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelNotFoundError(f'cannot load model "{name}": {_load_failure_hint(target, exc)} '
+                                 f"({_first_line(exc)})") from exc
     if max_seq_length is not None:
         model.max_seq_length = max_seq_length
     logger.info("loaded model %s (%s)", name or DEFAULT_MODEL, target)
     return model
+
+
+def _load_failure_hint(target: str, exc: BaseException) -> str:
+    """Why loading failed, in words: a broken local folder and an unreachable hub id need different fixes."""
+    if Path(target).is_dir():
+        return ("the folder is not a complete sentence-transformers or transformers model "
+                "(a missing or damaged modules.json, config.json or weights file)")
+    if isinstance(exc, OSError):
+        return "it is neither a local folder nor reachable on the Hugging Face Hub (offline machines need a local path)"
+    return "the model's files could not be read"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def display_name(name: str | None) -> str:

@@ -54,3 +54,16 @@ def test_a_file_is_not_a_model(tmp_path: Path) -> None:
 def test_local_folder_with_a_model_is_used(tmp_path: Path, marker: str) -> None:
     (tmp_path / marker).write_text("{}", encoding="utf-8")
     assert resolve_model(str(tmp_path)) == str(tmp_path)
+
+
+@pytest.mark.parametrize("files", [{"modules.json": "[]"}, {"modules.json": "{broken"}, {"config.json": "{broken"}])
+def test_damaged_local_model_is_one_line_naming_the_folder(tmp_path: Path, files: dict[str, str]) -> None:
+    from embedtune.models import load_model
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(ModelNotFoundError) as exc:
+        load_model(str(tmp_path))
+    message = str(exc.value)
+    assert message.startswith(f'cannot load model "{tmp_path}": the folder is not a complete')
+    assert "\n" not in message
