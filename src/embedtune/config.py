@@ -37,7 +37,9 @@ class TrainConfig:
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
     guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
     teacher: str | None = field(default=None, metadata={"help": "margin_mse/embedding_mse: the teacher (local folder or hub id; "
-                                                         "all-mpnet-base-v2 installs offline from PyPI)."})
+                                                         "all-mpnet-base-v2 installs offline from PyPI). margin_mse "
+                                                         "also takes hybrid (BM25 fused with the model being trained) "
+                                                         "or hybrid:MODEL."})
     teacher_kind: str = field(default="auto", metadata={"help": "cross-encoder or bi-encoder; auto tells by the model's architecture."})
     teacher_batch_size: int = field(default=32, metadata={"help": "Texts (or pairs) per teacher scoring batch."})
     teacher_precision: str = field(default="auto", metadata={"help": "Teacher scoring: fp32 (exact) or bf16; auto: "

@@ -36,6 +36,7 @@ def test_adapt_trains_on_generated_pairs_and_scores_held_out_documents_it_never_
     assert saved["heldout"]["before"]["ndcg@10"] == result.heldout["before"]["ndcg@10"]
     assert set(result.heldout["after"]) == set(result.heldout["before"])
     assert result.split["heldout_documents"] == 12 and result.split["train_documents"] == 48
+    assert (result.config["train"]["loss"], result.config["train"]["teacher"]) == ("margin_mse", "hybrid")  # default
 
     work = work_dir_for(out)
     heldout = read_jsonl(work / "heldout_pairs.jsonl")
@@ -53,18 +54,19 @@ def test_adapt_trains_on_generated_pairs_and_scores_held_out_documents_it_never_
     assert result.train["num_train_pairs"] < len(rows), "train carved its dev split from the rows"
 
 
-@pytest.mark.slow  # ~60 s of CPU: teacher scoring plus a short training run
-def test_adapt_with_a_cross_encoder_trains_on_its_margins(docs: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # ~60 s of CPU each: teacher scoring plus a short training run
+@pytest.mark.parametrize("kind", ["cross-encoder", "hybrid"])
+def test_adapt_with_a_teacher_trains_on_its_margins(docs: Path, tmp_path: Path, kind: str) -> None:
     """GPL: every mined row is scored by the teacher and training uses MarginMSE on those margins."""
     from tests.unit.test_distill import make_cross_encoder
 
-    teacher = make_cross_encoder(tmp_path / "ce")
+    teacher = str(make_cross_encoder(tmp_path / "ce")) if kind == "cross-encoder" else "hybrid"
     out = tmp_path / "model"
     result = adapt_model(docs, out, generate=GenerateConfig(max_pairs=60), mine=MineConfig(method="bm25",
                                                                                             num_negatives=1),
                          train=TrainConfig(epochs=1, batch_size=8, max_seq_length=48, dev_corpus_size=50),
-                         adapt=AdaptConfig(heldout_fraction=0.2, eval_corpus_size=40, cross_encoder=str(teacher)))
-    assert result.config["train"]["loss"] == "margin_mse" and result.config["train"]["teacher"] == str(teacher)
+                         adapt=AdaptConfig(heldout_fraction=0.2, eval_corpus_size=40, teacher=teacher))
+    assert result.config["train"]["loss"] == "margin_mse" and result.config["train"]["teacher"] == teacher
     training = json.loads((out / "embedtune_train.json").read_text(encoding="utf-8"))
     assert training["config"]["loss"] == "margin_mse"
     assert result.heldout["after"] and (out / "modules.json").is_file()
@@ -80,8 +82,16 @@ def test_pseudo_labels_switch_training_to_margin_mse_on_the_teacher(tmp_path: Pa
         pseudo_label_config(TrainConfig(), str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="not gist"):
         pseudo_label_config(TrainConfig(loss="gist", guide_model="all-MiniLM-L6-v2"), "all-MiniLM-L6-v2")
-    with pytest.raises(ConfigError, match="drop --no-mine"):
+    with pytest.raises(ConfigError, match="^cross_encoder: .* drop --no-mine"):
         AdaptConfig(mine=False, cross_encoder="x")
+    with pytest.raises(ConfigError, match="^teacher: .* drop --no-mine"):
+        AdaptConfig(mine=False, teacher="hybrid")
+    with pytest.raises(ConfigError, match="the same setting"):
+        AdaptConfig(teacher="hybrid", cross_encoder="x")
+    assert AdaptConfig(teacher="hybrid").pseudo_label_teacher == "hybrid"
+    assert AdaptConfig(cross_encoder="ce").pseudo_label_teacher == "ce"
+    hybrid = pseudo_label_config(TrainConfig(epochs=1), "hybrid")  # nothing to resolve: BM25 + the student
+    assert (hybrid.loss, hybrid.teacher) == ("margin_mse", "hybrid")
 
 
 def test_heldout_set_scores_a_query_against_its_own_positive_and_its_documents_other_pairs() -> None:

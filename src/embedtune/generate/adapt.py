@@ -92,15 +92,15 @@ def adapt_model(docs: str | Path, out: str | Path, *, generate: GenerateConfig |
     """Adapt ``train.model`` to the unlabelled corpus ``docs`` and save it in ``out``.
 
     ``mine.method`` and ``mine.num_negatives`` choose the hard negatives (``adapt.mine`` False:
-    in-batch negatives only). With ``adapt.cross_encoder`` the pairs get GPL pseudo-labels: the
-    teacher scores every mined row once and training learns its (positive - negative) margins with
+    in-batch negatives only). With ``adapt.teacher`` (or ``adapt.cross_encoder``) the pairs get GPL
+    pseudo-labels: the teacher (``hybrid``: BM25 fused with the model itself) scores every mined row once and training learns its (positive - negative) margins with
     MarginMSE, so a generated query whose "negative" is in fact relevant teaches a small margin
     instead of a wrong hard one. The report is also written to ``out/embedtune_adapt.json``.
     """
     generate, mine = generate or GenerateConfig(max_pairs=ADAPT_MAX_PAIRS), mine or MineConfig(**ADAPT_MINE)
     train, adapt = train or TrainConfig(epochs=ADAPT_EPOCHS), adapt or AdaptConfig()
-    if adapt.cross_encoder is not None:
-        train = pseudo_label_config(train, adapt.cross_encoder)
+    if adapt.pseudo_label_teacher is not None:
+        train = pseudo_label_config(train, adapt.pseudo_label_teacher)
     out, work = Path(out), work_dir_for(out)
     if not generate.dedupe:  # mined rows find their generated positive by query text
         raise ConfigError("adapt needs dedupe on: a repeated query would also be a false in-batch negative")
@@ -167,7 +167,7 @@ def pseudo_label_config(train: TrainConfig, teacher: str) -> TrainConfig:
     from embedtune.training.distill import teacher_kind
 
     if train.loss not in ("mnrl", "margin_mse"):
-        raise ConfigError(f"cross_encoder: GPL pseudo-labels train with loss margin_mse, not {train.loss}")
+        raise ConfigError(f"teacher: GPL pseudo-labels train with loss margin_mse, not {train.loss}")
     teacher_kind(teacher, train.teacher_kind)  # resolves the model: a missing folder fails here
     return dataclasses.replace(train, loss="margin_mse", teacher=teacher)
 

@@ -11,7 +11,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,23 +36,42 @@ class Candidates:
     pair_score: Callable[[int, int], float]
 
 
-def bm25_candidates(documents: list[str], queries: list[str], depth: int, *,
-                    show_progress: bool = False) -> Candidates:
-    """BM25 (bm25s, English stop words) top-``depth`` per query."""
+def _bm25s() -> Any:
     bm25s_logger = logging.getLogger("bm25s")
     level = bm25s_logger.level
     import bm25s
 
     bm25s_logger.setLevel(level)  # bm25s sets its logger to DEBUG when first imported, over the application's choice
+    return bm25s
 
+
+def bm25_index(documents: list[str], *, show_progress: bool = False) -> Any:
+    """A bm25s retriever over ``documents`` (English stop words)."""
+    bm25s = _bm25s()
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(documents, stopwords="en", show_progress=False), show_progress=show_progress)
-    query_tokens = bm25s.tokenize(queries, stopwords="en", show_progress=False)
+    return retriever
+
+
+def bm25_query_tokens(queries: list[str]) -> list[list[str]]:
+    """Each query's tokens as words, the form ``retriever.get_scores`` takes (empty: only stop words)."""
+    return _tokenize_queries(queries)[1]
+
+
+def _tokenize_queries(queries: list[str]) -> tuple[Any, list[list[str]]]:
+    """bm25s' tokenized queries (what ``retrieve`` takes) and the same as lists of words."""
+    query_tokens = _bm25s().tokenize(queries, stopwords="en", show_progress=False)
+    inverse = {i: t for t, i in query_tokens.vocab.items()}
+    return query_tokens, [[inverse[i] for i in ids] for ids in query_tokens.ids]
+
+
+def bm25_candidates(documents: list[str], queries: list[str], depth: int, *,
+                    show_progress: bool = False) -> Candidates:
+    """BM25 (bm25s, English stop words) top-``depth`` per query."""
+    retriever = bm25_index(documents, show_progress=show_progress)
+    query_tokens, token_lists = _tokenize_queries(queries)
     indices, scores = retriever.retrieve(query_tokens, k=min(depth, len(documents)), show_progress=show_progress,
                                          n_threads=0)
-    vocabulary = query_tokens.vocab
-    inverse = {i: t for t, i in vocabulary.items()}
-    token_lists = [[inverse[i] for i in ids] for ids in query_tokens.ids]
 
     # Rows of one query come together (one per labelled positive): score its corpus once.
     @functools.lru_cache(maxsize=1)

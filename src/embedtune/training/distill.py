@@ -26,6 +26,9 @@ import numpy as np
 
 from embedtune.errors import ConfigError
 from embedtune.inference.precision import training_encoder_backend
+from embedtune.models import display_name
+from embedtune.training.hybrid_teacher import (HYBRID, LEXICAL_WEIGHT, POOL_DEPTH, hybrid_dense_model, hybrid_scores,
+                                              is_hybrid)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,14 +38,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TeacherKind = Literal["cross-encoder", "bi-encoder"]
+TeacherKind = Literal["cross-encoder", "bi-encoder", "hybrid"]
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")
 DISTILL_LOSSES = frozenset({"margin_mse", "embedding_mse"})
 
 
 def teacher_kind(name: str, kind: str = "auto") -> TeacherKind:
-    """``kind`` itself unless ``auto``: a local folder tells by its architecture (a sequence
+    """``kind`` itself unless ``auto``: ``hybrid`` / ``hybrid:MODEL`` is BM25 fused with a dense model
+    (``embedtune.training.hybrid_teacher``); a local folder tells by its architecture (a sequence
     classifier is a cross-encoder), a hub id by its ``cross-encoder/`` organisation."""
+    if is_hybrid(name):
+        return "hybrid"
     if kind != "auto":
         return kind  # type: ignore[return-value]
     from embedtune.models import resolve_model
@@ -83,7 +89,7 @@ def _margin_columns(pairs: TrainingPairs, config: Any, cache: EmbeddingCache | N
                           "(or give a triplet file), or use --loss embedding_mse")
     margins = teacher_margins(config.teacher, config.teacher_kind, pairs, batch_size=config.teacher_batch_size,
                               max_seq_length=config.max_seq_length, cache=cache, show_progress=show_progress,
-                              precision=precision)
+                              precision=precision, student=config.model)
     columns: dict[str, list] = pairs.to_columns()
     columns["label"] = margins.tolist()
     return columns
@@ -91,10 +97,12 @@ def _margin_columns(pairs: TrainingPairs, config: Any, cache: EmbeddingCache | N
 
 def teacher_margins(teacher: str, kind: str, pairs: TrainingPairs, *, batch_size: int = 32,
                     max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
-                    show_progress: bool = False, precision: str = "fp32") -> np.ndarray:
+                    show_progress: bool = False, precision: str = "fp32", student: str | None = None) -> np.ndarray:
     """``(rows, negatives)`` margins ``s(q, p) - s(q, n_i)`` under the teacher (in ``precision``: fp32
-    or bf16), cached."""
+    or bf16), cached. ``student`` is the model a ``hybrid`` teacher fuses with BM25."""
     resolved = teacher_kind(teacher, kind)
+    if resolved == "hybrid":
+        teacher = f"{HYBRID}:{display_name(hybrid_dense_model(teacher, student))}"  # one name per default model
     rows = [[q, p, *negs] for q, p, negs in zip(pairs.queries, pairs.positives, pairs.negatives)]
     flat = ["\x1f".join(row) for row in rows]
     path = None
@@ -107,6 +115,8 @@ def teacher_margins(teacher: str, kind: str, pairs: TrainingPairs, *, batch_size
     logger.info("scoring %d training rows with the %s teacher %s (%s)", len(rows), resolved, teacher, precision)
     if resolved == "cross-encoder":
         scores = _cross_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress, precision)
+    elif resolved == "hybrid":
+        scores = _hybrid_scores(teacher, rows, batch_size, max_seq_length, show_progress, precision)
     else:
         scores = _bi_encoder_scores(teacher, rows, batch_size, max_seq_length, show_progress, precision)
     margins = (scores[:, :1] - scores[:, 1:]).astype(np.float32)
@@ -121,6 +131,8 @@ def _teacher_key(teacher: str, kind: str) -> str:
 
     from embedtune.models import resolve_model
 
+    if kind == "hybrid":  # keyed by its dense model's weights and the fusion's settings
+        return _teacher_key(teacher[len(HYBRID) + 1:], f"hybrid-{LEXICAL_WEIGHT}-{POOL_DEPTH}")
     target = Path(resolve_model(teacher))
     weights = sorted(target.glob("*.safetensors")) + sorted(target.glob("*.bin"))
     digest = hashlib.sha256(f"{kind}:{teacher}".encode())
@@ -174,6 +186,17 @@ def _bi_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max
     return np.einsum("rd,rkd->rk", q, d)
 
 
+def _hybrid_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq_length: int | None,
+                   show_progress: bool, precision: str = "fp32") -> np.ndarray:
+    """BM25 fused with the dense model named after ``hybrid:``, over the rows' own documents."""
+    from embedtune.evaluation.search import make_encoder
+    from embedtune.models import load_model
+
+    model = load_model(teacher[len(HYBRID) + 1:], max_seq_length=max_seq_length)
+    encoder = make_encoder(model, training_encoder_backend(precision), batch_size=batch_size)
+    return hybrid_scores(rows, encoder, show_progress=show_progress)
+
+
 def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTransformer,
                        show_progress: bool, precision: str) -> dict[str, list]:
     """Every distinct training text with the teacher's embedding of it as the label.
@@ -184,9 +207,9 @@ def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTrans
     from embedtune.evaluation.search import encode_queries, make_encoder
     from embedtune.models import load_model
 
-    if teacher_kind(config.teacher, config.teacher_kind) != "bi-encoder":
+    if (kind := teacher_kind(config.teacher, config.teacher_kind)) != "bi-encoder":
         raise ConfigError(f'loss embedding_mse copies a bi-encoder\'s embeddings, and teacher "{config.teacher}" '
-                          "is a cross-encoder: use --loss margin_mse with it")
+                          f"is a {kind} teacher: use --loss margin_mse with it")
     teacher = load_model(config.teacher, max_seq_length=config.max_seq_length)
     size, student_size = teacher.get_embedding_dimension(), student.get_embedding_dimension()
     if size != student_size:
