@@ -147,7 +147,7 @@ def unsupervised(data: dict) -> str:
     if guard:
         line += f"; dbpedia-5k {guard['base']:.4f} → {guard['adapted']:.4f} (drop {guard['drop']:+.4f})"
     met = ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["targets_met"].items())
-    return f"{line}. Targets: {met}."
+    return f"{line}. Targets: {met}." + (f" {data['notes']}" if data.get("notes") else "")
 
 
 def demo(data: dict) -> str:
@@ -183,6 +183,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "strategies": ("scifact_strategies.json", strategies),
     "unsupervised": ("scifact_unsupervised.json", unsupervised),
     "unsupervised-gpl": ("scifact_unsupervised_gpl.json", unsupervised),
+    "unsupervised-mnrl": ("scifact_unsupervised_mnrl.json", unsupervised),
 }
 
 
