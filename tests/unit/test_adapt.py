@@ -37,6 +37,7 @@ def test_adapt_trains_on_generated_pairs_and_scores_held_out_documents_it_never_
     assert set(result.heldout["after"]) == set(result.heldout["before"])
     assert result.split["heldout_documents"] == 12 and result.split["train_documents"] == 48
     assert (result.config["train"]["loss"], result.config["train"]["teacher"]) == ("margin_mse", "hybrid")  # default
+    assert "learning the hybrid teacher's margins" in result.to_table()
 
     work = work_dir_for(out)
     heldout = read_jsonl(work / "heldout_pairs.jsonl")

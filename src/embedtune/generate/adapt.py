@@ -69,7 +69,9 @@ class AdaptResult:
         if self.mining:
             lines.append(f"mined {self.mining['rows_kept']} rows with {self.mining['config']['num_negatives']} "
                          f"{self.mining['config']['method']} negatives each")
-        lines.append(f"trained on {self.train['num_train_pairs']} rows in {self.train['train_seconds']:.0f}s")
+        teacher = self.config.get("train", {}).get("teacher")
+        lines.append(f"trained on {self.train['num_train_pairs']} rows in {self.train['train_seconds']:.0f}s"
+                     + (f", learning the {teacher} teacher's margins" if teacher else ""))
         lines.append(f"\nHeld-out generated queries ({self.heldout['queries']} queries, "
                      f"{self.heldout['documents']} documents):")
         lines.append(comparison_table(self.heldout["before"], self.heldout["after"], ("base", "adapted")))
