@@ -93,6 +93,8 @@ def test_pseudo_labels_switch_training_to_margin_mse_on_the_teacher(tmp_path: Pa
     assert AdaptConfig(cross_encoder="ce").pseudo_label_teacher == "ce"
     hybrid = pseudo_label_config(TrainConfig(epochs=1), "hybrid")  # nothing to resolve: BM25 + the student
     assert (hybrid.loss, hybrid.teacher) == ("margin_mse", "hybrid")
+    with pytest.raises(ConfigError, match="names no dense model"):
+        pseudo_label_config(TrainConfig(), "hybrid:")
 
 
 def test_heldout_set_scores_a_query_against_its_own_positive_and_its_documents_other_pairs() -> None:

@@ -170,7 +170,10 @@ def pseudo_label_config(train: TrainConfig, teacher: str) -> TrainConfig:
 
     if train.loss not in ("mnrl", "margin_mse"):
         raise ConfigError(f"teacher: GPL pseudo-labels train with loss margin_mse, not {train.loss}")
-    teacher_kind(teacher, train.teacher_kind)  # resolves the model: a missing folder fails here
+    if teacher_kind(teacher, train.teacher_kind) == "hybrid":  # resolves the model: a missing folder fails here
+        from embedtune.training.hybrid_teacher import hybrid_dense_model
+
+        hybrid_dense_model(teacher, train.model)  # "hybrid:" with no model fails here too
     return dataclasses.replace(train, loss="margin_mse", teacher=teacher)
 
 
