@@ -87,6 +87,8 @@ def test_pseudo_labels_switch_training_to_margin_mse_on_the_teacher(tmp_path: Pa
         AdaptConfig(mine=False, cross_encoder="x")
     with pytest.raises(ConfigError, match="^teacher: .* drop --no-mine"):
         AdaptConfig(mine=False, teacher="hybrid")
+    with pytest.raises(ConfigError, match="^cross_encoder: .* drop --no-mine"):  # "none" names no teacher
+        AdaptConfig(mine=False, teacher="none", cross_encoder="x")
     with pytest.raises(ConfigError, match="the same setting"):
         AdaptConfig(teacher="hybrid", cross_encoder="x")
     assert AdaptConfig(teacher="hybrid").pseudo_label_teacher == "hybrid"

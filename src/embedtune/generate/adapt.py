@@ -94,10 +94,11 @@ def adapt_model(docs: str | Path, out: str | Path, *, generate: GenerateConfig |
     """Adapt ``train.model`` to the unlabelled corpus ``docs`` and save it in ``out``.
 
     ``mine.method`` and ``mine.num_negatives`` choose the hard negatives (``adapt.mine`` False:
-    in-batch negatives only). With ``adapt.teacher`` (or ``adapt.cross_encoder``) the pairs get GPL
-    pseudo-labels: the teacher (``hybrid``: BM25 fused with the model itself) scores every mined row once and training learns its (positive - negative) margins with
-    MarginMSE, so a generated query whose "negative" is in fact relevant teaches a small margin
-    instead of a wrong hard one. The report is also written to ``out/embedtune_adapt.json``.
+    in-batch negatives only). With ``adapt.teacher`` (or ``adapt.cross_encoder``; by default
+    ``hybrid``, BM25 fused with the model itself) the pairs get GPL pseudo-labels: the teacher scores
+    every mined row once and training learns its (positive - negative) margins with MarginMSE, so a
+    generated query whose "negative" is in fact relevant teaches a small margin instead of a wrong
+    hard one. The report is also written to ``out/embedtune_adapt.json``.
     """
     generate, mine = generate or GenerateConfig(max_pairs=ADAPT_MAX_PAIRS), mine or MineConfig(**ADAPT_MINE)
     train, adapt = train or TrainConfig(epochs=ADAPT_EPOCHS), adapt or AdaptConfig()

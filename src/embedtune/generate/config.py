@@ -148,10 +148,11 @@ class AdaptConfig:
         for name in ("max_heldout_queries", "eval_corpus_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.teacher not in (None, NO_TEACHER) and self.cross_encoder is not None:
+        named_teacher = self.teacher not in (None, NO_TEACHER)
+        if named_teacher and self.cross_encoder is not None:
             raise ConfigError("teacher and cross_encoder are the same setting: give one of them")
-        if (self.cross_encoder is not None or self.teacher not in (None, NO_TEACHER)) and not self.mine:
-            given = "teacher" if self.teacher is not None else "cross_encoder"
+        if (named_teacher or self.cross_encoder is not None) and not self.mine:
+            given = "teacher" if named_teacher else "cross_encoder"
             raise ConfigError(f"{given}: GPL pseudo-labels score mined hard negatives; drop --no-mine")
 
     def to_dict(self) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def _teacher_key(teacher: str, kind: str) -> str:
     from embedtune.models import resolve_model
 
     if kind == "hybrid":  # keyed by its dense model's weights and the fusion's settings
-        return _teacher_key(teacher[len(HYBRID) + 1:], f"hybrid-{LEXICAL_WEIGHT}-{POOL_DEPTH}")
+        return _teacher_key(hybrid_dense_model(teacher, None), f"hybrid-{LEXICAL_WEIGHT}-{POOL_DEPTH}")
     target = Path(resolve_model(teacher))
     weights = sorted(target.glob("*.safetensors")) + sorted(target.glob("*.bin"))
     digest = hashlib.sha256(f"{kind}:{teacher}".encode())
@@ -192,7 +192,7 @@ def _hybrid_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq
     from embedtune.evaluation.search import make_encoder
     from embedtune.models import load_model
 
-    model = load_model(teacher[len(HYBRID) + 1:], max_seq_length=max_seq_length)
+    model = load_model(hybrid_dense_model(teacher, None), max_seq_length=max_seq_length)
     encoder = make_encoder(model, training_encoder_backend(precision), batch_size=batch_size)
     return hybrid_scores(rows, encoder, show_progress=show_progress)
 
