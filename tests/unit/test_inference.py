@@ -63,6 +63,10 @@ def test_onnx_backend_reproduces_sentence_transformers(model, abstracts, referen
     fast = encoder.encode(abstracts, "document")
     assert np.abs(fast - reference).max() < 1e-5
     assert (tmp_path / "model.onnx").is_file() and not list(tmp_path.glob(".export-*")), "no half-written export"
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "model.onnx"), load_external_data=False).graph.node}
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= ops, f"the export lost its fusions: {sorted(ops)}"
 
 
 @pytest.mark.parametrize(("backend", "min_cosine"), [("torch-bf16", 0.999), ("onnx-int8", 0.98)])
