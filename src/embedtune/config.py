@@ -47,6 +47,10 @@ class TrainConfig:
     matryoshka_dims: list[int] | None = field(default=None, metadata={"help": "Embedding sizes to train for truncation "
                                                                       "(e.g. 384,256,128,64): the loss is applied at "
                                                                       "each size (MatryoshkaLoss); None: off."})
+    matryoshka_weights: list[float] | None = field(default=None, metadata={"help": "The loss's weight at each "
+                                                                           "matryoshka_dims size, in the same order "
+                                                                           "(e.g. 1,1,2,2 to favour the small sizes); "
+                                                                           "None: 1 each."})
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora and qlora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
@@ -150,6 +154,12 @@ class TrainConfig:
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
         self.matryoshka_dims = parse_dims(self.matryoshka_dims, "matryoshka_dims")
+        self.matryoshka_weights = parse_loss_weights(self.matryoshka_weights, "matryoshka_weights")
+        if self.matryoshka_weights is not None and not self.matryoshka_dims:
+            raise ConfigError("matryoshka_weights needs matryoshka_dims (one weight per size)")
+        if self.matryoshka_weights is not None and len(self.matryoshka_weights) != len(self.matryoshka_dims):
+            raise ConfigError(f"matryoshka_weights gives {len(self.matryoshka_weights)} weights for "
+                              f"{len(self.matryoshka_dims)} matryoshka_dims sizes: give one per size, in order")
         if self.select_on == "dims" and not self.matryoshka_dims:
             raise ConfigError("select_on dims needs matryoshka_dims (the sizes to average over)")
         if self.matryoshka_dims and self.loss in ("margin_mse", "embedding_mse"):
@@ -204,6 +214,26 @@ def parse_dims(value: Any, name: str) -> list[int] | None:
     if not dims:
         raise ConfigError(f"{name} needs at least one embedding size, e.g. 384,256,128,64")
     return dims
+
+
+def parse_loss_weights(value: Any, name: str) -> list[float] | None:
+    """Positive loss weights from a list or a comma string ("1,1,2,2"); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    weights: list[float] = []
+    for item in _list_items(value, name, "weights such as 1,1,2,2"):
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            weight = float(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f'{name} must be numbers such as 1,1,2,2, got "{item}"') from None
+        if not weight > 0 or weight == float("inf"):  # also NaN
+            raise ConfigError(f"{name} must be positive and finite, got {item}")
+        weights.append(weight)
+    if not weights:
+        raise ConfigError(f"{name} needs at least one weight, e.g. 1,1,2,2")
+    return weights
 
 
 def parse_alphas(value: Any, name: str) -> list[float]:

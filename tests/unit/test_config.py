@@ -22,7 +22,7 @@ def test_misspelt_key_suggests_the_closest() -> None:
 def test_unrelated_key_lists_every_valid_key() -> None:
     assert config_error({"zzz": 1}) == (
         'train.yaml: unknown key "zzz" (valid keys: model, strategy, loss, mini_batch_size, guide_model, teacher, '
-        "teacher_kind, teacher_batch_size, teacher_precision, matryoshka_dims, "
+        "teacher_kind, teacher_batch_size, teacher_precision, matryoshka_dims, matryoshka_weights, "
         "epochs, learning_rate, batch_size, max_seq_length, query_prompt, document_prompt, warmup_ratio, weight_decay, "
         "seed, precision, dropout, attention_dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, select_on, "
         "lora_r, lora_alpha, lora_dropout, lora_target_modules, guard_data, guard_base, guard_split, guard_threshold, "
@@ -57,6 +57,11 @@ def test_bad_strategy_lists_choices() -> None:
     ({"matryoshka_dims": [384, 0]}, "matryoshka_dims must be positive, got 0"),
     ({"matryoshka_dims": "256,128,256"}, "matryoshka_dims lists 256 twice"),
     ({"matryoshka_dims": " , "}, "matryoshka_dims needs at least one embedding size, e.g. 384,256,128,64"),
+    ({"matryoshka_dims": "384,128", "matryoshka_weights": "1,2,2"},
+     "matryoshka_weights gives 3 weights for 2 matryoshka_dims sizes: give one per size, in order"),
+    ({"matryoshka_weights": "1"}, "matryoshka_weights needs matryoshka_dims (one weight per size)"),
+    ({"matryoshka_dims": "384,128", "matryoshka_weights": "1,-2"}, "matryoshka_weights must be positive and finite, got -2"),
+    ({"matryoshka_dims": "384,128", "matryoshka_weights": "1,x"}, 'matryoshka_weights must be numbers such as 1,1,2,2, got "x"'),
     ({"guard_threshold": -0.01}, "guard_threshold must be >= 0 (the largest guard nDCG@10 drop to accept), got -0.01"),
     ({"guard_threshold": "high"}, 'guard_threshold must be a number, got "high"'),
     ({"guard_alphas": "0.9,0"}, "guard_alphas must be in (0, 1] (the tuned model's weight in the mix), got 0"),

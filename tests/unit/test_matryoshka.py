@@ -119,6 +119,8 @@ def test_the_loss_is_wrapped_and_trains_every_size(model, loss: str) -> None:
     wrapped = build_loss(model, TrainConfig(loss=loss, mini_batch_size=2, matryoshka_dims=[64, 384]),
                          distributed=False)
     assert isinstance(wrapped, MatryoshkaLoss) and wrapped.matryoshka_dims == (384, 64)
+    weighted = build_loss(model, TrainConfig(matryoshka_dims="64,384", matryoshka_weights="3,1"), distributed=False)
+    assert weighted.matryoshka_dims == (384, 64) and weighted.matryoshka_weights == (1.0, 3.0), "weights follow sizes"
     assert wrapped.uses_gradient_cache == (loss == "cached_mnrl")
 
     # One real step on 3 pairs: a finite loss, and gradients that reach the transformer.

@@ -49,6 +49,9 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--matryoshka-dims", default=None,
               help="Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss is "
                    "applied at each size (MatryoshkaLoss) [off].")
+@click.option("--matryoshka-weights", default=None,
+              help="Comma-separated loss weight per --matryoshka-dims size, in the same order, e.g. 1,1,2,2 to "
+                   "favour the small sizes [1 each].")
 @click.option("--select-on", type=click.Choice(SELECT_ON), default=None,
               help="What picks the best checkpoint on dev: full (nDCG@10 at full size) or dims (its mean over "
                    "the full size and every --matryoshka-dims size) [auto: dims with --matryoshka-dims].")

@@ -81,5 +81,6 @@ def build_loss(model: SentenceTransformer, config: TrainConfig, distributed: boo
     if config.matryoshka_dims:
         from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 
-        loss = MatryoshkaLoss(model, loss, matryoshka_dims=list(config.matryoshka_dims))
+        weights = list(config.matryoshka_weights) if config.matryoshka_weights else None
+        loss = MatryoshkaLoss(model, loss, matryoshka_dims=list(config.matryoshka_dims), matryoshka_weights=weights)
     return loss
