@@ -220,40 +220,37 @@ def parse_loss_weights(value: Any, name: str) -> list[float] | None:
     """Positive loss weights from a list or a comma string ("1,1,2,2"); ``None`` stays ``None``."""
     if value is None:
         return None
-    weights: list[float] = []
-    for item in _list_items(value, name, "weights such as 1,1,2,2"):
-        try:
-            if isinstance(item, bool):
-                raise ValueError
-            weight = float(item)
-        except (TypeError, ValueError):
-            raise ConfigError(f'{name} must be numbers such as 1,1,2,2, got "{item}"') from None
-        if not weight > 0 or weight == float("inf"):  # also NaN
+    weights = _weights(value, name, "1,1,2,2")
+    for weight, item in zip(weights, _list_items(value, name, "")):
+        if not 0.0 < weight < float("inf"):  # also NaN
             raise ConfigError(f"{name} must be positive and finite, got {item}")
-        weights.append(weight)
-    if not weights:
-        raise ConfigError(f"{name} needs at least one weight, e.g. 1,1,2,2")
     return weights
 
 
 def parse_alphas(value: Any, name: str) -> list[float]:
     """Mixing weights from a list or a comma string ("0.9,0.8,0.7"), each in (0, 1]."""
-    alphas: list[float] = []
-    for item in _list_items(value, name, "weights such as 0.9,0.8,0.7"):
+    alphas = _weights(value, name, "0.9,0.8,0.7")
+    for i, (alpha, item) in enumerate(zip(alphas, _list_items(value, name, ""))):
+        if not 0.0 < alpha <= 1.0:
+            raise ConfigError(f"{name} must be in (0, 1] (the tuned model's weight in the mix), got {item}")
+        if alpha in alphas[:i]:
+            raise ConfigError(f"{name} lists {item} twice")
+    return alphas
+
+
+def _weights(value: Any, name: str, example: str) -> list[float]:
+    """The numbers of a list setting, at least one; range checks are the caller's."""
+    numbers: list[float] = []
+    for item in _list_items(value, name, f"weights such as {example}"):
         try:
             if isinstance(item, bool):
                 raise ValueError
-            alpha = float(item)
+            numbers.append(float(item))
         except (TypeError, ValueError):
-            raise ConfigError(f'{name} must be numbers such as 0.9,0.8,0.7, got "{item}"') from None
-        if not 0.0 < alpha <= 1.0:
-            raise ConfigError(f"{name} must be in (0, 1] (the tuned model's weight in the mix), got {item}")
-        if alpha in alphas:
-            raise ConfigError(f"{name} lists {item} twice")
-        alphas.append(alpha)
-    if not alphas:
-        raise ConfigError(f"{name} needs at least one weight, e.g. 0.9,0.8,0.7")
-    return alphas
+            raise ConfigError(f'{name} must be numbers such as {example}, got "{item}"') from None
+    if not numbers:
+        raise ConfigError(f"{name} needs at least one weight, e.g. {example}")
+    return numbers
 
 
 def _list_items(value: Any, name: str, what: str) -> list[Any]:
