@@ -51,16 +51,17 @@ def speed(data: dict) -> str:
         f"tokens, max length 256). Measured matmul peak here: {peak['fp32']:.0f} GFLOP/s fp32, "
         f"{peak['bf16']:.0f} GFLOP/s bf16.",
         "",
-        "| encoding the corpus | seconds | docs/s | vs plain | nDCG@10 change | min cosine to plain |",
-        "|---|---|---|---|---|---|",
+        "| encoding the corpus | seconds | docs/s | vs plain | nDCG@10 change | min cosine to plain | peak RSS |",
+        "|---|---|---|---|---|---|---|",
         f"| plain `model.encode` (fp32) | {plain['corpus_seconds']:.0f} | {plain['docs_per_second']:.1f} | 1.00× "
-        f"({plain['fraction_of_matmul_peak']:.0%} of fp32 peak) | — | — |",
+        f"({plain['fraction_of_matmul_peak']:.0%} of fp32 peak) | — | — | {plain['peak_rss_gb']:.2f} GB |",
     ]
     for backend, row in enc.items():
         step = steps[f"encode_embedtune_{backend}"]
         lines.append(f"| embedtune `{backend}` | {step['corpus_seconds']:.0f} | {step['docs_per_second']:.1f} "
-                     f"| {row['speedup']:.2f}× | {row['ndcg@10_change']:+.4f} | {row['min_cosine_to_plain']:.4f} |")
-    if not (RESULTS / "speed_train.json").is_file():  # a newer training-only run supersedes these rows
+                     f"| {row['speedup']:.2f}× | {row['ndcg@10_change']:+.4f} | {row['min_cosine_to_plain']:.4f} "
+                     f"| {step['peak_rss_gb']:.2f} GB ({row['peak_rss_ratio']:.2f}×) |")
+    if not _newer_run_exists(data, RESULTS / "speed_train.json"):  # a newer training-only run supersedes these rows
         lines += ["", *training_rows(s["train_one_epoch"])]
     wall = ev["wall_seconds"]
     lines += ["", f"Full evaluation of the base model, end to end: plain script {wall['plain_st']:.0f} s, "
@@ -68,6 +69,11 @@ def speed(data: dict) -> str:
                   f"with its embedding cache warm (nDCG@10 {ev['ndcg@10']['plain_st']:.4f} / "
                   f"{ev['ndcg@10']['embedtune']:.4f})."]
     return "\n".join(lines)
+
+
+def _newer_run_exists(data: dict, other: Path) -> bool:
+    """Whether ``other`` holds a results file started after ``data`` (ISO times compare as text)."""
+    return other.is_file() and json.loads(other.read_text(encoding="utf-8"))["started"] > data["started"]
 
 
 def training_rows(train: dict) -> list[str]:
