@@ -10,7 +10,7 @@ import pytest
 from embedtune.errors import ConfigError
 from embedtune.inference import FastEncoder
 from embedtune.inference.batching import token_budget_batches, tokenize
-from embedtune.inference.encoder import ONNX_MAX_TOKENS
+from embedtune.inference.encoder import CPU_MAX_TOKENS, ONNX_MAX_TOKENS, token_budget
 from embedtune.inference.precision import resolve_precision
 from embedtune.models import load_model
 
@@ -48,6 +48,13 @@ def test_token_budget_batches_cover_every_text_once_and_stay_in_budget(model, ab
     assert all(b.padded_tokens <= 600 or len(b.index) == 1 for b in batches)
     padding = 1 - sum(b.tokens for b in batches) / sum(b.padded_tokens for b in batches)
     assert padding < 0.1, "length-sorted batches carry little padding"
+
+
+def test_cpu_batches_are_small_and_a_gpu_gets_batch_size_rows_of_full_length(model, monkeypatch) -> None:
+    assert FastEncoder(model, "torch").max_tokens == token_budget(model, 32) == CPU_MAX_TOKENS
+    assert token_budget(model, 2) == 2 * model.max_seq_length < CPU_MAX_TOKENS, "a small batch_size still counts"
+    monkeypatch.setattr(type(model), "device", property(lambda self: "cuda:0"))
+    assert token_budget(model, 32) == 32 * model.max_seq_length
 
 
 def test_torch_backend_reproduces_sentence_transformers(model, abstracts, reference) -> None:

@@ -22,12 +22,12 @@ def make_encoder(model: SentenceTransformer, backend: str = DEFAULT_BACKEND, *, 
                  devices: list[str] | None = None) -> FastEncoder:
     """One encoder for documents and queries alike, so an ONNX export or session starts once.
 
-    The fast backends fill batches by tokens: ``batch_size`` rows of the model's full length.
+    The fast backends fill batches by tokens: ``batch_size`` rows of the model's full length, and on
+    a CPU at most ``CPU_MAX_TOKENS`` (see ``embedtune.inference.encoder.token_budget``).
     """
     from embedtune.inference import FastEncoder
 
-    return FastEncoder(model, backend, max_tokens=batch_size * max(model.max_seq_length or 512, 1),
-                       batch_size=batch_size, devices=devices)
+    return FastEncoder(model, backend, batch_size=batch_size, devices=devices)
 
 
 def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,

@@ -35,7 +35,11 @@ BACKENDS: tuple[str, ...] = ("sentence-transformers", "torch", "torch-bf16", "on
 # Backends that reproduce sentence-transformers' fp32 embeddings (to ~1e-6): they may share cached embeddings.
 EXACT_BACKENDS: frozenset[str] = frozenset({"sentence-transformers", "torch", "onnx"})
 DEFAULT_BACKEND = "torch"
-DEFAULT_MAX_TOKENS = 16384
+# Padded tokens per batch on a CPU. Small batches cost no speed there and bound the activation
+# memory: on 1,200 SciFact abstracts (2 cores, fp32 torch) a budget of 16,384 tokens took 48.6 s and
+# peaked at 1.31 GB, 4,096 took 44.9 s (1.10 GB), 1,024 took 45.1 s (0.85 GB; plain
+# sentence-transformers: 49.0 s, 1.08 GB); 512 was slower again (48.9 s). A GPU wants large batches.
+CPU_MAX_TOKENS = 1024
 # ONNX Runtime keeps activation memory in proportion to the largest batch it has run. On 1,200
 # SciFact abstracts (2 cores) a budget of 8,192 tokens peaked at 1.32 GB against plain
 # sentence-transformers' 0.92 GB; 1,024 peaked at 0.92 GB and ran about 10% faster.
@@ -56,18 +60,25 @@ def unsupported_reason(model: SentenceTransformer) -> str | None:
     return None
 
 
+def token_budget(model: SentenceTransformer, batch_size: int) -> int:
+    """Padded tokens per batch: ``batch_size`` rows of the model's full length, at most
+    ``CPU_MAX_TOKENS`` unless the model runs on a GPU."""
+    budget = batch_size * max(model.max_seq_length or 512, 1)
+    return budget if str(model.device).startswith("cuda") else min(budget, CPU_MAX_TOKENS)
+
+
 class FastEncoder:
     """Encode texts for one model with one backend; embeddings are float32, normalised like the model's."""
 
     def __init__(self, model: SentenceTransformer, backend: Backend = DEFAULT_BACKEND, *,
-                 max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 32,
+                 max_tokens: int | None = None, batch_size: int = 32,
                  export_dir: str | Path | None = None, devices: list[str] | None = None) -> None:
         from embedtune.errors import ConfigError
 
         if backend not in BACKENDS:
             raise ConfigError(f'unknown encoding backend "{backend}" (choose one of: {", ".join(BACKENDS)})')
         self.model = model
-        self.max_tokens = max_tokens
+        self.max_tokens = max_tokens or token_budget(model, batch_size)
         self.batch_size = batch_size
         self.devices = list(devices) if devices and len(devices) > 1 else None
         if self.devices is not None:
@@ -84,7 +95,7 @@ class FastEncoder:
         self._session = None
         if backend.startswith("onnx"):
             self._session = _onnx_session(model, export_dir, int8=backend == "onnx-int8")
-            self.max_tokens = min(max_tokens, ONNX_MAX_TOKENS)
+            self.max_tokens = min(self.max_tokens, ONNX_MAX_TOKENS)
 
     def encode(self, texts: list[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
         """Embeddings for ``texts`` in their order, with the model's prompt for ``role`` applied."""
