@@ -61,7 +61,8 @@ def speed(data: dict) -> str:
         lines.append(f"| embedtune `{backend}` | {step['corpus_seconds']:.0f} | {step['docs_per_second']:.1f} "
                      f"| {row['speedup']:.2f}× | {row['ndcg@10_change']:+.4f} | {row['min_cosine_to_plain']:.4f} "
                      f"| {step['peak_rss_gb']:.2f} GB ({row['peak_rss_ratio']:.2f}×) |")
-    if not _newer_run_exists(data, RESULTS / "speed_train.json"):  # a newer training-only run supersedes these rows
+    # a run without the train part has no rows; a newer training-only run supersedes them
+    if "train_one_epoch" in s and not _newer_run_exists(data, RESULTS / "speed_train.json"):
         lines += ["", *training_rows(s["train_one_epoch"])]
     wall = ev["wall_seconds"]
     lines += ["", f"Full evaluation of the base model, end to end: plain script {wall['plain_st']:.0f} s, "
