@@ -176,6 +176,19 @@ def speed_memory(data: dict) -> str:
             + (f" {data['readme_note']}" if data.get("readme_note") else ""))
 
 
+def speed_encode(data: dict) -> str:
+    """A repeat of the encoding part alone: each backend's speed and peak against plain's in that run."""
+    steps, rows = data["steps"], data["summary"]["encode_corpus"]
+    plain = steps["encode_plain"]
+    parts = [f"`{backend}` {steps[f'encode_embedtune_{backend}']['corpus_seconds']:.0f} s, **{row['speedup']:.2f}×** "
+             f"plain's speed, nDCG@10 change {row['ndcg@10_change']:+.4f}, min cosine to plain "
+             f"{row['min_cosine_to_plain']:.4f}, peak {steps[f'encode_embedtune_{backend}']['peak_rss_gb']:.2f} GB "
+             f"({row['peak_rss_ratio']:.2f}× plain)" for backend, row in rows.items()]
+    return (f"`{data['command']}`: encoding the {data['corpus']['documents']:,} abstracts, plain "
+            f"{plain['corpus_seconds']:.0f} s at {plain['peak_rss_gb']:.2f} GB; embedtune {'; '.join(parts)}."
+            + (f" {data['readme_note']}" if data.get("readme_note") else ""))
+
+
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "results": ("scifact_supervised.json", supervised),
     "speed": ("speed.json", speed),
@@ -183,6 +196,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-memory": ("speed_encode_memory.json", speed_memory),
     "speed-memory-backends": ("speed_encode_memory_backends.json", speed_memory),
     "speed-memory-onnx": ("speed_encode_memory_onnx.json", speed_memory),
+    "speed-encode-onnx": ("speed_encode_onnx.json", speed_encode),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "speed-train-attn": ("speed_train_attn.json", speed_train),
     "demo": ("demo.json", demo),
