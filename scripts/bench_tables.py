@@ -42,7 +42,7 @@ def supervised(data: dict) -> str:
 
 def speed(data: dict) -> str:
     s = data["summary"]
-    enc, ev = s["encode_corpus"], s["full_evaluation"]
+    ev = s["full_evaluation"]
     steps = data["steps"]
     plain = steps["encode_plain"]
     peak = data["matmul_peak_gflops"]
@@ -56,8 +56,7 @@ def speed(data: dict) -> str:
         f"| plain `model.encode` (fp32) | {plain['corpus_seconds']:.0f} | {plain['docs_per_second']:.1f} | 1.00× "
         f"({plain['fraction_of_matmul_peak']:.0%} of fp32 peak) | — | — | {plain['peak_rss_gb']:.2f} GB |",
     ]
-    for backend, row in enc.items():
-        step = steps[f"encode_embedtune_{backend}"]
+    for backend, step, row in _encode_rows(data):
         lines.append(f"| embedtune `{backend}` | {step['corpus_seconds']:.0f} | {step['docs_per_second']:.1f} "
                      f"| {row['speedup']:.2f}× | {row['ndcg@10_change']:+.4f} | {row['min_cosine_to_plain']:.4f} "
                      f"| {step['peak_rss_gb']:.2f} GB ({row['peak_rss_ratio']:.2f}×) |")
@@ -165,28 +164,35 @@ def demo(data: dict) -> str:
             f"({nd['gain']:+.4f}).")
 
 
+def _encode_rows(data: dict) -> list[tuple[str, dict, dict]]:
+    """(backend, its encode step, its summary row) for each embedtune backend a speed run encoded with."""
+    return [(backend, data["steps"][f"encode_embedtune_{backend}"], row)
+            for backend, row in data["summary"]["encode_corpus"].items()]
+
+
+def _readme_note(data: dict) -> str:
+    return f" {data['readme_note']}" if data.get("readme_note") else ""
+
+
 def speed_memory(data: dict) -> str:
-    steps, rows = data["steps"], data["summary"]["encode_corpus"]
-    plain = steps["encode_plain"]
-    parts = [f"`{backend}` {steps[f'encode_embedtune_{backend}']['peak_rss_gb']:.2f} GB "
+    plain = data["steps"]["encode_plain"]
+    parts = [f"`{backend}` {step['peak_rss_gb']:.2f} GB "
              f"({row['peak_rss_ratio']:.2f}× plain; nDCG@10 change {row['ndcg@10_change']:+.4f})"
-             for backend, row in rows.items()]
+             for backend, step, row in _encode_rows(data)]
     return (f"`{data['command']}`: peak RSS encoding the {data['corpus']['documents']:,} abstracts, plain "
-            f"{plain['peak_rss_gb']:.2f} GB; embedtune {', '.join(parts)}."
-            + (f" {data['readme_note']}" if data.get("readme_note") else ""))
+            f"{plain['peak_rss_gb']:.2f} GB; embedtune {', '.join(parts)}." + _readme_note(data))
 
 
 def speed_encode(data: dict) -> str:
     """A repeat of the encoding part alone: each backend's speed and peak against plain's in that run."""
-    steps, rows = data["steps"], data["summary"]["encode_corpus"]
-    plain = steps["encode_plain"]
-    parts = [f"`{backend}` {steps[f'encode_embedtune_{backend}']['corpus_seconds']:.0f} s, **{row['speedup']:.2f}×** "
-             f"plain's speed, nDCG@10 change {row['ndcg@10_change']:+.4f}, min cosine to plain "
-             f"{row['min_cosine_to_plain']:.4f}, peak {steps[f'encode_embedtune_{backend}']['peak_rss_gb']:.2f} GB "
-             f"({row['peak_rss_ratio']:.2f}× plain)" for backend, row in rows.items()]
+    plain = data["steps"]["encode_plain"]
+    parts = [f"`{backend}` {step['corpus_seconds']:.0f} s, **{row['speedup']:.2f}×** plain's speed, "
+             f"nDCG@10 change {row['ndcg@10_change']:+.4f}, min cosine to plain {row['min_cosine_to_plain']:.4f}, "
+             f"peak {step['peak_rss_gb']:.2f} GB ({row['peak_rss_ratio']:.2f}× plain)"
+             for backend, step, row in _encode_rows(data)]
     return (f"`{data['command']}`: encoding the {data['corpus']['documents']:,} abstracts, plain "
             f"{plain['corpus_seconds']:.0f} s at {plain['peak_rss_gb']:.2f} GB; embedtune {'; '.join(parts)}."
-            + (f" {data['readme_note']}" if data.get("readme_note") else ""))
+            + _readme_note(data))
 
 
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
