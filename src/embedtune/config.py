@@ -16,7 +16,7 @@ from embedtune.errors import ConfigError
 Strategy = Literal["full", "lora", "qlora"]
 STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training.strategies (torch-free)
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
-LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "embedding_mse")  # as training.losses
+LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "margin_kl", "embedding_mse")  # as training.losses
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")  # as embedtune.training.distill
 TEACHER_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches across several --data
@@ -33,7 +33,7 @@ class TrainConfig:
     strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter; "
                                                             "qlora: the same on a 4-bit base (CUDA GPU and bitsandbytes)."})
     loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives); "
-                                                        "margin_mse (distil a teacher's score margins on hard negatives); embedding_mse (copy a same-size bi-encoder teacher's embeddings)."})
+                                                        "margin_mse (distil a teacher's score margins on hard negatives); margin_kl (margin_mse plus the teacher's ranking of every document in the batch; bi-encoder or hybrid teacher); embedding_mse (copy a same-size bi-encoder teacher's embeddings)."})
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
     guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
     teacher: str | None = field(default=None, metadata={"help": "margin_mse/embedding_mse: the teacher (local folder or hub id; "
@@ -137,7 +137,7 @@ class TrainConfig:
             raise ConfigError(f'unknown sampling "{self.sampling}" (choose one of: {", ".join(DATASET_SAMPLINGS)})')
         if self.loss not in LOSS_NAMES:
             raise ConfigError(f'unknown loss "{self.loss}" (choose one of: {", ".join(LOSS_NAMES)})')
-        if self.loss in ("margin_mse", "embedding_mse") and not self.teacher:
+        if self.loss in ("margin_mse", "margin_kl", "embedding_mse") and not self.teacher:
             raise ConfigError(f"loss {self.loss} distils a teacher model: set teacher (--teacher), e.g. "
                               "all-mpnet-base-v2 or a cross-encoder")
         if self.teacher_kind not in TEACHER_KINDS:
@@ -162,7 +162,7 @@ class TrainConfig:
                               f"{len(self.matryoshka_dims)} matryoshka_dims sizes: give one per size, in order")
         if self.select_on == "dims" and not self.matryoshka_dims:
             raise ConfigError("select_on dims needs matryoshka_dims (the sizes to average over)")
-        if self.matryoshka_dims and self.loss in ("margin_mse", "embedding_mse"):
+        if self.matryoshka_dims and self.loss in ("margin_mse", "margin_kl", "embedding_mse"):
             raise ConfigError(f"matryoshka_dims works with the contrastive losses (mnrl, cached_mnrl, gist), "
                               f"not {self.loss}")
         if not self.guard_threshold >= 0:  # also NaN

@@ -36,8 +36,8 @@ def test_adapt_trains_on_generated_pairs_and_scores_held_out_documents_it_never_
     assert saved["heldout"]["before"]["ndcg@10"] == result.heldout["before"]["ndcg@10"]
     assert set(result.heldout["after"]) == set(result.heldout["before"])
     assert result.split["heldout_documents"] == 12 and result.split["train_documents"] == 48
-    assert (result.config["train"]["loss"], result.config["train"]["teacher"]) == ("margin_mse", "hybrid")  # default
-    assert "learning the hybrid teacher's margins" in result.to_table()
+    assert (result.config["train"]["loss"], result.config["train"]["teacher"]) == ("margin_kl", "hybrid")  # default
+    assert "learning the hybrid teacher's margins and its ranking of each batch" in result.to_table()
 
     work = work_dir_for(out)
     heldout = read_jsonl(work / "heldout_pairs.jsonl")
@@ -58,7 +58,7 @@ def test_adapt_trains_on_generated_pairs_and_scores_held_out_documents_it_never_
 @pytest.mark.slow  # ~60 s of CPU each: teacher scoring plus a short training run
 @pytest.mark.parametrize("kind", ["cross-encoder", "hybrid"])
 def test_adapt_with_a_teacher_trains_on_its_margins(docs: Path, tmp_path: Path, kind: str) -> None:
-    """GPL: every mined row is scored by the teacher and training uses MarginMSE on those margins."""
+    """GPL: training learns the teacher's scores: MarginMSE for a cross-encoder, margin_kl for the hybrid."""
     from tests.unit.test_distill import make_cross_encoder
 
     teacher = str(make_cross_encoder(tmp_path / "ce")) if kind == "cross-encoder" else "hybrid"
@@ -67,18 +67,28 @@ def test_adapt_with_a_teacher_trains_on_its_margins(docs: Path, tmp_path: Path, 
                                                                                             num_negatives=1),
                          train=TrainConfig(epochs=1, batch_size=8, max_seq_length=48, dev_corpus_size=50),
                          adapt=AdaptConfig(heldout_fraction=0.2, eval_corpus_size=40, teacher=teacher))
-    assert result.config["train"]["loss"] == "margin_mse" and result.config["train"]["teacher"] == teacher
+    loss = "margin_mse" if kind == "cross-encoder" else "margin_kl"
+    assert result.config["train"]["loss"] == loss and result.config["train"]["teacher"] == teacher
     training = json.loads((out / "embedtune_train.json").read_text(encoding="utf-8"))
-    assert training["config"]["loss"] == "margin_mse"
+    assert training["config"]["loss"] == loss
     assert result.heldout["after"] and (out / "modules.json").is_file()
 
 
-def test_pseudo_labels_switch_training_to_margin_mse_on_the_teacher(tmp_path: Path) -> None:
+def test_pseudo_labels_switch_training_to_distilling_the_teacher(tmp_path: Path) -> None:
     from embedtune.errors import ConfigError, ModelNotFoundError
     from embedtune.generate.adapt import pseudo_label_config
+    from tests.unit.test_distill import make_cross_encoder
 
     switched = pseudo_label_config(TrainConfig(epochs=1), "all-MiniLM-L6-v2")
-    assert (switched.loss, switched.teacher, switched.epochs) == ("margin_mse", "all-MiniLM-L6-v2", 1)
+    assert (switched.loss, switched.teacher, switched.epochs) == ("margin_kl", "all-MiniLM-L6-v2", 1)
+    assert pseudo_label_config(TrainConfig(), "all-MiniLM-L6-v2", "margin_mse").loss == "margin_mse"
+    assert pseudo_label_config(TrainConfig(loss="margin_mse", teacher="x"), "all-MiniLM-L6-v2").loss == "margin_mse"
+    cross = str(make_cross_encoder(tmp_path / "ce"))
+    assert pseudo_label_config(TrainConfig(), cross).loss == "margin_mse"  # a cross-encoder cannot score batches
+    with pytest.raises(ConfigError, match="is a cross-encoder: use --loss margin_mse with it"):
+        pseudo_label_config(TrainConfig(), cross, "margin_kl")
+    with pytest.raises(ConfigError, match='unknown adapt loss "mnrl"'):
+        AdaptConfig(loss="mnrl")
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         pseudo_label_config(TrainConfig(), str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="not gist"):
@@ -94,7 +104,7 @@ def test_pseudo_labels_switch_training_to_margin_mse_on_the_teacher(tmp_path: Pa
     assert AdaptConfig(teacher="hybrid").pseudo_label_teacher == "hybrid"
     assert AdaptConfig(cross_encoder="ce").pseudo_label_teacher == "ce"
     hybrid = pseudo_label_config(TrainConfig(epochs=1), "hybrid")  # nothing to resolve: BM25 + the student
-    assert (hybrid.loss, hybrid.teacher) == ("margin_mse", "hybrid")
+    assert (hybrid.loss, hybrid.teacher) == ("margin_kl", "hybrid")
     with pytest.raises(ConfigError, match="names no dense model"):
         pseudo_label_config(TrainConfig(), "hybrid:")
 

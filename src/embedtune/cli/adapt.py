@@ -9,6 +9,7 @@ import click
 from embedtune.cli._options import compose, model_option, no_cache_option, quiet_option, setup_output
 from embedtune.cli.generate import generate_config_values, generation_options
 from embedtune.config import MINING_METHODS
+from embedtune.generate.config import PSEUDO_LABEL_LOSSES
 
 
 @click.command("adapt")
@@ -19,7 +20,7 @@ from embedtune.config import MINING_METHODS
 @generation_options
 @click.option("--mine-method", type=click.Choice(MINING_METHODS), default=None,
               help="Hard negatives for the generated queries: bm25, dense or hybrid [bm25].")
-@click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Hard negatives per pair [1].")
+@click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Hard negatives per pair [3].")
 @click.option("--no-mine", is_flag=True, help="Train with in-batch negatives only.")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the pairs [1].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -33,12 +34,16 @@ from embedtune.config import MINING_METHODS
                    "more than 0.01 the weights are mixed back towards the base [off].")
 @click.option("--cross-encoder", default=None,
               help="GPL-style pseudo-labels: this cross-encoder (folder or hub id) scores each mined row and "
-                   "training distils its margins with MarginMSE (the same as --teacher CE).")
+                   "training distils its margins (the same as --teacher CE).")
 @click.option("--teacher", default=None,
-              help="GPL-style pseudo-labels from this teacher, distilled with MarginMSE: hybrid (BM25 fused with "
+              help="GPL-style pseudo-labels from this teacher, distilled as --loss says: hybrid (BM25 fused with "
                    "--model; nothing to download), hybrid:MODEL, a cross-encoder or bi-encoder (folder or hub "
                    "id), or none (MultipleNegativesRankingLoss on the mined rows) [hybrid; none with --no-mine]. "
                    "--cross-encoder is the same option under its first name.")
+@click.option("--loss", type=click.Choice(PSEUDO_LABEL_LOSSES), default=None,
+              help="How the teacher's pseudo-labels are learnt: margin_kl (its margins on the mined negatives and "
+                   "its ranking of every document in the batch; bi-encoder or hybrid teachers) or margin_mse (the "
+                   "margins alone) [margin_kl; margin_mse for a cross-encoder].")
 @click.option("--seed", type=int, default=None, help="One seed for generation, the split and training [42].")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
@@ -49,9 +54,9 @@ def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite
 
     Queries generated from a held-out 10% of the documents (split by document, left out of
     mining and training) score the base and the adapted model. The report is also saved as
-    OUT/embedtune_adapt.json. Defaults (offline ICT + title pairs, at most 3,000 of them, one
-    BM25 negative, margins of a BM25 + dense teacher, one epoch) are meant to fit a 5,000-document
-    corpus in under 30 minutes on 2 CPU cores.
+    OUT/embedtune_adapt.json. Defaults (offline ICT + title pairs, at most 3,000 of them, three
+    BM25 negatives, a BM25 + dense teacher's margins and batch rankings, one epoch) are meant to
+    fit a 5,000-document corpus in under 30 minutes on 2 CPU cores.
 
     \b
     Examples:
@@ -74,7 +79,7 @@ def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite
         flags, model="model", epochs="epochs", learning_rate="learning_rate", batch_size="batch_size",
         max_seq_length="max_seq_length", guard_data="guard_data"), **seed}, source="flags")
     adapt = build_config(AdaptConfig, {**_given(flags, heldout_fraction="heldout_fraction",
-                                                cross_encoder="cross_encoder", teacher="teacher"),
+                                                cross_encoder="cross_encoder", teacher="teacher", loss="loss"),
                                  "mine": not no_mine, **seed},
                          source="flags")
     result = adapt_model(docs, out, generate=generate, mine=mine, train=train, adapt=adapt, overwrite=overwrite,

@@ -104,6 +104,7 @@ class GenerateConfig:
 
 HYBRID_TEACHER = "hybrid"  # embedtune.training.hybrid_teacher.HYBRID, named here without importing numpy
 NO_TEACHER = "none"
+PSEUDO_LABEL_LOSSES = ("margin_kl", "margin_mse")  # the first is the default for teachers that can run it
 
 
 @dataclass
@@ -126,6 +127,11 @@ class AdaptConfig:
                                                                 "bi-encoder, or none (contrastive training on the "
                                                                 "mined rows). Default: hybrid when mining. "
                                                                 "cross_encoder is the same setting's first name."})
+    loss: str | None = field(default=None, metadata={"help": "How the teacher's pseudo-labels are learnt: margin_kl "
+                                                             "(its margins on the mined negatives and its ranking "
+                                                             "of every document in the batch; bi-encoder or hybrid "
+                                                             "teachers) or margin_mse (the margins alone). Default: "
+                                                             "margin_kl, margin_mse for a cross-encoder."})
     seed: int = field(default=42, metadata={"help": "Seed for the held-out split."})
 
     @property
@@ -148,6 +154,8 @@ class AdaptConfig:
         for name in ("max_heldout_queries", "eval_corpus_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.loss not in (None, *PSEUDO_LABEL_LOSSES):
+            raise ConfigError(f'unknown adapt loss "{self.loss}" (choose one of: {", ".join(PSEUDO_LABEL_LOSSES)})')
         named_teacher = self.teacher not in (None, NO_TEACHER)
         if named_teacher and self.cross_encoder is not None:
             raise ConfigError("teacher and cross_encoder are the same setting: give one of them")

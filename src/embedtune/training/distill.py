@@ -27,8 +27,8 @@ import numpy as np
 from embedtune.errors import ConfigError
 from embedtune.inference.precision import training_encoder_backend
 from embedtune.models import display_name
-from embedtune.training.hybrid_teacher import (HYBRID, LEXICAL_WEIGHT, POOL_DEPTH, hybrid_dense_model, hybrid_scores,
-                                              is_hybrid)
+from embedtune.training.hybrid_teacher import (HYBRID, LEXICAL_WEIGHT, POOL_DEPTH, PairScorer, dense_scorer,
+                                              hybrid_dense_model, hybrid_scorer, is_hybrid, row_texts)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 TeacherKind = Literal["cross-encoder", "bi-encoder", "hybrid"]
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")
-DISTILL_LOSSES = frozenset({"margin_mse", "embedding_mse"})
+DISTILL_LOSSES = frozenset({"margin_mse", "margin_kl", "embedding_mse"})
 
 
 def teacher_kind(name: str, kind: str = "auto") -> TeacherKind:
@@ -170,31 +170,63 @@ def _cross_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, 
 def _bi_encoder_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq_length: int | None,
                        show_progress: bool, precision: str = "fp32") -> np.ndarray:
     """Cosine of the teacher's query and document embeddings (each unique text encoded once)."""
-    from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
-    from embedtune.models import load_model
-
-    model = load_model(teacher, max_seq_length=max_seq_length)
-    encoder = make_encoder(model, training_encoder_backend(precision), batch_size=batch_size)
-    queries = list(dict.fromkeys(row[0] for row in rows))
-    docs = list(dict.fromkeys(doc for row in rows for doc in row[1:]))
-    q_vectors = encode_queries(model, queries, encoder=encoder, show_progress=show_progress)
-    d_vectors = encode_documents(model, docs, encoder=encoder, show_progress=show_progress)
-    q_index = {text: i for i, text in enumerate(queries)}
-    d_index = {text: i for i, text in enumerate(docs)}
-    q = q_vectors[[q_index[row[0]] for row in rows]]
-    d = np.stack([d_vectors[[d_index[doc] for doc in row[1:]]] for row in rows])
-    return np.einsum("rd,rkd->rk", q, d)
+    return _teacher_scorer(teacher, "bi-encoder", rows, batch_size, max_seq_length, show_progress,
+                           precision).row_scores(rows)
 
 
 def _hybrid_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq_length: int | None,
                    show_progress: bool, precision: str = "fp32") -> np.ndarray:
     """BM25 fused with the dense model named after ``hybrid:``, over the rows' own documents."""
+    return _teacher_scorer(teacher, "hybrid", rows, batch_size, max_seq_length, show_progress,
+                           precision).row_scores(rows)
+
+
+def _teacher_scorer(teacher: str, kind: TeacherKind, rows: list[list[str]], batch_size: int,
+                    max_seq_length: int | None, show_progress: bool, precision: str) -> PairScorer:
+    """A bi-encoder or hybrid teacher ready to score any (query, document) of the rows.
+
+    ``teacher`` is a model name for a bi-encoder and ``hybrid:MODEL`` for the hybrid teacher."""
     from embedtune.evaluation.search import make_encoder
     from embedtune.models import load_model
 
-    model = load_model(hybrid_dense_model(teacher, None), max_seq_length=max_seq_length)
+    name = hybrid_dense_model(teacher, None) if kind == "hybrid" else teacher
+    model = load_model(name, max_seq_length=max_seq_length)
     encoder = make_encoder(model, training_encoder_backend(precision), batch_size=batch_size)
-    return hybrid_scores(rows, encoder, show_progress=show_progress)
+    queries, docs = row_texts(rows)
+    if kind == "hybrid":
+        return hybrid_scorer(queries, docs, encoder, show_progress=show_progress)
+    return dense_scorer(queries, docs, encoder, show_progress=show_progress)
+
+
+def listwise_columns(pairs: TrainingPairs, config: Any, show_progress: bool,
+                     precision: str = "fp32") -> tuple[dict[str, list], PairScorer]:
+    """The training columns for ``margin_kl``, and the teacher that scores its batches.
+
+    Each row's ``label`` is ``[query id, positive id, negative ids...]`` into the scorer, since the
+    loss needs the teacher's score for every query of a batch against every document of it, and
+    which rows meet in a batch is only known during training. A cross-encoder would have to run
+    inside the training loop for that, so only bi-encoder and hybrid teachers fit.
+    """
+    if not pairs.num_negatives:
+        raise ConfigError("loss margin_kl learns the teacher's margins on hard negatives as well as its ranking of "
+                          "the batch, and these training rows have no negatives: run `embedtune mine` first (or "
+                          "give a triplet file)")
+    kind = teacher_kind(config.teacher, config.teacher_kind)
+    if kind == "cross-encoder":
+        raise ConfigError(f'loss margin_kl scores every query of a batch against every document of it, which a '
+                          f'cross-encoder teacher ("{config.teacher}") cannot do ahead of training: use a '
+                          "bi-encoder or the hybrid teacher, or --loss margin_mse with this one")
+    teacher = config.teacher
+    if kind == "hybrid":
+        teacher = f"{HYBRID}:{display_name(hybrid_dense_model(teacher, config.model))}"
+    rows = [[q, p, *negs] for q, p, negs in zip(pairs.queries, pairs.positives, pairs.negatives)]
+    logger.info("preparing the %s teacher %s for %d training rows (%s)", kind, teacher, len(rows),
+                teacher_precision_for(config, precision))
+    scorer = _teacher_scorer(teacher, kind, rows, config.teacher_batch_size, config.max_seq_length, show_progress,
+                             teacher_precision_for(config, precision))
+    columns: dict[str, list] = pairs.to_columns()
+    columns["label"] = scorer.row_ids(rows)
+    return columns, scorer
 
 
 def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTransformer,

@@ -16,6 +16,8 @@ from the training rows' own documents, so no separate corpus is needed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,28 +49,83 @@ def hybrid_dense_model(teacher: str, student: str | None) -> str | None:
     return dense
 
 
-def hybrid_scores(rows: list[list[str]], encoder: FastEncoder, *, weight: float = LEXICAL_WEIGHT,
-                  show_progress: bool = False) -> np.ndarray:
-    """``(rows, documents per row)`` fused scores of each row's documents for its query (``row[0]``)."""
+@dataclass
+class PairScorer:
+    """A teacher's score for any query against any document of the training rows, on demand.
+
+    Margin distillation needs only each row's own documents, but listwise distillation
+    (``embedtune.training.listwise``) scores every query of a batch against every document of
+    it, and which texts share a batch is decided by the trainer's shuffling. A full
+    queries x documents matrix grows with the square of the rows, so the scores are computed per
+    batch from the kept embeddings (and, for the hybrid teacher, BM25 and each query's scale).
+    """
+
+    queries: dict[str, int]
+    documents: dict[str, int]
+    q_vectors: np.ndarray
+    d_vectors: np.ndarray
+    lexical: Callable[[int], np.ndarray] | None = None  # BM25 scores of query i over every document
+    lexical_scales: np.ndarray | None = None  # s_q of each query
+
+    def scores(self, q_ids: Sequence[int], d_ids: Sequence[int]) -> np.ndarray:
+        """``(len(q_ids), len(d_ids))`` teacher scores, in the dense model's cosine units."""
+        q_ids, d_ids = np.asarray(q_ids, dtype=np.int64), np.asarray(d_ids, dtype=np.int64)
+        out = self.q_vectors[q_ids] @ self.d_vectors[d_ids].T
+        if self.lexical is not None and self.lexical_scales is not None:
+            out = out + np.stack([self.lexical_scales[q] * self.lexical(int(q))[d_ids] for q in q_ids])
+        return out.astype(np.float32)
+
+    def row_ids(self, rows: list[list[str]]) -> list[list[int]]:
+        """Each row (query, documents...) as ``[query id, document ids...]``."""
+        return [[self.queries[row[0]], *(self.documents[doc] for doc in row[1:])] for row in rows]
+
+    def row_scores(self, rows: list[list[str]]) -> np.ndarray:
+        """``(rows, documents per row)`` scores of each row's documents for its query."""
+        return np.stack([self.scores(ids[:1], ids[1:])[0] for ids in self.row_ids(rows)]).astype(np.float32)
+
+
+def row_texts(rows: list[list[str]]) -> tuple[list[str], list[str]]:
+    """The distinct queries (``row[0]``) and documents (the rest) of the rows, in first-seen order."""
+    return (list(dict.fromkeys(row[0] for row in rows)),
+            list(dict.fromkeys(doc for row in rows for doc in row[1:])))
+
+
+def dense_scorer(queries: list[str], docs: list[str], encoder: FastEncoder, *,
+                 show_progress: bool = False) -> PairScorer:
+    """Cosine of the encoder's query and document embeddings (each distinct text encoded once)."""
     from embedtune.evaluation.search import encode_documents, encode_queries
+
+    q_vectors = encode_queries(encoder.model, queries, encoder=encoder, show_progress=show_progress)
+    d_vectors = encode_documents(encoder.model, docs, encoder=encoder, show_progress=show_progress)
+    return PairScorer({t: i for i, t in enumerate(queries)}, {t: i for i, t in enumerate(docs)}, q_vectors, d_vectors)
+
+
+def hybrid_scorer(queries: list[str], docs: list[str], encoder: FastEncoder, *, weight: float = LEXICAL_WEIGHT,
+                  show_progress: bool = False) -> PairScorer:
+    """BM25 over ``docs`` fused with the encoder's cosine: ``cos + s_q * bm25`` for any pair."""
     from embedtune.mining.candidates import bm25_index, bm25_query_tokens
 
     if not 0.0 <= weight < 1.0:
         raise ConfigError(f"hybrid teacher: the BM25 weight must be in [0, 1), got {weight}")
-    queries = list(dict.fromkeys(row[0] for row in rows))
-    docs = list(dict.fromkeys(doc for row in rows for doc in row[1:]))
     logger.info("hybrid teacher: BM25 + dense over %d documents for %d queries", len(docs), len(queries))
-    d_vectors = encode_documents(encoder.model, docs, encoder=encoder, show_progress=show_progress)
-    q_vectors = encode_queries(encoder.model, queries, encoder=encoder, show_progress=show_progress)
+    scorer = dense_scorer(queries, docs, encoder, show_progress=show_progress)
     retriever = bm25_index(docs)
     tokens = bm25_query_tokens(queries)
-    d_index = {text: i for i, text in enumerate(docs)}
-    fused: dict[str, np.ndarray] = {}
-    for q, query in enumerate(queries):
-        cosine = d_vectors @ q_vectors[q]
-        lexical = retriever.get_scores(tokens[q]) if tokens[q] else np.zeros(len(docs), dtype=np.float32)
-        fused[query] = cosine + _lexical_scale(cosine, lexical, weight) * lexical
-    return np.asarray([[fused[row[0]][d_index[doc]] for doc in row[1:]] for row in rows], dtype=np.float32)
+
+    def lexical(q: int) -> np.ndarray:
+        return retriever.get_scores(tokens[q]) if tokens[q] else np.zeros(len(docs), dtype=np.float32)
+
+    scorer.lexical = lexical
+    scorer.lexical_scales = np.asarray([_lexical_scale(scorer.d_vectors @ scorer.q_vectors[q], lexical(q), weight)
+                                        for q in range(len(queries))], dtype=np.float32)
+    return scorer
+
+
+def hybrid_scores(rows: list[list[str]], encoder: FastEncoder, *, weight: float = LEXICAL_WEIGHT,
+                  show_progress: bool = False) -> np.ndarray:
+    """``(rows, documents per row)`` fused scores of each row's documents for its query (``row[0]``)."""
+    queries, docs = row_texts(rows)
+    return hybrid_scorer(queries, docs, encoder, weight=weight, show_progress=show_progress).row_scores(rows)
 
 
 def _lexical_scale(cosine: np.ndarray, lexical: np.ndarray, weight: float) -> float:

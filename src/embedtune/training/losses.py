@@ -10,6 +10,8 @@ query; they differ in memory and in how they guard against false negatives:
 
 ``margin_mse`` and ``embedding_mse`` distil a teacher instead (see ``embedtune.training.distill``):
 their labels are the teacher's score margins or embeddings, computed before training.
+``margin_kl`` adds the teacher's ranking of every document in the batch to ``margin_mse``
+(``embedtune.training.listwise``); its teacher scores each batch during training.
 
 With ``matryoshka_dims`` set, the chosen loss is wrapped in MatryoshkaLoss: it is computed on the
 embeddings truncated to each listed size (and re-normalised) and summed, so the first d
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from embedtune.config import TrainConfig
+    from embedtune.training.hybrid_teacher import PairScorer
 
 
 def _mnrl(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
@@ -75,8 +78,18 @@ LOSSES: dict[str, Callable[[SentenceTransformer, TrainConfig, bool], Any]] = {
 }
 
 
-def build_loss(model: SentenceTransformer, config: TrainConfig, distributed: bool) -> Any:
-    """The configured loss; under torchrun/accelerate, negatives are gathered across processes."""
+def build_loss(model: SentenceTransformer, config: TrainConfig, distributed: bool,
+               pair_scorer: PairScorer | None = None) -> Any:
+    """The configured loss; under torchrun/accelerate, negatives are gathered across processes.
+
+    ``margin_kl`` needs ``pair_scorer``, the teacher that scores its batches
+    (``embedtune.training.distill.listwise_columns`` makes both it and the rows' labels)."""
+    if config.loss == "margin_kl":
+        from embedtune.training.listwise import ListwiseMarginLoss
+
+        if pair_scorer is None:
+            raise ConfigError("loss margin_kl needs its teacher's scorer (from distill.listwise_columns)")
+        return ListwiseMarginLoss(model, pair_scorer)
     loss = LOSSES[config.loss](model, config, distributed)
     if config.matryoshka_dims:
         from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss

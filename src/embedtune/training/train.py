@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embedtune import __version__
 from embedtune.config import TrainConfig, check_dims_fit
@@ -25,6 +25,9 @@ from embedtune.training.dropout import apply_training_dropout
 from embedtune.training.distributed import is_main_process, wait_for_everyone, world_size
 from embedtune.training.output_dir import CHECKPOINTS, finish, latest_checkpoint, open_output_dir, publish_model
 from embedtune.training.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from embedtune.training.hybrid_teacher import PairScorer
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,9 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     sources = list(data) if isinstance(data, (list, tuple)) else [data]
     if not sources:
         raise ConfigError("no training data given")
+    if len(sources) > 1 and config.loss == "margin_kl":
+        raise ConfigError("loss margin_kl trains on one data set (its teacher scores the rows of one set); "
+                          "use margin_mse for several")
     if len(sources) > 1 and config.guard_data is not None:
         raise ConfigError("the forgetting guard (guard_data) works with one training data set; "
                           "train on several without it, or on one with it")
@@ -125,9 +131,11 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
         keep_adapter_inputs_in_compute_dtype(model)
     description = "; ".join(p.description for p in sets)
     num_pairs = sum(len(p.train) for p in sets)
-    columns = [_training_columns(model, p.train, config, cache, show_progress, precision) for p in sets]
+    prepared_columns = [_training_columns(model, p.train, config, cache, show_progress, precision) for p in sets]
+    columns = [c for c, _ in prepared_columns]
     trainer, evaluator = _build_trainer(model, columns, num_pairs, [p.dev for p in sets], config,
-                                        out / CHECKPOINTS, show_progress, precision)
+                                        out / CHECKPOINTS, show_progress, precision,
+                                        pair_scorer=prepared_columns[0][1])
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_seconds = time.perf_counter() - start
@@ -214,13 +222,16 @@ def _report_facts(result: TrainResult, base_report: EvalReport | None, tuned_rep
 
 
 def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cache: EmbeddingCache,
-                      show_progress: bool, precision: str) -> dict[str, list]:
-    """The trainer's columns: the text columns, plus the teacher's labels for a distillation loss."""
-    from embedtune.training.distill import DISTILL_LOSSES, distillation_columns
+                      show_progress: bool, precision: str) -> tuple[dict[str, list], PairScorer | None]:
+    """The trainer's columns: the text columns, plus the teacher's labels for a distillation loss;
+    and for ``margin_kl`` the teacher that scores each batch during training."""
+    from embedtune.training.distill import DISTILL_LOSSES, distillation_columns, listwise_columns
 
+    if config.loss == "margin_kl":
+        return listwise_columns(pairs, config, show_progress, precision)
     if config.loss in DISTILL_LOSSES:
-        return distillation_columns(pairs, config, model, cache, show_progress, precision)
-    return pairs.to_columns()
+        return distillation_columns(pairs, config, model, cache, show_progress, precision), None
+    return pairs.to_columns(), None
 
 
 def _data_name(data: TrainData, prepared: Any) -> str:
@@ -228,7 +239,8 @@ def _data_name(data: TrainData, prepared: Any) -> str:
 
 
 def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, devs: list[RetrievalSet],
-                   config: TrainConfig, checkpoints: Path, show_progress: bool, precision: str) -> tuple[Any, Any]:
+                   config: TrainConfig, checkpoints: Path, show_progress: bool, precision: str,
+                   pair_scorer: PairScorer | None = None) -> tuple[Any, Any]:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from transformers.trainer_callback import PrinterCallback
@@ -273,7 +285,7 @@ def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, de
         {f"data{i}": Dataset.from_dict(c) for i, c in enumerate(columns)},
         # Under torchrun/accelerate each process's queries also see the other processes' documents
         # as negatives, so N processes train like one batch of N × batch_size.
-        loss=build_loss(model, config, distributed), evaluator=evaluator,
+        loss=build_loss(model, config, distributed, pair_scorer=pair_scorer), evaluator=evaluator,
     )
     # Evaluate (and checkpoint) evals_per_epoch times per epoch, counted on the real batches: the
     # no-duplicates sampler can yield fewer batches than len(pairs) / batch_size.
