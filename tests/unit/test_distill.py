@@ -140,11 +140,17 @@ def test_matryoshka_is_refused_with_a_distillation_loss() -> None:
         TrainConfig(loss="margin_mse", teacher="x", matryoshka_dims=[384, 128])
 
 
-def test_a_short_margin_mse_run_trains_and_records_its_teacher(tmp_path: Path) -> None:
+def write_triplet_file(folder: Path) -> Path:
+    """12 distinct (query, positive, negative) rows as a JSONL triplet file in ``folder``."""
     rows = [{"query": q, "positive": p, "negative": n[0]} for q, p, n in zip(QUERIES, POSITIVES, NEGATIVES)] * 4
     rows = [{k: f"{v} ({i})" for k, v in row.items()} for i, row in enumerate(rows)]  # distinct rows
-    data = tmp_path / "triplets.jsonl"
+    data = folder / "triplets.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return data
+
+
+def test_a_short_margin_mse_run_trains_and_records_its_teacher(tmp_path: Path) -> None:
+    data = write_triplet_file(tmp_path)
     config = TrainConfig(loss="margin_mse", teacher="all-MiniLM-L6-v2", epochs=1, batch_size=4,
                          max_seq_length=32, dev_fraction=0.25, eval_split=None)
     result = train_model(data, tmp_path / "out", config, show_progress=False,

@@ -1,7 +1,6 @@
 """margin_kl: the pair scorer, the loss's arithmetic, its columns and refusals, and a short run."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +17,8 @@ from embedtune.training import train_model
 from embedtune.training.distill import listwise_columns
 from embedtune.training.hybrid_teacher import hybrid_scorer, hybrid_scores, row_texts
 from embedtune.training.listwise import listwise_margin_loss
+from tests.unit.test_distill import NEGATIVES, POSITIVES, QUERIES, make_cross_encoder, write_triplet_file
 
-QUERIES = ["what lowers blood pressure", "which gene causes cystic fibrosis", "how do vaccines work"]
-POSITIVES = ["Diuretics and ACE inhibitors lower blood pressure in adults.",
-             "Mutations in the CFTR gene cause cystic fibrosis.",
-             "Vaccines train the immune system to recognise a pathogen."]
-NEGATIVES = [["The stock market fell sharply on Monday."],
-             ["Football is played by two teams of eleven players."],
-             ["Paris is the capital of France."]]
 
 
 def triplets() -> TrainingPairs:
@@ -83,8 +76,6 @@ def test_columns_label_rows_with_ids_and_refuse_what_cannot_work(tmp_path: Path)
     no_negatives = TrainingPairs(queries=list(QUERIES), positives=list(POSITIVES), negatives=[], source="p")
     with pytest.raises(ConfigError, match="these training rows have no negatives"):
         listwise_columns(no_negatives, config, show_progress=False)
-    from tests.unit.test_distill import make_cross_encoder
-
     cross = make_cross_encoder(tmp_path / "ce")
     with pytest.raises(ConfigError, match="cross-encoder teacher .* cannot do ahead of training"):
         listwise_columns(triplets(), TrainConfig(loss="margin_kl", teacher=str(cross)), show_progress=False)
@@ -95,10 +86,7 @@ def test_columns_label_rows_with_ids_and_refuse_what_cannot_work(tmp_path: Path)
 
 
 def test_a_short_margin_kl_run_trains(tmp_path: Path) -> None:
-    rows = [{"query": q, "positive": p, "negative": n[0]} for q, p, n in zip(QUERIES, POSITIVES, NEGATIVES)] * 4
-    rows = [{k: f"{v} ({i})" for k, v in row.items()} for i, row in enumerate(rows)]  # distinct rows
-    data = tmp_path / "triplets.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    data = write_triplet_file(tmp_path)
     config = TrainConfig(loss="margin_kl", teacher="hybrid", epochs=1, batch_size=4, max_seq_length=32,
                          dev_fraction=0.25, eval_split=None)
     result = train_model(data, tmp_path / "out", config, show_progress=False, cache=EmbeddingCache(tmp_path / "c"))
