@@ -85,6 +85,25 @@ def test_columns_label_rows_with_ids_and_refuse_what_cannot_work(tmp_path: Path)
         TrainConfig(loss="margin_kl", teacher="hybrid", matryoshka_dims=[384, 128])
 
 
+def test_the_teachers_document_embeddings_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resumed margin_kl run finds its teacher's document embeddings instead of encoding them again."""
+    from embedtune.inference.encoder import FastEncoder
+
+    config = TrainConfig(loss="margin_kl", teacher="hybrid", max_seq_length=64)
+    cache = EmbeddingCache(tmp_path)
+    _, first = listwise_columns(triplets(), config, show_progress=False, cache=cache)
+    encode = FastEncoder.encode
+
+    def queries_only(self, texts, role="document", **kwargs):
+        assert role != "document", "encoded the teacher's documents again"
+        return encode(self, texts, role, **kwargs)
+
+    monkeypatch.setattr(FastEncoder, "encode", queries_only)
+    _, second = listwise_columns(triplets(), config, show_progress=False, cache=cache)
+    np.testing.assert_array_equal(second.d_vectors, first.d_vectors)
+    np.testing.assert_array_equal(second.lexical_scales, first.lexical_scales)
+
+
 def test_a_short_margin_kl_run_trains(tmp_path: Path) -> None:
     data = write_triplet_file(tmp_path)
     config = TrainConfig(loss="margin_kl", teacher="hybrid", epochs=1, batch_size=4, max_seq_length=32,

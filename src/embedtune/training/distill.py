@@ -182,7 +182,8 @@ def _hybrid_scores(teacher: str, rows: list[list[str]], batch_size: int, max_seq
 
 
 def _teacher_scorer(teacher: str, kind: TeacherKind, rows: list[list[str]], batch_size: int,
-                    max_seq_length: int | None, show_progress: bool, precision: str) -> PairScorer:
+                    max_seq_length: int | None, show_progress: bool, precision: str,
+                    cache: EmbeddingCache | None = None) -> PairScorer:
     """A bi-encoder or hybrid teacher ready to score any (query, document) of the rows.
 
     ``teacher`` is a model name for a bi-encoder and ``hybrid:MODEL`` for the hybrid teacher."""
@@ -194,18 +195,19 @@ def _teacher_scorer(teacher: str, kind: TeacherKind, rows: list[list[str]], batc
     encoder = make_encoder(model, training_encoder_backend(precision), batch_size=batch_size)
     queries, docs = row_texts(rows)
     if kind == "hybrid":
-        return hybrid_scorer(queries, docs, encoder, show_progress=show_progress)
-    return dense_scorer(queries, docs, encoder, show_progress=show_progress)
+        return hybrid_scorer(queries, docs, encoder, show_progress=show_progress, cache=cache)
+    return dense_scorer(queries, docs, encoder, show_progress=show_progress, cache=cache)
 
 
-def listwise_columns(pairs: TrainingPairs, config: Any, show_progress: bool,
-                     precision: str = "fp32") -> tuple[dict[str, list], PairScorer]:
+def listwise_columns(pairs: TrainingPairs, config: Any, show_progress: bool, precision: str = "fp32",
+                     cache: EmbeddingCache | None = None) -> tuple[dict[str, list], PairScorer]:
     """The training columns for ``margin_kl``, and the teacher that scores its batches.
 
     Each row's ``label`` is ``[query id, positive id, negative ids...]`` into the scorer, since the
     loss needs the teacher's score for every query of a batch against every document of it, and
     which rows meet in a batch is only known during training. A cross-encoder would have to run
-    inside the training loop for that, so only bi-encoder and hybrid teachers fit.
+    inside the training loop for that, so only bi-encoder and hybrid teachers fit. The teacher's
+    document embeddings go in ``cache``, so a resumed run does not encode them again.
     """
     if not pairs.num_negatives:
         raise ConfigError("loss margin_kl learns the teacher's margins on hard negatives as well as its ranking of "
@@ -223,7 +225,7 @@ def listwise_columns(pairs: TrainingPairs, config: Any, show_progress: bool,
     logger.info("preparing the %s teacher %s for %d training rows (%s)", kind, teacher, len(rows),
                 teacher_precision_for(config, precision))
     scorer = _teacher_scorer(teacher, kind, rows, config.teacher_batch_size, config.max_seq_length, show_progress,
-                             teacher_precision_for(config, precision))
+                             teacher_precision_for(config, precision), cache)
     columns: dict[str, list] = pairs.to_columns()
     columns["label"] = scorer.row_ids(rows)
     return columns, scorer

@@ -25,6 +25,7 @@ import numpy as np
 from embedtune.errors import ConfigError
 
 if TYPE_CHECKING:
+    from embedtune.evaluation.cache import EmbeddingCache
     from embedtune.inference.encoder import FastEncoder
 
 logger = logging.getLogger(__name__)
@@ -90,25 +91,26 @@ def row_texts(rows: list[list[str]]) -> tuple[list[str], list[str]]:
             list(dict.fromkeys(doc for row in rows for doc in row[1:])))
 
 
-def dense_scorer(queries: list[str], docs: list[str], encoder: FastEncoder, *,
-                 show_progress: bool = False) -> PairScorer:
-    """Cosine of the encoder's query and document embeddings (each distinct text encoded once)."""
+def dense_scorer(queries: list[str], docs: list[str], encoder: FastEncoder, *, show_progress: bool = False,
+                 cache: EmbeddingCache | None = None) -> PairScorer:
+    """Cosine of the encoder's query and document embeddings (each distinct text encoded once;
+    the documents, most of the work, kept in ``cache`` when one is given)."""
     from embedtune.evaluation.search import encode_documents, encode_queries
 
     q_vectors = encode_queries(encoder.model, queries, encoder=encoder, show_progress=show_progress)
-    d_vectors = encode_documents(encoder.model, docs, encoder=encoder, show_progress=show_progress)
+    d_vectors = encode_documents(encoder.model, docs, encoder=encoder, show_progress=show_progress, cache=cache)
     return PairScorer({t: i for i, t in enumerate(queries)}, {t: i for i, t in enumerate(docs)}, q_vectors, d_vectors)
 
 
 def hybrid_scorer(queries: list[str], docs: list[str], encoder: FastEncoder, *, weight: float = LEXICAL_WEIGHT,
-                  show_progress: bool = False) -> PairScorer:
+                  show_progress: bool = False, cache: EmbeddingCache | None = None) -> PairScorer:
     """BM25 over ``docs`` fused with the encoder's cosine: ``cos + s_q * bm25`` for any pair."""
     from embedtune.mining.candidates import bm25_index, bm25_query_tokens
 
     if not 0.0 <= weight < 1.0:
         raise ConfigError(f"hybrid teacher: the BM25 weight must be in [0, 1), got {weight}")
     logger.info("hybrid teacher: BM25 + dense over %d documents for %d queries", len(docs), len(queries))
-    scorer = dense_scorer(queries, docs, encoder, show_progress=show_progress)
+    scorer = dense_scorer(queries, docs, encoder, show_progress=show_progress, cache=cache)
     retriever = bm25_index(docs)
     tokens = bm25_query_tokens(queries)
 

@@ -228,7 +228,7 @@ def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cac
     from embedtune.training.distill import DISTILL_LOSSES, distillation_columns, listwise_columns
 
     if config.loss == "margin_kl":
-        return listwise_columns(pairs, config, show_progress, precision)
+        return listwise_columns(pairs, config, show_progress, precision, cache)
     if config.loss in DISTILL_LOSSES:
         return distillation_columns(pairs, config, model, cache, show_progress, precision), None
     return pairs.to_columns(), None
