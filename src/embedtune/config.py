@@ -138,8 +138,8 @@ class TrainConfig:
         if self.loss not in LOSS_NAMES:
             raise ConfigError(f'unknown loss "{self.loss}" (choose one of: {", ".join(LOSS_NAMES)})')
         if self.loss in ("margin_mse", "margin_kl", "embedding_mse") and not self.teacher:
-            raise ConfigError(f"loss {self.loss} distils a teacher model: set teacher (--teacher), e.g. "
-                              "all-mpnet-base-v2 or a cross-encoder")
+            examples = "hybrid or all-mpnet-base-v2" if self.loss == "margin_kl" else "all-mpnet-base-v2 or a cross-encoder"
+            raise ConfigError(f"loss {self.loss} distils a teacher model: set teacher (--teacher), e.g. {examples}")
         if self.teacher_kind not in TEACHER_KINDS:
             raise ConfigError(f'unknown teacher_kind "{self.teacher_kind}" (choose one of: {", ".join(TEACHER_KINDS)})')
         if self.teacher_precision not in TEACHER_PRECISIONS:

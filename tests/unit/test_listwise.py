@@ -113,3 +113,8 @@ def test_a_short_margin_kl_run_trains(tmp_path: Path) -> None:
     assert result.config["loss"] == "margin_kl" and (tmp_path / "out" / "model.safetensors").exists()
     with pytest.raises(ConfigError, match="loss margin_kl trains on one data set"):
         train_model([data, data], tmp_path / "two", config, show_progress=False)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(f'{{"query": "q{i}", "positive": "p{i}"}}\n' for i in range(12)), encoding="utf-8")
+    with pytest.raises(ConfigError, match="these training rows have no negatives"):
+        train_model(pairs, tmp_path / "no-negatives", config, show_progress=False)
+    assert not (tmp_path / "no-negatives").exists(), "refused before the output folder was opened"

@@ -74,6 +74,17 @@ def distillation_columns(pairs: TrainingPairs, config: Any, student: SentenceTra
     return _embedding_columns(pairs, config, student, show_progress, teacher_precision)
 
 
+def check_distillation_rows(pairs: TrainingPairs, loss: str) -> None:
+    """The margin losses learn (positive - negative) margins, so rows without negatives cannot train them;
+    ``train_model`` calls this before the output folder is opened, so a corrected rerun needs no --overwrite."""
+    if loss in ("margin_mse", "margin_kl") and not pairs.num_negatives:
+        also = " as well as its ranking of the batch" if loss == "margin_kl" else ""
+        instead = "" if loss == "margin_kl" else ", or use --loss embedding_mse"
+        raise ConfigError(f"loss {loss} learns the teacher's score margin between a positive and a hard negative{also}, "
+                          f"and these training rows have no negatives: run `embedtune mine` first (or give a "
+                          f"triplet file){instead}")
+
+
 def teacher_precision_for(config: Any, training_precision: str) -> str:
     """fp32 or bf16: ``config.teacher_precision`` unless auto, which is bf16 only for a bf16 run."""
     if config.teacher_precision != "auto":
@@ -83,10 +94,7 @@ def teacher_precision_for(config: Any, training_precision: str) -> str:
 
 def _margin_columns(pairs: TrainingPairs, config: Any, cache: EmbeddingCache | None,
                     show_progress: bool, precision: str) -> dict[str, list]:
-    if not pairs.num_negatives:
-        raise ConfigError("loss margin_mse learns the teacher's score margin between a positive and a hard "
-                          "negative, and these training rows have no negatives: run `embedtune mine` first "
-                          "(or give a triplet file), or use --loss embedding_mse")
+    check_distillation_rows(pairs, config.loss)
     margins = teacher_margins(config.teacher, config.teacher_kind, pairs, batch_size=config.teacher_batch_size,
                               max_seq_length=config.max_seq_length, cache=cache, show_progress=show_progress,
                               precision=precision, student=config.model)
@@ -209,10 +217,7 @@ def listwise_columns(pairs: TrainingPairs, config: Any, show_progress: bool, pre
     inside the training loop for that, so only bi-encoder and hybrid teachers fit. The teacher's
     document embeddings go in ``cache``, so a resumed run does not encode them again.
     """
-    if not pairs.num_negatives:
-        raise ConfigError("loss margin_kl learns the teacher's margins on hard negatives as well as its ranking of "
-                          "the batch, and these training rows have no negatives: run `embedtune mine` first (or "
-                          "give a triplet file)")
+    check_distillation_rows(pairs, config.loss)
     kind = teacher_kind(config.teacher, config.teacher_kind)
     if kind == "cross-encoder":
         raise ConfigError(f'loss margin_kl scores every query of a batch against every document of it, which a '

@@ -20,6 +20,7 @@ from embedtune.inference.precision import resolve_precision, training_encoder_ba
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.prompts import column_prompts, set_prompts
 from embedtune.training.data_prep import prepare_data
+from embedtune.training.distill import check_distillation_rows
 from embedtune.training.model_card import write_model_card
 from embedtune.training.dropout import apply_training_dropout
 from embedtune.training.distributed import is_main_process, wait_for_everyone, world_size
@@ -92,6 +93,8 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     sets = [prepare_data(d, split=config.split, eval_split=config.eval_split, dev_fraction=config.dev_fraction,
                          max_dev_queries=config.max_dev_queries, seed=config.seed) for d in sources]
     prepared = sets[0]  # the guard and the before/after scores use the first set
+    for p in sets:
+        check_distillation_rows(p.train, config.loss)
     guard_set = _load_guard(config)  # before the model loads and the output folder exists
     _seed_everything(config.seed)
     model = load_model(config.model, max_seq_length=config.max_seq_length)
