@@ -11,6 +11,8 @@ is scored on SciFact test (never used to choose anything) at full size and trunc
 - matryoshka_5_epochs: the same for five epochs (its dev score was still rising at the third);
 - distill: mined rows, MarginMSE on the margins of all-mpnet-base-v2 (a bi-encoder teacher: no
   cross-encoder with trained weights installs offline);
+- distill_listwise: mined rows, `--loss margin_kl` on the hybrid (BM25 + the model itself) teacher:
+  its margins and its ranking of every document in each batch;
 - tsdae: mined, starting from the model after `embedtune pretrain --method tsdae` on the SciFact corpus;
 - prompts: mined + "query: " / "passage: " prompts;
 - guard: mined + the forgetting guard on dbpedia-5k (its own half-split of the queries picks the mix);
@@ -57,6 +59,7 @@ RECIPES: dict[str, Recipe] = {
     # Its dev nDCG@10 was still rising at the third (last) epoch: five, with dev picking the checkpoint.
     "matryoshka_5_epochs": Recipe(train=["--matryoshka-dims", DIMS, "--epochs", "5"]),
     "distill": Recipe(train=["--loss", "margin_mse", "--teacher", "all-mpnet-base-v2"]),
+    "distill_listwise": Recipe(train=["--loss", "margin_kl", "--teacher", "hybrid"]),
     "tsdae": Recipe(pretrain=["--method", "tsdae"]),
     "prompts": Recipe(train=["--query-prompt", "query: ", "--document-prompt", "passage: "]),
     "guard": Recipe(train=["--guard-data", "{dbpedia}"]),
