@@ -73,6 +73,11 @@ def test_columns_label_rows_with_ids_and_refuse_what_cannot_work(tmp_path: Path)
     assert list(columns) == ["anchor", "positive", "negative_1", "label"]
     assert columns["label"] == [[0, 0, 1], [1, 2, 3], [2, 4, 5]]
     assert scorer.lexical is not None  # the hybrid teacher keeps BM25
+    _, dense = listwise_columns(triplets(), TrainConfig(loss="margin_kl", teacher="all-MiniLM-L6-v2",
+                                                        max_seq_length=64), show_progress=False)
+    assert dense.lexical is None  # a bi-encoder teacher: its cosines alone
+    vectors = load_model(None, max_seq_length=64).encode([QUERIES[0], *POSITIVES], normalize_embeddings=True)
+    np.testing.assert_allclose(dense.scores([0], [0, 2, 4])[0], vectors[1:] @ vectors[0], atol=1e-4)
     no_negatives = TrainingPairs(queries=list(QUERIES), positives=list(POSITIVES), negatives=[], source="p")
     with pytest.raises(ConfigError, match="these training rows have no negatives"):
         listwise_columns(no_negatives, config, show_progress=False)
