@@ -179,7 +179,7 @@ def pseudo_label_config(train: TrainConfig, teacher: str, loss: str | None = Non
     import dataclasses
 
     from embedtune.generate.config import PSEUDO_LABEL_LOSSES
-    from embedtune.training.distill import teacher_kind
+    from embedtune.training.distill import check_listwise_teacher, teacher_kind
 
     if train.loss not in ("mnrl", *PSEUDO_LABEL_LOSSES):
         raise ConfigError(f"teacher: GPL pseudo-labels train with loss {' or '.join(PSEUDO_LABEL_LOSSES)}, "
@@ -192,9 +192,8 @@ def pseudo_label_config(train: TrainConfig, teacher: str, loss: str | None = Non
     chosen = loss or (train.loss if train.loss != "mnrl" else None)
     if chosen is None:
         chosen = "margin_mse" if kind == "cross-encoder" else "margin_kl"
-    if chosen == "margin_kl" and kind == "cross-encoder":
-        raise ConfigError(f'loss margin_kl needs the teacher\'s score for every query and document of a batch, and '
-                          f'"{teacher}" is a cross-encoder: use --loss margin_mse with it')
+    if chosen == "margin_kl":
+        check_listwise_teacher(teacher, kind)
     return dataclasses.replace(train, loss=chosen, teacher=teacher)
 
 

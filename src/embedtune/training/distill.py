@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from embedtune.config import DISTILL_LOSS_NAMES, MARGIN_LOSS_NAMES
 from embedtune.errors import ConfigError
 from embedtune.inference.precision import training_encoder_backend
 from embedtune.models import display_name
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 TeacherKind = Literal["cross-encoder", "bi-encoder", "hybrid"]
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")
-DISTILL_LOSSES = frozenset({"margin_mse", "margin_kl", "embedding_mse"})
+DISTILL_LOSSES = frozenset(DISTILL_LOSS_NAMES)
 
 
 def teacher_kind(name: str, kind: str = "auto") -> TeacherKind:
@@ -77,12 +78,34 @@ def distillation_columns(pairs: TrainingPairs, config: Any, student: SentenceTra
 def check_distillation_rows(pairs: TrainingPairs, loss: str) -> None:
     """The margin losses learn (positive - negative) margins, so rows without negatives cannot train them;
     ``train_model`` calls this before the output folder is opened, so a corrected rerun needs no --overwrite."""
-    if loss in ("margin_mse", "margin_kl") and not pairs.num_negatives:
+    if loss in MARGIN_LOSS_NAMES and not pairs.num_negatives:
         also = " as well as its ranking of the batch" if loss == "margin_kl" else ""
         instead = "" if loss == "margin_kl" else ", or use --loss embedding_mse"
         raise ConfigError(f"loss {loss} learns the teacher's score margin between a positive and a hard negative{also}, "
                           f"and these training rows have no negatives: run `embedtune mine` first (or give a "
                           f"triplet file){instead}")
+
+
+def check_listwise_teacher(teacher: str, kind: TeacherKind) -> None:
+    """margin_kl needs the teacher's score for pairs that only meet in a training batch: a
+    cross-encoder would have to run inside the training loop for that, so it is refused."""
+    if kind == "cross-encoder":
+        raise ConfigError(f'loss margin_kl scores every query of a batch against every document of it, which the '
+                          f'cross-encoder teacher "{teacher}" cannot do ahead of training (it is a cross-encoder: use '
+                          "--loss margin_mse with it, or a bi-encoder or the hybrid teacher)")
+
+
+def _scoring_name(teacher: str, kind: TeacherKind, student: str | None) -> str:
+    """The name a teacher scores under: ``hybrid:MODEL`` spelled out for the hybrid teacher (one
+    name per default model), the teacher itself otherwise."""
+    if kind == "hybrid":
+        return f"{HYBRID}:{display_name(hybrid_dense_model(teacher, student))}"
+    return teacher
+
+
+def _rows(pairs: TrainingPairs) -> list[list[str]]:
+    """Each training row as ``[query, positive, negatives...]``."""
+    return [[q, p, *negs] for q, p, negs in zip(pairs.queries, pairs.positives, pairs.negatives)]
 
 
 def teacher_precision_for(config: Any, training_precision: str) -> str:
@@ -109,9 +132,8 @@ def teacher_margins(teacher: str, kind: str, pairs: TrainingPairs, *, batch_size
     """``(rows, negatives)`` margins ``s(q, p) - s(q, n_i)`` under the teacher (in ``precision``: fp32
     or bf16), cached. ``student`` is the model a ``hybrid`` teacher fuses with BM25."""
     resolved = teacher_kind(teacher, kind)
-    if resolved == "hybrid":
-        teacher = f"{HYBRID}:{display_name(hybrid_dense_model(teacher, student))}"  # one name per default model
-    rows = [[q, p, *negs] for q, p, negs in zip(pairs.queries, pairs.positives, pairs.negatives)]
+    teacher = _scoring_name(teacher, resolved, student)
+    rows = _rows(pairs)
     flat = ["\x1f".join(row) for row in rows]
     path = None
     if cache is not None:
@@ -213,20 +235,15 @@ def listwise_columns(pairs: TrainingPairs, config: Any, show_progress: bool, pre
 
     Each row's ``label`` is ``[query id, positive id, negative ids...]`` into the scorer, since the
     loss needs the teacher's score for every query of a batch against every document of it, and
-    which rows meet in a batch is only known during training. A cross-encoder would have to run
-    inside the training loop for that, so only bi-encoder and hybrid teachers fit. The teacher's
-    document embeddings go in ``cache``, so a resumed run does not encode them again.
+    which rows meet in a batch is only known during training (so bi-encoder and hybrid teachers
+    only: ``check_listwise_teacher``). The teacher's document embeddings go in ``cache``, so a
+    resumed run does not encode them again.
     """
     check_distillation_rows(pairs, config.loss)
     kind = teacher_kind(config.teacher, config.teacher_kind)
-    if kind == "cross-encoder":
-        raise ConfigError(f'loss margin_kl scores every query of a batch against every document of it, which a '
-                          f'cross-encoder teacher ("{config.teacher}") cannot do ahead of training: use a '
-                          "bi-encoder or the hybrid teacher, or --loss margin_mse with this one")
-    teacher = config.teacher
-    if kind == "hybrid":
-        teacher = f"{HYBRID}:{display_name(hybrid_dense_model(teacher, config.model))}"
-    rows = [[q, p, *negs] for q, p, negs in zip(pairs.queries, pairs.positives, pairs.negatives)]
+    check_listwise_teacher(config.teacher, kind)
+    teacher = _scoring_name(config.teacher, kind, config.model)
+    rows = _rows(pairs)
     logger.info("preparing the %s teacher %s for %d training rows (%s)", kind, teacher, len(rows),
                 teacher_precision_for(config, precision))
     scorer = _teacher_scorer(teacher, kind, rows, config.teacher_batch_size, config.max_seq_length, show_progress,

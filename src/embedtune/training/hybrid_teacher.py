@@ -82,7 +82,7 @@ class PairScorer:
 
     def row_scores(self, rows: list[list[str]]) -> np.ndarray:
         """``(rows, documents per row)`` scores of each row's documents for its query."""
-        return np.stack([self.scores(ids[:1], ids[1:])[0] for ids in self.row_ids(rows)]).astype(np.float32)
+        return np.stack([self.scores(ids[:1], ids[1:])[0] for ids in self.row_ids(rows)])
 
 
 def row_texts(rows: list[list[str]]) -> tuple[list[str], list[str]]:
