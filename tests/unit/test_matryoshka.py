@@ -172,3 +172,53 @@ def test_the_model_card_shows_the_mean_over_sizes_that_chose_the_checkpoint() ->
     card = render_model_card(result, base_model="base", base_path="/base")
     assert "the best one, by dev nDCG@10 averaged over the trained sizes, is the saved model" in card
     assert "| 10 (saved) | 0.8000 | 0.7000 | 0.7500 |\n| 20 | 0.8100 | 0.7000 | 0.7400 |" in card
+
+
+def test_self_distillation_adds_the_kl_from_the_full_size_ranking(model) -> None:
+    from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
+
+    from embedtune.training.matryoshka import SCALE, MatryoshkaSelfDistillLoss
+
+    plain = build_loss(model, TrainConfig(matryoshka_dims="384,128,64"), distributed=False)
+    distilled = build_loss(model, TrainConfig(matryoshka_dims="384,128,64", matryoshka_kl=0.5), distributed=False)
+    assert isinstance(plain, MatryoshkaLoss) and isinstance(distilled, MatryoshkaSelfDistillLoss)
+    assert distilled.truncated_dims == [128, 64]
+    queries = ["what do T cells do", "aspirin trial", "protein folding"]
+    docs = ["T cells fight infection.", "Aspirin lowered risk.", "Folding is slow."]
+    negatives = ["Bananas are yellow.", "The stock market fell.", "Rain in Spain."]
+    features = [dict(model.preprocess(t)) for t in (queries, docs, negatives)]
+    with torch.no_grad():
+        value, base = distilled(features, None), plain(features, None)
+        q = torch.as_tensor(model.encode(queries, convert_to_numpy=True))
+        d = torch.as_tensor(model.encode(docs + negatives, convert_to_numpy=True))
+
+    def log_softmax_at(dim: int) -> torch.Tensor:
+        cut_q = torch.nn.functional.normalize(q[:, :dim], dim=-1)
+        cut_d = torch.nn.functional.normalize(d[:, :dim], dim=-1)
+        return torch.log_softmax(SCALE * cut_q @ cut_d.T, dim=-1)
+
+    full = log_softmax_at(384)
+    by_hand = sum((full.exp() * (full - log_softmax_at(dim))).sum(-1).mean() for dim in (128, 64))
+    assert by_hand > 0
+    assert value.item() == pytest.approx(base.item() + 0.5 * by_hand.item(), rel=1e-4)
+
+
+def test_self_distillation_teaches_the_truncated_sizes_not_the_full_one() -> None:
+    from embedtune.training.matryoshka import ranking_kl
+
+    queries = torch.randn(3, 16, requires_grad=True)
+    documents = torch.randn(5, 16, requires_grad=True)
+    ranking_kl(queries, documents, [8, 4]).backward()
+    assert queries.grad[:, :8].abs().sum() > 0 and documents.grad[:, :8].abs().sum() > 0
+    assert queries.grad[:, 8:].abs().sum() == 0 and documents.grad[:, 8:].abs().sum() == 0, \
+        "the full-size ranking is the fixed target: no gradient reaches the values beyond the largest cut"
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"matryoshka_kl": 1.0}, "needs matryoshka_dims"),
+    ({"matryoshka_kl": 1.0, "matryoshka_dims": "384,128", "loss": "cached_mnrl"}, "not cached_mnrl"),
+    ({"matryoshka_kl": -1.0, "matryoshka_dims": "384,128"}, "must be >= 0"),
+])
+def test_self_distillation_settings_are_checked(settings: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**settings)
