@@ -9,8 +9,6 @@ is scored on SciFact test (never used to choose anything) at full size and trunc
 - mined: + one mined hard negative per pair;
 - matryoshka: mined + MatryoshkaLoss at 384,256,128,64;
 - matryoshka_5_epochs: the same for five epochs (its dev score was still rising at the third);
-- matryoshka_kl_5_epochs: matryoshka_5_epochs + `--matryoshka-kl 1` (each truncated size also learns the
-  full size's in-batch ranking);
 - distill: mined rows, MarginMSE on the margins of all-mpnet-base-v2 (a bi-encoder teacher: no
   cross-encoder with trained weights installs offline);
 - distill_listwise: mined rows, `--loss margin_kl` on the hybrid (BM25 + the model itself) teacher:
@@ -60,7 +58,6 @@ RECIPES: dict[str, Recipe] = {
     "matryoshka": Recipe(train=["--matryoshka-dims", DIMS]),
     # Its dev nDCG@10 was still rising at the third (last) epoch: five, with dev picking the checkpoint.
     "matryoshka_5_epochs": Recipe(train=["--matryoshka-dims", DIMS, "--epochs", "5"]),
-    "matryoshka_kl_5_epochs": Recipe(train=["--matryoshka-dims", DIMS, "--epochs", "5", "--matryoshka-kl", "1"]),
     "distill": Recipe(train=["--loss", "margin_mse", "--teacher", "all-mpnet-base-v2"]),
     "distill_listwise": Recipe(train=["--loss", "margin_kl", "--teacher", "hybrid"]),
     "tsdae": Recipe(pretrain=["--method", "tsdae"]),

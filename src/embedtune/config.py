@@ -53,9 +53,6 @@ class TrainConfig:
                                                                            "matryoshka_dims size, in the same order "
                                                                            "(e.g. 1,1,2,2 to favour the small sizes); "
                                                                            "None: 1 each."})
-    matryoshka_kl: float = field(default=0.0, metadata={"help": "Weight of the self-distillation term: KL from the "
-                                                                "full size's in-batch ranking to each truncated "
-                                                                "size's (mnrl, gist); 0: off."})
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora and qlora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
@@ -165,13 +162,6 @@ class TrainConfig:
         if self.matryoshka_weights is not None and len(self.matryoshka_weights) != len(self.matryoshka_dims):
             raise ConfigError(f"matryoshka_weights gives {len(self.matryoshka_weights)} weights for "
                               f"{len(self.matryoshka_dims)} matryoshka_dims sizes: give one per size, in order")
-        if not self.matryoshka_kl >= 0:  # also NaN
-            raise ConfigError(f"matryoshka_kl must be >= 0 (the self-distillation weight), got {self.matryoshka_kl}")
-        if self.matryoshka_kl and not self.matryoshka_dims:
-            raise ConfigError("matryoshka_kl needs matryoshka_dims (the truncated sizes that learn the full size's ranking)")
-        if self.matryoshka_kl and self.loss == "cached_mnrl":
-            raise ConfigError("matryoshka_kl works with mnrl and gist, not cached_mnrl (its embeddings are cached "
-                              "without the graph the KL term needs)")
         if self.select_on == "dims" and not self.matryoshka_dims:
             raise ConfigError("select_on dims needs matryoshka_dims (the sizes to average over)")
         if self.matryoshka_dims and self.loss in DISTILL_LOSS_NAMES:

@@ -53,9 +53,6 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--matryoshka-weights", default=None,
               help="Comma-separated loss weight per --matryoshka-dims size, in the same order, e.g. 1,1,2,2 to "
                    "favour the small sizes [1 each].")
-@click.option("--matryoshka-kl", type=click.FloatRange(min=0), default=None,
-              help="Self-distillation weight: each truncated size also learns the full size's ranking of the "
-                   "batch's documents (KL divergence), e.g. 1 [0: off].")
 @click.option("--select-on", type=click.Choice(SELECT_ON), default=None,
               help="What picks the best checkpoint on dev: full (nDCG@10 at full size) or dims (its mean over "
                    "the full size and every --matryoshka-dims size) [auto: dims with --matryoshka-dims].")

@@ -16,9 +16,7 @@ their labels are the teacher's score margins or embeddings, computed before trai
 With ``matryoshka_dims`` set, the chosen loss is wrapped in MatryoshkaLoss: it is computed on the
 embeddings truncated to each listed size (and re-normalised) and summed, so the first d
 dimensions of an embedding work on their own. MatryoshkaLoss handles cached_mnrl by truncating
-the cached mini-batch embeddings instead of re-running the forward pass. ``matryoshka_kl`` adds
-self-distillation: each truncated size also learns the full size's in-batch ranking
-(``embedtune.training.matryoshka``).
+the cached mini-batch embeddings instead of re-running the forward pass.
 """
 from __future__ import annotations
 
@@ -98,8 +96,4 @@ def build_loss(model: SentenceTransformer, config: TrainConfig, distributed: boo
 
         weights = list(config.matryoshka_weights) if config.matryoshka_weights else None
         loss = MatryoshkaLoss(model, loss, matryoshka_dims=list(config.matryoshka_dims), matryoshka_weights=weights)
-        if config.matryoshka_kl:
-            from embedtune.training.matryoshka import MatryoshkaSelfDistillLoss
-
-            loss = MatryoshkaSelfDistillLoss(model, loss, list(config.matryoshka_dims), config.matryoshka_kl)
     return loss
