@@ -195,6 +195,14 @@ def speed_encode(data: dict) -> str:
             + _readme_note(data))
 
 
+def speed_encode_on_cpu(data: dict) -> str:
+    """The encoding part on another CPU: its name, its measured matmul peaks and how close plain runs to them."""
+    plain, peak = data["steps"]["encode_plain"], data["matmul_peak_gflops"]
+    return (f"{data['machine']['cpu']}, {data['machine']['cores']} cores, matmul peak {peak['fp32']:.0f} GFLOP/s "
+            f"fp32 and {peak['bf16']:.0f} GFLOP/s bf16; plain ran at {plain['model_gflops_per_second']:.0f} GFLOP/s, "
+            f"{plain['fraction_of_matmul_peak']:.0%} of the fp32 peak. " + speed_encode(data))
+
+
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "results": ("scifact_supervised.json", supervised),
     "speed": ("speed.json", speed),
@@ -203,6 +211,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-memory-backends": ("speed_encode_memory_backends.json", speed_memory),
     "speed-memory-onnx": ("speed_encode_memory_onnx.json", speed_memory),
     "speed-encode-onnx": ("speed_encode_onnx.json", speed_encode),
+    "speed-encode-intel": ("speed_encode_intel.json", speed_encode_on_cpu),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "speed-train-attn": ("speed_train_attn.json", speed_train),
     "demo": ("demo.json", demo),
