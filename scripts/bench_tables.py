@@ -214,6 +214,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-encode-intel": ("speed_encode_intel.json", speed_encode_on_cpu),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "speed-train-attn": ("speed_train_attn.json", speed_train),
+    "speed-train-intel": ("speed_train_intel.json", speed_train),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
