@@ -48,7 +48,7 @@ DIMS = "384,256,128,64"
 @dataclass(frozen=True)
 class Recipe:
     mined: bool = True
-    negatives: int | None = None  # mined negatives per row: None takes --num-negatives (one shared mined file)
+    negatives: int | None = None  # mined negatives per row [--num-negatives]; each count is mined once
     train: list[str] = field(default_factory=list)
     pretrain: list[str] | None = None  # `embedtune pretrain` flags: train from its output
     pretrained_as: str | None = None  # share that recipe's pretrained model (made once, in --workdir)
@@ -134,7 +134,7 @@ def main() -> None:
         recipe = RECIPES[name]
         step: dict = {}
         negatives = recipe.negatives or args.num_negatives
-        rows = mined_rows if recipe.negatives is None else work / f"mined-{negatives}.jsonl"
+        rows = mined_rows if negatives == args.num_negatives else work / f"mined-{negatives}.jsonl"
         if recipe.mined and not rows.is_file():
             mined = run_step("mine_hybrid" if rows == mined_rows else f"mine_hybrid_{negatives}",
                              [*CLI, "mine", "--data", str(scifact), "--out", str(rows), "--num-negatives",
