@@ -53,6 +53,10 @@ class TrainConfig:
                                                                            "matryoshka_dims size, in the same order "
                                                                            "(e.g. 1,1,2,2 to favour the small sizes); "
                                                                            "None: 1 each."})
+    matryoshka_rotation: bool = field(default=True, metadata={"help": "After Matryoshka training, fit an orthogonal "
+                                                              "rotation that makes the truncated sizes score higher "
+                                                              "(full-size scores unchanged) and keep it, as a Dense "
+                                                              "module after pooling, if dev says it helps."})
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora and qlora)."})
     batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})

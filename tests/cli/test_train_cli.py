@@ -127,10 +127,13 @@ def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_slice: Path,
     best = max(history, key=lambda e: e["eval_dev_ndcg@10_dims_mean"])
     assert result["best_step"] == best["step"], "the checkpoint is chosen on the mean over the trained sizes"
     assert "by dev nDCG@10 averaged over the trained sizes" in (out / "README.md").read_text(encoding="utf-8")
+    rotation = result["matryoshka_rotation"]
+    assert rotation["dims"] == [128] and "0" in rotation["dev_ndcg@10_by_step"], "dev scored the unrotated model"
 
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(out), device="cpu")
+    assert ("Dense" in [type(m).__name__ for m in model]) == rotation["kept"]
     assert model.prompts["query"] == "query: " and model.prompts["document"] == "passage: "
     texts = ["what do T cells do"]
     query = model.encode_query(texts)

@@ -53,6 +53,10 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--matryoshka-weights", default=None,
               help="Comma-separated loss weight per --matryoshka-dims size, in the same order, e.g. 1,1,2,2 to "
                    "favour the small sizes [1 each].")
+@click.option("--matryoshka-rotation/--no-matryoshka-rotation", default=None,
+              help="With --matryoshka-dims: after training, fit an orthogonal rotation of the embedding space "
+                   "that makes the truncated sizes score higher (full-size scores do not change), kept as a "
+                   "Dense module after pooling only if the dev split says it helps [on].")
 @click.option("--select-on", type=click.Choice(SELECT_ON), default=None,
               help="What picks the best checkpoint on dev: full (nDCG@10 at full size) or dims (its mean over "
                    "the full size and every --matryoshka-dims size) [auto: dims with --matryoshka-dims].")

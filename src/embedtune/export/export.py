@@ -96,6 +96,8 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
     check_output_folder(out, overwrite=overwrite)
     dataset = _load_eval_set(eval_data, eval_split) if eval_data else None
     source = load_model(model)
+    if adapter is not None:
+        _check_adapter_carries_everything(source, model)
     with staged_directory(out, overwrite=overwrite) as staging:
         if fmt == "st":
             source.save(str(staging))
@@ -117,6 +119,17 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
     return result
 
 
+def _check_adapter_carries_everything(source: Any, model: str | None) -> None:
+    """A peft adapter holds the transformer's low-rank updates only: a Matryoshka rotation added
+    after training (a Dense module, see ``embedtune.training.rotation``) would be silently lost."""
+    from embedtune.inference.encoder import head_of
+
+    if head_of(source)[0] is not None:
+        raise NoAdapterError(f'model "{model}" ends in a Matryoshka rotation (its Dense module after pooling), '
+                             "which a LoRA adapter cannot carry: export it with --format st or onnx, or train "
+                             "with --no-matryoshka-rotation to keep an adapter-only model")
+
+
 def _adapter_folder(model: str | None) -> Path:
     """The adapter saved beside a LoRA-trained model (``MODEL/adapter``), or MODEL when it is one."""
     folder = Path(str(model)) if model else None
@@ -131,6 +144,7 @@ def _adapter_folder(model: str | None) -> Path:
 def _write_onnx(model: SentenceTransformer, staging: Path, *, int8: bool, source_name: str) -> None:
     from embedtune import __version__
     from embedtune.export.onnx_model import MANIFEST
+    from embedtune.inference.encoder import head_of
     from embedtune.inference.onnx_export import FP32_FILE, export_onnx
     from embedtune.prompts import role_prompt
 
@@ -144,7 +158,7 @@ def _write_onnx(model: SentenceTransformer, staging: Path, *, int8: bool, source
         "inputs": ["input_ids", "attention_mask", "token_type_ids"], "output": "sentence_embedding",
         "dimension": model.get_embedding_dimension(), "max_seq_length": model.max_seq_length,
         "pad_token_id": model.tokenizer.pad_token_id or 0,
-        "pooling": model[1].get_config_dict()["pooling_mode"], "normalized": len(model) == 3,
+        "pooling": model[1].get_config_dict()["pooling_mode"], "normalized": head_of(model)[1],
         "prompts": {"query": role_prompt(model, "query") or "", "document": role_prompt(model, "document") or ""},
         "embedtune_version": __version__,
     })

@@ -10,9 +10,10 @@ Backends:
 - ``onnx-int8``: the same with dynamically quantised int8 weights (smaller, faster, slightly
   different embeddings: its quality loss is measured in ``bench/speed.py``).
 
-The fast backends serve models made of a Transformer, a Pooling (mean, cls or max) and an
-optional Normalize module, which covers the common embedding models; anything else falls back
-to sentence-transformers with a log line saying why.
+The fast backends serve models made of a Transformer, a Pooling (mean, cls or max), an optional
+rotation (the bias-free linear Dense that Matryoshka training may add, see
+``embedtune.training.rotation``) and an optional Normalize module, which covers the common
+embedding models; anything else falls back to sentence-transformers with a log line saying why.
 """
 from __future__ import annotations
 
@@ -50,8 +51,10 @@ POOLING_MODES = {"mean", "cls", "max"}
 def unsupported_reason(model: SentenceTransformer) -> str | None:
     """Why the fast backends cannot reproduce ``model.encode`` (``None`` when they can)."""
     names = [type(module).__name__ for module in model]
-    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
-        return f"modules {names} (fast path handles Transformer, Pooling[, Normalize])"
+    rotated = len(names) > 2 and names[2] == "Dense" and is_rotation(model[2])
+    head = names[3:] if rotated else names[2:]
+    if names[:2] != ["Transformer", "Pooling"] or head not in ([], ["Normalize"]):
+        return f"modules {names} (fast path handles Transformer, Pooling[, rotation][, Normalize])"
     pooling = model[1].get_config_dict()
     if pooling.get("pooling_mode") not in POOLING_MODES:
         return f"pooling mode {pooling.get('pooling_mode')!r}"
@@ -110,7 +113,7 @@ class FastEncoder:
         from tqdm.auto import tqdm
 
         pooling = self.model[1].get_config_dict()["pooling_mode"]
-        normalize = len(self.model) == 3
+        rotation, normalize = head_of(self.model)
         dim = self.model.get_embedding_dimension()
         out = np.empty((len(tokenized.input_ids), dim), dtype=np.float32)
         pad_id = self.model.tokenizer.pad_token_id or 0
@@ -119,7 +122,7 @@ class FastEncoder:
         with tqdm(total=len(out), desc="encoding", unit="text", disable=not show_progress) as bar:
             for batch in token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id):
                 hidden = self._last_hidden_state(batch.inputs)
-                out[batch.index] = _pool(hidden, batch.inputs["attention_mask"], pooling, normalize)
+                out[batch.index] = _pool(hidden, batch.inputs["attention_mask"], pooling, normalize, rotation)
                 bar.update(len(batch.index))
         return out
 
@@ -139,8 +142,31 @@ class FastEncoder:
         return hidden.float().cpu().numpy()
 
 
-def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str, normalize: bool) -> np.ndarray:
-    """sentence-transformers' Pooling (and Normalize) on one padded batch."""
+def is_rotation(module: object) -> bool:
+    """A square, bias-free Dense with an identity activation: the linear map Matryoshka training may
+    add after pooling (``embedtune.training.rotation``)."""
+    import torch
+
+    linear = getattr(module, "linear", None)
+    return (type(module).__name__ == "Dense" and isinstance(linear, torch.nn.Linear) and linear.bias is None
+            and linear.in_features == linear.out_features
+            and isinstance(getattr(module, "activation_function", None), torch.nn.Identity)
+            and not getattr(module, "use_residual", False))
+
+
+def head_of(model: SentenceTransformer) -> tuple[np.ndarray | None, bool]:
+    """What follows the pooling in a model the fast path serves: the rotation matrix
+    (``embedding @ matrix``; ``None`` without one) and whether a Normalize module ends it."""
+    modules = list(model)[2:]
+    rotation = None
+    if modules and is_rotation(modules[0]):
+        rotation = modules.pop(0).linear.weight.detach().float().cpu().numpy().T.copy()
+    return rotation, bool(modules) and type(modules[0]).__name__ == "Normalize"
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str, normalize: bool,
+          rotation: np.ndarray | None = None) -> np.ndarray:
+    """sentence-transformers' Pooling (then the rotation, and Normalize) on one padded batch."""
     if mode == "cls":
         pooled = hidden[:, 0]
     elif mode == "max":
@@ -148,6 +174,8 @@ def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str, normalize: bool) -> n
     else:
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    if rotation is not None:
+        pooled = pooled.astype(np.float32, copy=False) @ rotation
     if normalize:
         pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
     return pooled.astype(np.float32, copy=False)

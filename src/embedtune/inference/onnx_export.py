@@ -98,8 +98,11 @@ def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> N
 
     if pooled and (reason := unsupported_reason(model)) is not None:
         raise OnnxUnavailableError(f"cannot trace this model's pooling into ONNX: {reason}")
+    from embedtune.inference.encoder import head_of
+
     pooling_mode = model[1].get_config_dict()["pooling_mode"] if pooled else ""
-    normalize = pooled and len(model) == 3
+    rotation, normalize = head_of(model) if pooled else (None, False)
+    rotation_tensor = torch.from_numpy(rotation) if rotation is not None else None
 
     class _LastHiddenState(torch.nn.Module):
         """Positional inputs to keyword arguments (transformers 5 reordered ``forward``'s parameters)."""
@@ -110,7 +113,7 @@ def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> N
 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
             hidden = self.transformer(**dict(zip(self.names, tensors))).last_hidden_state
-            return _pool_torch(hidden, tensors[1], pooling_mode, normalize) if pooled else hidden
+            return _pool_torch(hidden, tensors[1], pooling_mode, normalize, rotation_tensor) if pooled else hidden
 
     transformer = transformer_of(model)
     input_names = ["input_ids", "attention_mask"]
@@ -138,9 +141,10 @@ def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> N
         transformer.train(was_training)
 
 
-def _pool_torch(hidden: torch.Tensor, mask: torch.Tensor, mode: str, normalize: bool) -> torch.Tensor:
-    """sentence-transformers' Pooling (and Normalize) written in traceable torch (the numpy twin is
-    ``embedtune.inference.encoder._pool``)."""
+def _pool_torch(hidden: torch.Tensor, mask: torch.Tensor, mode: str, normalize: bool,
+                rotation: torch.Tensor | None = None) -> torch.Tensor:
+    """sentence-transformers' Pooling (then the rotation, and Normalize) written in traceable torch
+    (the numpy twin is ``embedtune.inference.encoder._pool``)."""
     import torch
 
     if mode == "cls":
@@ -150,4 +154,6 @@ def _pool_torch(hidden: torch.Tensor, mask: torch.Tensor, mode: str, normalize: 
     else:
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+    if rotation is not None:
+        pooled = pooled @ rotation.to(pooled.dtype)
     return torch.nn.functional.normalize(pooled, p=2, dim=1, eps=1e-12) if normalize else pooled

@@ -52,6 +52,8 @@ class TrainResult:
     precision: str = "fp32"  # what config.precision resolved to on this hardware
     num_processes: int = 1  # > 1 under torchrun / accelerate: in-batch negatives were gathered across them
     guard: dict[str, Any] | None = None  # the forgetting guard's scores and choice (GuardResult.to_dict), if on
+    # Matryoshka runs: the rotation's dev curve and whether it was kept (RotationChoice.to_dict)
+    matryoshka_rotation: dict[str, Any] | None = None
     # several --data: each set's description, pair count and held-out scores (before/after above are the first's)
     datasets: list[dict[str, Any]] | None = None
 
@@ -160,6 +162,14 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
             backend=training_encoder_backend(precision),  # as the dev evaluator that picked the checkpoint
             cache=cache, show_progress=show_progress, seed=config.seed,
             base_model=display_name(guard_base)).to_dict()
+    rotation = None
+    if config.matryoshka_dims and config.matryoshka_rotation:
+        from embedtune.training.rotation import fit_and_add_rotation
+
+        # after the guard, so the rotation is fitted to the weights that are saved
+        rotation = fit_and_add_rotation(
+            model, [p.train for p in sets], [sample_corpus(p.dev, config.dev_corpus_size, config.seed) for p in sets],
+            config.matryoshka_dims, backend=training_encoder_backend(precision), seed=config.seed).to_dict()
     tuned_reports = [_score(model, p.heldout, cache, show_progress, "tuned model", dims) for p in sets]
     tuned_report = tuned_reports[0]
     afters = [r.metrics if r else None for r in tuned_reports]
@@ -171,7 +181,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
         loss_history=[{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e],
         best_step=best_step, train_seconds=round(train_seconds, 2),
         resumed_from=resume.name if resume else None, num_train_pairs=num_pairs,
-        precision=precision, num_processes=world_size(), guard=guard,
+        precision=precision, num_processes=world_size(), guard=guard, matryoshka_rotation=rotation,
         datasets=[{"data": p.description, "train_pairs": len(p.train), "dev_queries": len(p.dev.queries),
                    "heldout_split": p.heldout.split if p.heldout else None, "before": b, "after": a}
                   for p, b, a in zip(sets, befores, afters)] if len(sets) > 1 else None,
