@@ -170,6 +170,11 @@ def main() -> None:
         step["scifact_test_by_dim"] = _scores(model_dir, scifact, work / f"{name}_scifact.json", env, "torch",
                                               dims=True)
         step["scifact_test_ndcg@10"] = step["scifact_test_by_dim"][DIMS.split(",")[0]]
+        if (outcome.get("matryoshka_rotation") or {}).get("kept"):
+            # The same weights without the rotation: what the rotation alone did at each size.
+            step["scifact_test_by_dim_unrotated"] = _scores(_without_rotation(model_dir, work), scifact,
+                                                            work / f"{name}_scifact_unrotated.json", env, "torch",
+                                                            dims=True)
         step["dbpedia_test_ndcg@10"] = _scores(model_dir, dbpedia, work / f"{name}_dbpedia.json", env,
                                                args.guard_backend)
         results.record(name, step)
@@ -192,6 +197,19 @@ def _pretrained(work: Path, name: str, scifact: Path, flags: list[str], env: dic
     done = run_step(f"pretrain_{name}", [*CLI, "pretrain", "--corpus", str(scifact), "--out", str(pretrained),
                                          "--overwrite", "--quiet", *flags], env)
     return {"wall_seconds": done["wall_seconds"], "peak_rss_gb": done["peak_rss_gb"]}, pretrained
+
+
+def _without_rotation(model_dir: Path, work: Path) -> Path:
+    """A copy of ``model_dir`` whose modules.json skips the Matryoshka rotation (its Dense module)."""
+    import shutil
+
+    copy = work / f"{model_dir.name}-unrotated"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(model_dir, copy)
+    modules = [m for m in json.loads((copy / "modules.json").read_text(encoding="utf-8"))
+               if not m["type"].endswith(".Dense")]
+    (copy / "modules.json").write_text(json.dumps(modules, indent=2), encoding="utf-8")
+    return copy
 
 
 def _unfinished(model_dir: Path) -> bool:
@@ -244,6 +262,8 @@ def summarize(steps: dict) -> dict:
             row["dbpedia_drop_from_base"] = round(guard_base - guard, 4)
         if "scifact_test_by_dim" in step:
             row["scifact_test_by_dim"] = step["scifact_test_by_dim"]
+        if "scifact_test_by_dim_unrotated" in step:
+            row["scifact_test_by_dim_unrotated"] = step["scifact_test_by_dim_unrotated"]
         if (choice := (step.get("train") or {}).get("guard")) is not None:
             row["guard_alpha"] = choice.get("alpha")
         if "reused_from" in step:

@@ -138,6 +138,26 @@ def strategies(data: dict) -> str:
         lines.append(f"| {label} | {row['scifact_test_ndcg@10']:.4f} | "
                      f"{'—' if gain is None or name == 'in_batch_mnrl' else f'{gain:+.4f}'} | {cut} | "
                      f"{row['dbpedia_test_ndcg@10']:.4f}{guard} |")
+        if unrotated := row.get("scifact_test_by_dim_unrotated"):
+            cut = " | ".join(f"{unrotated[d]:.4f}" for d in dims[1:])
+            lines.append(f"| ↳ same weights, rotation removed | {unrotated[dims[0]]:.4f} | | {cut} | |")
+    return "\n".join(lines)
+
+
+def matryoshka_dev(data: dict) -> str:
+    """Matryoshka variants on SciFact train queries held out from training: nDCG@10 per size."""
+    carve = data["carve"]
+    rows = {name: row for name, row in data["summary"].items()}
+    dims = list(next(iter(rows.values()))["by_dim"])
+    lines = [f"`{data['command']}`: nDCG@10 of {carve['held_out_queries']} SciFact train queries held out "
+             "from training, searching the whole corpus (SciFact test is never read). Variants without "
+             "\"rotation\" in their name train with `--no-matryoshka-rotation`; one run each.", "",
+             "| variant | " + " | ".join(f"{d} dims" for d in dims) + " | 128 minus full size |",
+             "|---|" + "---|" * (len(dims) + 1)]
+    for name, row in rows.items():
+        by_dim = row["by_dim"]
+        lines.append(f"| {name.replace('_', ' ')} | " + " | ".join(f"{by_dim[d]:.4f}" for d in dims)
+                     + f" | {by_dim['128'] - by_dim[dims[0]]:+.4f} |")
     return "\n".join(lines)
 
 
@@ -218,6 +238,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
+    "matryoshka-dev": ("matryoshka_dev.json", matryoshka_dev),
     "unsupervised": ("scifact_unsupervised.json", unsupervised),
     "unsupervised-gpl": ("scifact_unsupervised_gpl.json", unsupervised),
     "unsupervised-mnrl": ("scifact_unsupervised_mnrl.json", unsupervised),

@@ -4,8 +4,21 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def scifact_slice_or_skip(tmp_path_factory: Any, name: str, *, train_qrels: int, test_qrels: int,
+                          distractors: int) -> Path:
+    """A SciFact slice (see ``write_beir_slice``) in a fresh temporary folder; the test skips without
+    ../shared/data/scifact."""
+    import pytest
+
+    if not (SHARED_DATA / "scifact").is_dir():
+        pytest.skip("../shared/data/scifact is not available")
+    return write_beir_slice(SHARED_DATA / "scifact", tmp_path_factory.mktemp(name), train_qrels=train_qrels,
+                            test_qrels=test_qrels, distractors=distractors)
 
 
 def write_beir_slice(src: Path, dst: Path, *, train_qrels: int, test_qrels: int, distractors: int) -> Path:

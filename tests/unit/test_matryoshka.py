@@ -18,17 +18,14 @@ from embedtune.models import load_model
 from embedtune.training import train_model
 from embedtune.training.dev_evaluator import DevRetrievalEvaluator
 from embedtune.training.losses import build_loss
-from tests.slices import SHARED_DATA, write_beir_slice
+from tests.slices import scifact_slice_or_skip
 
 METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100")
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (SHARED_DATA / "scifact").is_dir():
-        pytest.skip("../shared/data/scifact is not available")
-    return write_beir_slice(SHARED_DATA / "scifact", tmp_path_factory.mktemp("matryoshka"), train_qrels=30,
-                            test_qrels=25, distractors=80)
+    return scifact_slice_or_skip(tmp_path_factory, "matryoshka", train_qrels=30, test_qrels=25, distractors=80)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,12 @@ from embedtune.evaluation import evaluate_model
 from embedtune.inference import FastEncoder, unsupported_reason
 from embedtune.models import load_model
 from embedtune.training.rotation import _Rows, add_rotation, fit_and_add_rotation, rotation_path
-from tests.slices import SHARED_DATA, write_beir_slice
+from tests.slices import scifact_slice_or_skip
 
 TEXTS = ["what do T cells do", "Aspirin lowered the risk of a second stroke in the trial.",
-         "protein folding in yeast", "Short.", "A much longer sentence about cerebral white matter in newborns, "
-         "measured in vivo by diffusion tensor imaging, to see how the brain develops."]
+         "protein folding in yeast", "Short.", ("A much longer sentence about cerebral white matter in newborns, "
+                                                "measured in vivo by diffusion tensor imaging, to see how the brain "
+                                                "develops.")]
 
 
 def random_rotation(dim: int, seed: int = 0) -> np.ndarray:
@@ -104,10 +105,7 @@ def test_the_fit_moves_the_signal_into_the_leading_dimensions() -> None:
 
 @pytest.fixture(scope="module")
 def scifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (SHARED_DATA / "scifact").is_dir():
-        pytest.skip("../shared/data/scifact is not available")
-    return write_beir_slice(SHARED_DATA / "scifact", tmp_path_factory.mktemp("rotation"), train_qrels=120,
-                            test_qrels=40, distractors=200)
+    return scifact_slice_or_skip(tmp_path_factory, "rotation", train_qrels=120, test_qrels=40, distractors=200)
 
 
 def test_dev_chooses_the_step_and_its_scores_are_what_eval_reports(scifact: Path) -> None:
@@ -141,3 +139,20 @@ def test_an_adapter_export_of_a_rotated_model_says_the_adapter_cannot_carry_it(r
     with pytest.raises(NoAdapterError, match="Matryoshka rotation .* which a LoRA adapter cannot carry"):
         export_model(str(tmp_path / "model"), "adapter", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_model_card_says_a_rotation_was_added_and_what_it_did_on_dev() -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.training.model_card import render_model_card
+    from embedtune.training.train import TrainResult
+
+    def card(rotation: dict | None) -> str:
+        result = TrainResult(model_dir="runs/x", config=TrainConfig(matryoshka_dims=[384, 128]).to_dict(),
+                             data="scifact", before=None, after=None, heldout_split=None, matryoshka_rotation=rotation)
+        return render_model_card(result, base_model="base", base_path="/base")
+
+    curve = {"0": {"128": 0.81}, "50": {"128": 0.84}}
+    assert "raised the truncated sizes' dev nDCG@10 (128: 0.8100 → 0.8400)" in card(
+        {"kept": True, "step": 50, "dims": [128], "dev_ndcg@10_by_step": curve})
+    assert "rotation" not in card({"kept": False, "step": 0, "dims": [128], "dev_ndcg@10_by_step": curve})
+    assert "rotation" not in card(None)

@@ -153,14 +153,14 @@ def _matryoshka_note(result: TrainResult) -> list[str]:
     if not dims:
         return []
     smallest = min(dims)
-    lines = [f"Trained for truncation to {', '.join(map(str, dims))} dimensions (Matryoshka): load with "
-             f'`SentenceTransformer("{result.model_dir}", truncate_dim={smallest})` for the smallest; '
-             "`embedtune eval --dims` shows the score at each size."]
+    note = (f"Trained for truncation to {', '.join(map(str, dims))} dimensions (Matryoshka): load with "
+            f'`SentenceTransformer("{result.model_dir}", truncate_dim={smallest})` for the smallest; '
+            "`embedtune eval --dims` shows the score at each size.")
     rotation = result.matryoshka_rotation
     if rotation and rotation["kept"]:
         dev = rotation["dev_ndcg@10_by_step"]
         moves = ", ".join(f"{dim}: {dev['0'][dim]:.4f} → {dev[str(rotation['step'])][dim]:.4f}"
                           for dim in dev["0"])
-        lines[-1] += (" After training, a rotation of the embedding space (module `2_Dense`, orthogonal, so "
-                      f"full-size similarities are unchanged) raised the truncated sizes' dev nDCG@10 ({moves}).")
-    return lines + [""]
+        note += (" After training, a rotation of the embedding space (module `2_Dense`, orthogonal, so "
+                 f"full-size similarities are unchanged) raised the truncated sizes' dev nDCG@10 ({moves}).")
+    return [note, ""]

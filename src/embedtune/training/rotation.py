@@ -140,10 +140,11 @@ def rotation_path(rows: Sequence[_Rows], dims: Sequence[int], *, steps: int = ST
 
 
 def add_rotation(model: SentenceTransformer, matrix: np.ndarray) -> None:
-    """Insert ``matrix`` after the pooling module as a bias-free, linear sentence-transformers Dense
-    module (``embedding @ matrix``), before Normalize if the model has one."""
-    import torch
+    """Append ``matrix`` to the model as a bias-free, linear sentence-transformers Dense module
+    (``embedding @ matrix``), before the closing Normalize if the model has one."""
     from collections import OrderedDict
+
+    import torch
 
     dense_class = _dense_class()
     full = matrix.shape[0]
@@ -151,7 +152,8 @@ def add_rotation(model: SentenceTransformer, matrix: np.ndarray) -> None:
                         init_weight=torch.from_numpy(np.ascontiguousarray(matrix.T)))
     dense.to(model.device)
     modules = list(model._modules.values())
-    position = 2  # Transformer, Pooling, then the rotation
+    # on the finished embedding: last, or just before a closing Normalize (which it commutes with)
+    position = len(modules) - 1 if type(modules[-1]).__name__ == "Normalize" else len(modules)
     modules.insert(position, dense)
     model._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
 
