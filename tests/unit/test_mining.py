@@ -14,15 +14,12 @@ from embedtune.errors import ConfigError
 from embedtune.mining import MiningError, mine_hard_negatives
 from embedtune.mining.filters import MarginFilter
 from embedtune.models import load_model
-from tests.slices import SHARED_DATA, write_beir_slice
+from tests.slices import scifact_slice_or_skip
 
 
 @pytest.fixture(scope="module")
 def scifact(tmp_path_factory: pytest.TempPathFactory) -> RetrievalSet:
-    if not (SHARED_DATA / "scifact").is_dir():
-        pytest.skip("../shared/data/scifact is not available")
-    folder = write_beir_slice(SHARED_DATA / "scifact", tmp_path_factory.mktemp("mine"), train_qrels=40,
-                              test_qrels=5, distractors=120)
+    folder = scifact_slice_or_skip(tmp_path_factory, "mine", train_qrels=40, test_qrels=5, distractors=120)
     return load_beir(folder, "train")
 
 
