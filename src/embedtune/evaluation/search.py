@@ -88,10 +88,11 @@ def truncate(embeddings: np.ndarray, dim: int) -> np.ndarray:
 
 def encode_retrieval_set(model: SentenceTransformer, data: RetrievalSet, query_ids: list[str], *,
                          batch_size: int = 32, cache: EmbeddingCache | None = None, show_progress: bool = False,
-                         backend: str = DEFAULT_BACKEND, devices: list[str] | None = None
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-normalised (query, document) embeddings, documents in ``data.corpus`` order."""
-    encoder = make_encoder(model, backend, batch_size=batch_size, devices=devices)
+                         backend: str = DEFAULT_BACKEND, devices: list[str] | None = None,
+                         encoder: FastEncoder | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-normalised (query, document) embeddings, documents in ``data.corpus`` order. ``encoder``
+    (from ``make_encoder``) replaces ``batch_size``, ``backend`` and ``devices``."""
+    encoder = encoder or make_encoder(model, backend, batch_size=batch_size, devices=devices)
     documents = encode_documents(model, list(data.corpus.values()), cache=cache,
                                  show_progress=show_progress, encoder=encoder)
     queries = encode_queries(model, [data.queries[q] for q in query_ids], encoder=encoder)

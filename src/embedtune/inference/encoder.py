@@ -51,9 +51,7 @@ POOLING_MODES = {"mean", "cls", "max"}
 def unsupported_reason(model: SentenceTransformer) -> str | None:
     """Why the fast backends cannot reproduce ``model.encode`` (``None`` when they can)."""
     names = [type(module).__name__ for module in model]
-    rotated = len(names) > 2 and names[2] == "Dense" and is_rotation(model[2])
-    head = names[3:] if rotated else names[2:]
-    if names[:2] != ["Transformer", "Pooling"] or head not in ([], ["Normalize"]):
+    if names[:2] != ["Transformer", "Pooling"] or _after_pooling(model)[1] not in ([], ["Normalize"]):
         return f"modules {names} (fast path handles Transformer, Pooling[, rotation][, Normalize])"
     pooling = model[1].get_config_dict()
     if pooling.get("pooling_mode") not in POOLING_MODES:
@@ -154,14 +152,19 @@ def is_rotation(module: object) -> bool:
             and not getattr(module, "use_residual", False))
 
 
+def _after_pooling(model: SentenceTransformer) -> tuple[object | None, list[str]]:
+    """The rotation module right after pooling (``None`` without one) and the names of the modules after it."""
+    rest = list(model)[2:]
+    rotation = rest.pop(0) if rest and is_rotation(rest[0]) else None
+    return rotation, [type(module).__name__ for module in rest]
+
+
 def head_of(model: SentenceTransformer) -> tuple[np.ndarray | None, bool]:
     """What follows the pooling in a model the fast path serves: the rotation matrix
     (``embedding @ matrix``; ``None`` without one) and whether a Normalize module ends it."""
-    modules = list(model)[2:]
-    rotation = None
-    if modules and is_rotation(modules[0]):
-        rotation = modules.pop(0).linear.weight.detach().float().cpu().numpy().T.copy()
-    return rotation, bool(modules) and type(modules[0]).__name__ == "Normalize"
+    rotation, rest = _after_pooling(model)
+    matrix = None if rotation is None else rotation.linear.weight.detach().float().cpu().numpy().T.copy()
+    return matrix, rest[:1] == ["Normalize"]
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str, normalize: bool,

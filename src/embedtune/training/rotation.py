@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedtune.evaluation.metrics import evaluate_run
-from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder, search, truncate
+from embedtune.evaluation.search import (
+    encode_documents,
+    encode_queries,
+    encode_retrieval_set,
+    make_encoder,
+    search,
+    truncate,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -135,8 +142,9 @@ def rotation_path(rows: Sequence[_Rows], dims: Sequence[int], *, steps: int = ST
         loss.backward()
         optimizer.step()
         if step % every == 0 or step == steps:
-            with torch.no_grad():
-                yield step, linear.weight.T.detach().numpy().astype(np.float32).copy()
+            with torch.no_grad():  # left before yielding, so the caller never runs with gradients off
+                matrix = linear.weight.T.numpy().astype(np.float32)
+            yield step, matrix
 
 
 def add_rotation(model: SentenceTransformer, matrix: np.ndarray) -> None:
@@ -183,9 +191,9 @@ def _row_embeddings(model: SentenceTransformer, pairs: TrainingPairs, encoder: A
 
 def _dev_embeddings(model: SentenceTransformer, dev: RetrievalSet, encoder: Any) -> _Dev:
     query_ids = dev.evaluable_query_ids()
-    return _Dev(queries=encode_queries(model, [dev.queries[q] for q in query_ids], encoder=encoder),
-                documents=encode_documents(model, list(dev.corpus.values()), encoder=encoder),
-                query_ids=query_ids, doc_ids=list(dev.corpus), qrels={q: dev.qrels[q] for q in query_ids})
+    queries, documents = encode_retrieval_set(model, dev, query_ids, encoder=encoder)
+    return _Dev(queries=queries, documents=documents, query_ids=query_ids, doc_ids=list(dev.corpus),
+                qrels={q: dev.qrels[q] for q in query_ids})
 
 
 def _dev_scores(dev: _Dev, matrix: np.ndarray, dims: Sequence[int]) -> dict[int, float]:

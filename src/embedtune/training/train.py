@@ -138,7 +138,9 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     num_pairs = sum(len(p.train) for p in sets)
     prepared_columns = [_training_columns(model, p.train, config, cache, show_progress, precision) for p in sets]
     columns = [c for c, _ in prepared_columns]
-    trainer, evaluator = _build_trainer(model, columns, num_pairs, [p.dev for p in sets], config,
+    # each set's dev queries over a sample of its corpus: what picks the checkpoint, the guard's mix and the rotation
+    dev_samples = [sample_corpus(p.dev, config.dev_corpus_size, config.seed) for p in sets]
+    trainer, evaluator = _build_trainer(model, columns, num_pairs, dev_samples, config,
                                         out / CHECKPOINTS, show_progress, precision,
                                         pair_scorer=prepared_columns[0][1])
     start = time.perf_counter()
@@ -157,7 +159,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
         from embedtune.training.guard import apply_forgetting_guard
 
         guard = apply_forgetting_guard(
-            base_state, model, sample_corpus(prepared.dev, config.dev_corpus_size, config.seed), guard_set,
+            base_state, model, dev_samples[0], guard_set,
             threshold=config.guard_threshold, alphas=config.guard_alphas,
             backend=training_encoder_backend(precision),  # as the dev evaluator that picked the checkpoint
             cache=cache, show_progress=show_progress, seed=config.seed,
@@ -168,8 +170,8 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
 
         # after the guard, so the rotation is fitted to the weights that are saved
         rotation = fit_and_add_rotation(
-            model, [p.train for p in sets], [sample_corpus(p.dev, config.dev_corpus_size, config.seed) for p in sets],
-            config.matryoshka_dims, backend=training_encoder_backend(precision), seed=config.seed).to_dict()
+            model, [p.train for p in sets], dev_samples, config.matryoshka_dims,
+            backend=training_encoder_backend(precision), seed=config.seed).to_dict()
     tuned_reports = [_score(model, p.heldout, cache, show_progress, "tuned model", dims) for p in sets]
     tuned_report = tuned_reports[0]
     afters = [r.metrics if r else None for r in tuned_reports]
@@ -264,8 +266,7 @@ def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, de
     cuda = model.device.type == "cuda"
     logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
     distributed = world_size() > 1
-    samples = [sample_corpus(dev, config.dev_corpus_size, config.seed) for dev in devs]
-    evaluator = DevRetrievalEvaluator(samples[0] if len(samples) == 1 else samples,
+    evaluator = DevRetrievalEvaluator(devs[0] if len(devs) == 1 else devs,
                                       backend=training_encoder_backend(precision), dims=config.selection_dims)
     # the prompts encode_query / encode_document will use, for every column any data set has
     prompts = column_prompts(model, list(dict.fromkeys(c for cs in columns for c in cs)))
