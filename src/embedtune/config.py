@@ -419,7 +419,7 @@ def build_config(cls: type, values: dict[str, Any], source: str = "config") -> A
     kwargs = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
-        kwargs[name] = _coerce_number(name, value, types[name], source)
+        kwargs[name] = _coerce(name, value, types[name], source)
     try:
         return cls(**kwargs)
     except TypeError as exc:
@@ -428,9 +428,12 @@ def build_config(cls: type, values: dict[str, Any], source: str = "config") -> A
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _coerce_number(name: str, value: Any, annotation: str, source: str) -> Any:
-    """Numbers for int/float fields; YAML reads ``5e-5`` (no dot) as the string "5e-5"."""
+def _coerce(name: str, value: Any, annotation: str, source: str) -> Any:
+    """Numbers for int/float fields (YAML reads ``5e-5``, no dot, as the string "5e-5"); for bool
+    fields only true or false, since any other value (the string "no", say) would pass as true."""
     kind = annotation.replace(" | None", "")
+    if kind == "bool" and value is not None and not isinstance(value, bool):
+        raise ConfigError(f'{source}: {name} must be true or false, got "{value}"')
     if kind not in ("int", "float") or value is None:
         return value
     try:

@@ -53,6 +53,8 @@ def test_bad_strategy_lists_choices() -> None:
     ({"epochs": "three"}, 'epochs must be a number, got "three"'),
     ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
     ({"seed": True}, 'seed must be a number, got "True"'),
+    ({"matryoshka_rotation": "maybe"}, 'matryoshka_rotation must be true or false, got "maybe"'),
+    ({"matryoshka_rotation": 1}, 'matryoshka_rotation must be true or false, got "1"'),
     ({"matryoshka_dims": "384,256,abc"}, 'matryoshka_dims must be whole numbers such as 384,256,128, got "abc"'),
     ({"matryoshka_dims": [384, 0]}, "matryoshka_dims must be positive, got 0"),
     ({"matryoshka_dims": "256,128,256"}, "matryoshka_dims lists 256 twice"),
