@@ -69,7 +69,7 @@ def add_lora(model, r: int = 16, alpha: int = 32, dropout: float = 0.1,
 
 
 def train(model, pairs: list[tuple[str, str]], out_dir: str, *, epochs: float, lr: float,
-          batch_size: int = 32, warmup: float = 0.1, seed: int = 42) -> float:
+          batch_size: int = 32, warmup: float = 0.1, seed: int = 42, bf16: bool = False) -> float:
     """Plain MNRL fine-tuning; returns the training wall time in seconds."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -80,6 +80,8 @@ def train(model, pairs: list[tuple[str, str]], out_dir: str, *, epochs: float, l
         output_dir=out_dir, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         learning_rate=lr, warmup_steps=warmup, seed=seed, save_strategy="no",
         logging_steps=10, report_to=[], batch_sampler="no_duplicates",
+        # bf16 on a CPU: transformers requires use_cpu=True for it (the setting an expert turns on)
+        bf16=bf16, use_cpu=bf16 and not torch.cuda.is_available(),
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=ds,
                                          loss=MultipleNegativesRankingLoss(model))
@@ -112,6 +114,7 @@ def _main() -> None:
     tr.add_argument("--warmup", type=float, default=0.1)
     tr.add_argument("--max-seq-length", type=int, default=256)
     tr.add_argument("--seed", type=int, default=42)
+    tr.add_argument("--bf16", action="store_true", help="bf16 autocast (bf16=True in the training arguments)")
     tr.add_argument("--lora", action="store_true", help="Train a LoRA adapter (r 16, alpha 32, q/k/v/dense)")
     tr.add_argument("--result", required=True, type=Path)
     args = parser.parse_args()
@@ -129,9 +132,9 @@ def _main() -> None:
         if args.lora:
             add_lora(model)
         seconds = train(model, pairs, args.out + "-checkpoints", epochs=args.epochs, lr=args.lr,
-                        batch_size=args.batch_size, warmup=args.warmup, seed=args.seed)
+                        batch_size=args.batch_size, warmup=args.warmup, seed=args.seed, bf16=args.bf16)
         model.save(args.out)  # with --lora: the adapter, which SentenceTransformer(path) loads through peft
-        result = {"train_seconds": seconds, "pairs": len(pairs),
+        result = {"train_seconds": seconds, "pairs": len(pairs), "bf16": args.bf16,
                   "examples_per_second": len(pairs) * args.epochs / seconds}
     args.result.write_text(json.dumps(result, indent=2), encoding="utf-8")
 

@@ -1,14 +1,11 @@
 """Render the CLI reference from `--help` into README.md (``--check`` fails on drift; CI runs it via a test)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
+import _readme_section as readme_section  # scripts/ is on sys.path when a script runs
 from embedtune.cli.app import cli
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 
@@ -24,13 +21,8 @@ def render() -> str:
 
 
 def updated(text: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{render()}{END}{tail}"
+    return readme_section.updated(text, START, END, render())
 
 
 if __name__ == "__main__":
-    current = README.read_text(encoding="utf-8")
-    if "--check" in sys.argv:
-        sys.exit(0 if updated(current) == current else "README CLI reference is stale: run scripts/cli_reference.py")
-    README.write_text(updated(current), encoding="utf-8")
+    readme_section.main(START, END, render, "README CLI reference is stale: run scripts/cli_reference.py")

@@ -27,6 +27,15 @@ DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches 
 SELECT_ON: tuple[str, ...] = ("auto", "full", "dims")
 
 
+RECIPES: tuple[str, ...] = ("auto", "fixed")
+TRAIN_NEGATIVES: tuple[str, ...] = ("auto", "none", "bm25", "dense", "hybrid")
+
+
+def check_save_every_minutes(minutes: float) -> None:
+    if minutes < 0:
+        raise ConfigError(f"save_every_minutes must be 0 (off) or positive, got {minutes}")
+
+
 @dataclass
 class TrainConfig:
     """How ``embedtune train`` fine-tunes a model. Defaults are measured on SciFact (see README)."""
@@ -34,6 +43,17 @@ class TrainConfig:
     model: str | None = field(default=None, metadata={"help": "Base model: local folder or hub id (default all-MiniLM-L6-v2)."})
     strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter; "
                                                             "qlora: the same on a 4-bit base (CUDA GPU and bitsandbytes)."})
+    recipe: str = field(default="auto", metadata={"help": "auto: the dev split picks the recipe (in-batch or "
+                                                          "mined hard negatives, the false-negative filter, the "
+                                                          "learning rate at two values) from each candidate's "
+                                                          "first epoch, and the winner trains on; fixed: the "
+                                                          "settings as given, no search."})
+    negatives: str = field(default="auto", metadata={"help": "Hard negatives for rows without their own: none "
+                                                             "(in-batch only), bm25, dense or hybrid (mined from "
+                                                             "the corpus, or a pair file's other positives, with "
+                                                             "the false-negative filter); auto: recipe auto "
+                                                             "chooses, recipe fixed uses none."})
+    num_negatives: int = field(default=1, metadata={"help": "Mined hard negatives per row."})
     loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives); "
                                                         "margin_mse (distil a teacher's score margins on hard negatives); margin_kl (margin_mse plus the teacher's ranking of every document in the batch; bi-encoder or hybrid teacher); embedding_mse (copy a same-size bi-encoder teacher's embeddings)."})
     mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
@@ -84,6 +104,9 @@ class TrainConfig:
     max_dev_queries: int = field(default=500, metadata={"help": "Upper bound on dev queries."})
     dev_corpus_size: int = field(default=1000, metadata={"help": "Documents searched in dev evaluation (all judged ones plus a fixed random sample)."})
     evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and checkpoints) per epoch."})
+    save_every_minutes: float = field(default=10.0, metadata={"help": "Also checkpoint after this many minutes "
+                                                                      "without one, so a kill loses at most that "
+                                                                      "much work; 0: only at dev evaluations."})
     select_on: str = field(default="auto", metadata={"help": "What picks the best checkpoint: full (dev nDCG@10 at "
                                                             "full size), dims (its mean over the full size and every "
                                                             "matryoshka_dims size), auto (dims with matryoshka_dims, "
@@ -126,6 +149,13 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive, got {value}")
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        check_save_every_minutes(self.save_every_minutes)
+        if self.recipe not in RECIPES:
+            raise ConfigError(f'unknown recipe "{self.recipe}" (choose one of: {", ".join(RECIPES)})')
+        if self.negatives not in TRAIN_NEGATIVES:
+            raise ConfigError(f'unknown negatives "{self.negatives}" (choose one of: {", ".join(TRAIN_NEGATIVES)})')
+        if self.num_negatives < 1:
+            raise ConfigError(f"num_negatives must be at least 1, got {self.num_negatives}")
         if self.batch_size < 2:
             raise ConfigError(f"batch_size must be at least 2 (in-batch negatives need company), got {self.batch_size}")
         for name in ("warmup_ratio", "lora_dropout"):
@@ -348,6 +378,8 @@ class PretrainConfig:
     mlm_probability: float = field(default=0.15, metadata={"help": "mlm: share of tokens masked (BERT: 0.15)."})
     min_words: int = field(default=3, metadata={"help": "Sentences with fewer words are skipped (headings, numbers)."})
     save_steps: int = field(default=500, metadata={"help": "Checkpoint every N steps, so an interrupted run resumes."})
+    save_every_minutes: float = field(default=10.0, metadata={"help": "Also checkpoint after this many minutes "
+                                                                      "without one; 0: only every save_steps."})
     precision: str = field(default="auto", metadata={"help": "auto, fp32, bf16 or fp16, as in train."})
     seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch (and the deletion noise)."})
 
@@ -364,6 +396,7 @@ class PretrainConfig:
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{name} must be positive, got {value}")
+        check_save_every_minutes(self.save_every_minutes)
         if self.max_seq_length is not None and self.max_seq_length < 8:
             raise ConfigError(f"max_seq_length must be at least 8, got {self.max_seq_length}")
         for name in ("deletion_ratio", "mlm_probability"):

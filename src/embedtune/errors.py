@@ -33,3 +33,24 @@ class ModelNotFoundError(EmbedtuneError):
 
 class OutputExistsError(EmbedtuneError):
     """An output directory already holds files and ``--overwrite`` was not given."""
+
+
+class MissingDependencyError(EmbedtuneError):
+    """A feature needs an optional package that is not installed; the message names the extra to install."""
+
+
+class OutputWriteError(EmbedtuneError):
+    """An output cannot be written where it was asked for: a file in the way, no write permission, a full disk."""
+
+    @classmethod
+    def from_os_error(cls, path: str | Path, exc: OSError, flag: str | None = "--out") -> OutputWriteError:
+        """``exc`` (raised while writing ``path``) as one line that names the file and what to do.
+
+        ``flag`` names the option that chose ``path``; None when the writer cannot know it.
+        """
+        import errno
+
+        reason = exc.strerror or type(exc).__name__
+        advice = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the path"
+        where = f"choose another {flag}" if flag else "write elsewhere"
+        return cls(f'cannot write "{path}": {reason}; {advice} or {where}')

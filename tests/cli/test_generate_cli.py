@@ -2,18 +2,27 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from embedtune.cli._errors import run_with_clean_errors
 from embedtune.cli.app import cli
-from tests.cli.test_cli_errors import HINT, embedtune
+from tests.cli.test_cli_errors import HINT
 
 DOCS = "".join(json.dumps({"_id": f"d{i}", "title": f"Protein {i} folding in yeast cells",
                            "text": f"Protein {i} folds with chaperone {i}. Misfolded protein {i} aggregates in "
                                    f"old yeast cells. Heat shock raises chaperone {i} levels within minutes."}) + "\n"
                for i in range(6))
+
+
+def embedtune(*args: str | Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDTUNE_DEBUG": "", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run([sys.executable, "-m", "embedtune.cli.app", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=120)
 
 
 @pytest.fixture()

@@ -34,4 +34,5 @@ def test_pretrained_model_feeds_the_contrastive_stage(scifact_slice: Path, tmp_p
     trained = json.loads(proc.stdout)
     assert trained["config"]["model"] == str(pretrained)
     assert "ndcg@10" in trained["after"]
-    assert f"base_model: {pretrained}" in (tuned / "README.md").read_text(encoding="utf-8")
+    card = (tuned / "README.md").read_text(encoding="utf-8")
+    assert f"base_model: {pretrained.name}\n" in card and str(tmp_path) not in card, "the folder's name, not its path"

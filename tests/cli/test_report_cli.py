@@ -63,13 +63,39 @@ def test_train_and_eval_reports_show_the_runs_numbers(scifact_tiny: Path, tmp_pa
     assert f'"{report_dir / "report.html"}" already exists; pass --overwrite' in again.stderr
 
 
-def test_eval_report_without_a_known_base_model_says_so(scifact_tiny: Path, tmp_path: Path) -> None:
-    proc = embedtune("eval", "--data", str(scifact_tiny), "--report", str(tmp_path / "r"), "--quiet")
-    assert proc.returncode == 1
-    assert proc.stderr.splitlines()[0] == (
-        "embedtune: error: --report compares the model with its base model, but "
-        "sentence-transformers/all-MiniLM-L6-v2 records none (it was not trained by embedtune); pass --base-model")
-    assert not (tmp_path / "r").exists()
+def write_tiny_beir(folder: Path) -> Path:
+    """Four questions, each with one abstract that answers it, among eight documents."""
+    docs = {"d1": "Aspirin lowers the risk of a second heart attack.",
+            "d2": "Vitamin D levels fall in winter at high latitudes.",
+            "d3": "Macrophages in adult tissues come from the yolk sac.",
+            "d4": "Smoking raises the risk of lung cancer.",
+            **{f"d{i}": f"A survey of hospital staffing, part {i}." for i in range(5, 9)}}
+    queries = {"q1": "Does aspirin prevent heart attacks?", "q2": "Why is vitamin D low in winter?",
+               "q3": "Where do tissue macrophages come from?", "q4": "Does smoking cause lung cancer?"}
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n"
+                                                 for d, t in docs.items()), encoding="utf-8")
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n"
+                                                  for q, t in queries.items()), encoding="utf-8")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"q{i}\td{i}\t1\n" for i in range(1, 5)), encoding="utf-8")
+    return folder
+
+
+def test_eval_report_of_a_stock_model_reports_it_alone(tmp_path: Path) -> None:
+    data = write_tiny_beir(tmp_path / "tiny")
+    report_dir = tmp_path / "r"
+    proc = embedtune("eval", "--model", "all-MiniLM-L6-v2", "--data", str(data), "--report", str(report_dir),
+                     "--json", str(tmp_path / "eval.json"), "--quiet",
+                     env={"EMBEDTUNE_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    assert "ndcg@10" in proc.stdout and "compared with" not in proc.stdout
+    assert f"wrote {report_dir / 'report.html'}" in proc.stdout
+    text, facts = assert_page_matches_facts(report_dir)
+    assert facts["model"] == "sentence-transformers/all-MiniLM-L6-v2" and facts["base_model"] is None
+    assert facts["metrics"]["model"] == json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    assert "base" not in facts["metrics"] and 'data-fact="metrics.base.' not in text
+    assert facts["num_queries"] == 4 and facts["num_documents"] == 8
 
 
 def test_base_model_only_applies_with_report(scifact_tiny: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from embedtune._io import staged_directory, write_text_atomic
+from embedtune._io import write_text_atomic
+from embedtune._owned import staged_directory
 
 
 @pytest.fixture()

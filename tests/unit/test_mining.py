@@ -1,6 +1,7 @@
 """Hard-negative mining on real SciFact slices: what ends up in the training file, and what never does."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,8 @@ def model():
 
 
 def positives_of(data: RetrievalSet, query_text: str) -> set[str]:
-    qid = next(q for q, t in data.queries.items() if t == query_text)
-    return {data.corpus[d] for d in data.positives(qid)}
+    """Positive texts of every query id asking ``query_text`` (SciFact repeats some questions)."""
+    return {data.corpus[d] for q, t in data.queries.items() if t == query_text for d in data.positives(q)}
 
 
 @pytest.mark.parametrize("method", ["bm25", "dense", "hybrid"])
@@ -48,17 +49,19 @@ def test_rows_have_k_negatives_none_labelled_positive_and_train_as_a_pair_file(
     assert len(pairs) == len(result.rows) and pairs.num_negatives == 3
 
 
-def test_margin_filter_keeps_an_unlabelled_copy_of_the_positive_out(scifact: RetrievalSet, model) -> None:
+def test_margin_filter_keeps_an_unlabelled_near_copy_of_the_positive_out(scifact: RetrievalSet, model) -> None:
     qid = next(q for q in scifact.queries if scifact.positives(q))
     positive = scifact.positives(qid)[0]
-    corpus = {**scifact.corpus, "unlabelled-copy": scifact.corpus[positive]}
+    # Not the positive's exact text (that counts as the positive itself, never mined): a revised version.
+    near_copy = scifact.corpus[positive] + " (Revised version.)"
+    corpus = {**scifact.corpus, "unlabelled-copy": near_copy}
     data = RetrievalSet(corpus=corpus, queries={qid: scifact.queries[qid]}, qrels={qid: scifact.qrels[qid]},
                         source="planted", split="train")
     unfiltered = mine_hard_negatives(data, MineConfig(method="dense", num_negatives=3, relative_margin=None),
                                      model=model)
-    assert scifact.corpus[positive] in unfiltered.rows[0].negatives, "without the filter the copy is mined"
+    assert near_copy in unfiltered.rows[0].negatives, "without the filter the copy is mined"
     filtered = mine_hard_negatives(data, MineConfig(method="dense", num_negatives=3), model=model)
-    assert scifact.corpus[positive] not in filtered.rows[0].negatives
+    assert near_copy not in filtered.rows[0].negatives
     assert filtered.dropped_candidates["scored too close to the positive (margin)"] >= 1
 
 
@@ -127,3 +130,32 @@ def test_cross_encoder_veto_applies_its_threshold(scifact: RetrievalSet) -> None
         mine_hard_negatives(small, MineConfig(**base, cross_encoder_threshold=-1e9))
     kept = mine_hard_negatives(small, MineConfig(**base, cross_encoder_threshold=1e9))
     assert kept.rows and not kept.dropped_candidates["judged relevant by the cross-encoder"]
+
+
+def write_beir(folder: Path, corpus: dict[str, str], queries: dict[str, str], qrels: list[tuple[str, str]]) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in corpus.items()), encoding="utf-8")
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()), encoding="utf-8")
+    (folder / "qrels" / "train.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d in qrels), encoding="utf-8")
+    return folder
+
+
+def test_positives_of_a_repeated_query_text_or_a_repeated_document_text_are_never_negatives(tmp_path: Path) -> None:
+    # SciFact train asks one question under two ids, each with its own positive; the fillers share
+    # fewer words with the question, so the positives and the copy outrank them in BM25.
+    question = "Adult tissue-resident macrophages stem from the embryonal yolk sac and fetal liver."
+    corpus = {"pos-a": "Tissue-resident macrophages of the adult stem from the embryonal yolk sac.",
+              "pos-b": "Fetal liver monocytes give rise to adult tissue-resident macrophages.",
+              "copy-of-a": "Tissue-resident macrophages of the adult stem from the embryonal yolk sac.",
+              **{f"filler-{i}": f"Macrophages in study {i} were counted in blood samples." for i in range(6)}}
+    folder = write_beir(tmp_path / "beir", corpus, {"q1": question, "q2": f"  {question} "},
+                        [("q1", "pos-a"), ("q2", "pos-b")])
+    data = load_beir(folder, "train")
+    result = mine_hard_negatives(data, MineConfig(method="bm25", num_negatives=2, relative_margin=None))
+    assert len(result.rows) == 2, result.to_table()
+    positives = {corpus["pos-a"], corpus["pos-b"]}  # copy-of-a has pos-a's text
+    for row in result.rows:
+        assert not set(row.negatives) & positives, row

@@ -13,10 +13,18 @@ from embedtune.training.output_dir import CHECKPOINTS, RUN_FILE, open_output_dir
 def _interrupted(out: Path, settings: dict) -> Path:
     out.mkdir()
     (out / RUN_FILE).write_text(json.dumps({"settings": settings}), encoding="utf-8")
-    checkpoint = out / CHECKPOINTS / "checkpoint-52"
-    checkpoint.mkdir(parents=True)
-    (out / CHECKPOINTS / "checkpoint-26").mkdir()
-    return checkpoint
+    for step in (26, 52):
+        (out / CHECKPOINTS / f"checkpoint-{step}").mkdir(parents=True)
+        (out / CHECKPOINTS / f"checkpoint-{step}" / "trainer_state.json").write_text("{}", encoding="utf-8")
+    return out / CHECKPOINTS / "checkpoint-52"
+
+
+def test_a_checkpoint_cut_off_mid_save_is_not_resumed_from(tmp_path: Path) -> None:
+    """A kill while the Trainer writes checkpoint-78 leaves it without trainer_state.json (written last)."""
+    checkpoint = _interrupted(tmp_path / "run", {"seed": 42})
+    (tmp_path / "run" / CHECKPOINTS / "checkpoint-78").mkdir()
+    (tmp_path / "run" / CHECKPOINTS / "checkpoint-78" / "model.safetensors").write_bytes(b"half")
+    assert open_output_dir(tmp_path / "run", {"seed": 42}, overwrite=False) == checkpoint
 
 
 def test_same_settings_resume_from_the_latest_checkpoint(tmp_path: Path) -> None:

@@ -92,12 +92,12 @@ def test_documents_cached_without_a_prompt_are_not_served_with_one(prompted, tmp
 
 
 def _trainer(model, tmp_path: Path):
-    from embedtune.training.train import _build_trainer
+    from embedtune.training.trainer_setup import build_trainer
 
     pairs = TrainingPairs(queries=[f"question {i}" for i in range(8)], positives=[f"answer {i}" for i in range(8)])
     dev = RetrievalSet(corpus={"d1": "answer 1", "d2": "answer 2"}, queries={"q1": "question 1"},
                        qrels={"q1": {"d1": 1}})
-    trainer, _ = _build_trainer(model, [pairs.to_columns()], len(pairs), [dev], TrainConfig(batch_size=4, max_seq_length=32),
+    trainer, _ = build_trainer(model, [pairs.to_columns()], len(pairs), [dev], TrainConfig(batch_size=4, max_seq_length=32),
                                 tmp_path / "checkpoints", False, "fp32")
     return trainer
 

@@ -14,7 +14,8 @@ from embedtune.data.types import RetrievalSet
 from embedtune.evaluation.evaluate import evaluate_bm25
 from embedtune.evaluation.metrics import evaluate_run
 from embedtune.evaluation.report import EvalReport
-from embedtune.evaluation.report_html import REPORT_HTML, REPORT_JSON, build_facts, guard_verdict, write_report
+from embedtune.evaluation.report_html import (REPORT_HTML, REPORT_JSON, build_facts, build_model_facts,
+                                              guard_verdict, write_report)
 
 HOSTILE = '<script>alert("x")</script> & friends'
 CORPUS = {"d1": "cells divide", "d2": "aspirin trial", "d3": "gene expression", "d4": HOSTILE, "d5": "noise"}
@@ -217,3 +218,24 @@ def test_facts_refuse_evaluations_made_without_their_top_documents() -> None:
     bare = EvalReport(metrics=BASE.metrics, per_query=BASE.per_query)
     with pytest.raises(ValueError, match="keep_top=TOP_DOCUMENTS"):
         build_facts(model="m", base_model="b", base=bare, tuned=TUNED, data=DATA)
+
+
+def test_a_model_with_no_base_gets_a_report_of_its_own_scores_and_no_comparison(tmp_path: Path) -> None:
+    bm25 = evaluate_bm25(DATA, metrics=METRICS)
+    facts = build_model_facts(model="stock-model", report=_with_operating_points(TUNED, 1.0), bm25=bm25)
+    assert facts["base_model"] is None
+    assert facts["metrics"] == {"model": TUNED.metrics, "bm25": bm25.metrics}
+    assert facts["by_dim"] == {"model": {"384": TUNED.by_dim[384], "128": TUNED.by_dim[128]}}
+    assert facts["operating_points"][2] == {"dim": 384, "precision": "binary", "bytes_per_vector": 48,
+                                            "model": pytest.approx(TUNED.metrics["ndcg@10"] * 0.8)}
+    assert facts["verdict"] == (f"nDCG@10 {TUNED.metrics['ndcg@10']:.3f} on 4 test queries; "
+                                "no base model to compare with")
+    write_report(tmp_path, facts)
+    text, written = assert_page_matches_facts(tmp_path)
+    paths = set(re.findall(r'data-fact="([^"]+)"', text))
+    assert {"metrics.model.ndcg@10", "metrics.bm25.ndcg@10", "by_dim.model.128.ndcg@10",
+            "operating_points.2.model"} <= paths
+    assert not [p for p in paths if ".base" in p or ".tuned" in p or ".change" in p or p.startswith("guard")]
+    assert "base model" not in text.replace("no base model to compare with", "")
+    if written["images"]:  # with matplotlib
+        assert written["images"] == ["report-bytes.png", "report-dims.png", "report-metrics.png"]

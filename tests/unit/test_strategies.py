@@ -1,13 +1,13 @@
 """The strategy registry, and QLoRA's refusal of hardware it cannot use (its GPU path is untested here)."""
 from __future__ import annotations
 
-import importlib.util
+import sys
 
 import pytest
 import torch
 
 from embedtune import config
-from embedtune.errors import ConfigError
+from embedtune.errors import ConfigError, MissingDependencyError
 from embedtune.training.strategies import STRATEGIES
 
 
@@ -31,13 +31,11 @@ def test_qlora_without_cuda_says_to_use_lora(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_qlora_on_a_gpu_without_bitsandbytes_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "bitsandbytes" else real_find_spec(name, *a))
-    with pytest.raises(ConfigError) as exc:
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # import fails as if not installed
+    with pytest.raises(MissingDependencyError) as exc:
         STRATEGIES["qlora"].check()
-    assert str(exc.value) == ("qlora needs a CUDA GPU and bitsandbytes (found: a CUDA device but no bitsandbytes); "
-                              "pip install bitsandbytes, or use --strategy lora")
+    assert str(exc.value) == ("--strategy qlora needs bitsandbytes, which is not installed: "
+                              "pip install 'embedtune[qlora]', or use --strategy lora")
 
 
 def test_lora_under_bf16_autocast_is_unchanged_without_peft_input_casts() -> None:

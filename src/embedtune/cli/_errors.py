@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from embedtune.errors import EmbedtuneError
+from embedtune.interrupts import MESSAGE, Interrupted, install_handlers
 
 
 def debug_enabled() -> bool:
@@ -16,11 +17,19 @@ def debug_enabled() -> bool:
 
 
 def run_with_clean_errors(entry: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-    """Run a click command; turn embedtune errors and interrupts into one-line messages."""
+    """Run a click command; turn embedtune errors and interrupts into one-line messages.
+
+    SIGINT and SIGTERM exit 130 and 143 with one line saying that the same command resumes
+    (training holds them until its current step ends: ``embedtune.interrupts``).
+    """
+    install_handlers()
     try:
         entry(*args, standalone_mode=False, **kwargs)
-    except click.exceptions.Abort:
-        click.echo("embedtune: interrupted", err=True)
+    except Interrupted as exc:
+        click.echo(f"embedtune: {MESSAGE}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:  # click's own prompts, or a KeyboardInterrupt raised outside our handler
+        click.echo(f"embedtune: {MESSAGE}", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
@@ -34,7 +43,7 @@ def run_with_clean_errors(entry: Callable[..., Any], *args: Any, **kwargs: Any) 
         click.echo("(set EMBEDTUNE_DEBUG=1 for the traceback)", err=True)
         return 1
     except KeyboardInterrupt:
-        click.echo("embedtune: interrupted (rerun the same command to resume training)", err=True)
+        click.echo(f"embedtune: {MESSAGE}", err=True)
         return 130
     return 0
 

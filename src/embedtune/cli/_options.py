@@ -37,7 +37,7 @@ def setup_output(quiet: bool, inference: bool = False) -> bool:
     """
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", force=True)
-    for noisy in ("httpx", "urllib3", "huggingface_hub", "datasets", "filelock", "bm25s"):
+    for noisy in ("httpx", "urllib3", "huggingface_hub", "datasets", "filelock", "bm25s", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import os
 
@@ -48,6 +48,33 @@ def setup_output(quiet: bool, inference: bool = False) -> bool:
         return_freed_buffers()
     show = not quiet and sys.stderr.isatty()
     if not show:
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TQDM_DISABLE", "1")
+        _bars_off()
+        _silence_imported_bars()
     return show
+
+
+def quiet_bars_off_a_terminal() -> None:
+    """Before any command imports a library that reads the switches at import (tqdm, huggingface_hub):
+    off a terminal, progress bars become thousands of log lines."""
+    if not sys.stderr.isatty():
+        _bars_off()
+
+
+def _bars_off() -> None:
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def _silence_imported_bars() -> None:
+    """The environment switches are read at import: a command that imported the Hugging Face
+    libraries before this call needs their runtime switches too (without importing them here)."""
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()

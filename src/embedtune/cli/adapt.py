@@ -45,7 +45,7 @@ from embedtune.generate.config import PSEUDO_LABEL_LOSSES
                    "its ranking of every document in the batch; bi-encoder or hybrid teachers) or margin_mse (the "
                    "margins alone) [margin_kl; margin_mse for a cross-encoder].")
 @click.option("--seed", type=int, default=None, help="One seed for generation, the split and training [42].")
-@click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished model in --out (only a folder embedtune made, holding only its files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @compose(no_cache_option, quiet_option)
 def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite: bool, as_json: bool,

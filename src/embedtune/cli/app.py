@@ -5,6 +5,7 @@ import click
 
 from embedtune import __version__
 from embedtune.cli._errors import exit_with, run_with_clean_errors
+from embedtune.cli._options import quiet_bars_off_a_terminal
 from embedtune.cli.adapt import adapt_command
 from embedtune.cli.demo import demo_command
 from embedtune.cli.eval import eval_command
@@ -29,6 +30,7 @@ def cli() -> None:
     Try it offline in a few minutes:  embedtune demo
     Errors print one line; set EMBEDTUNE_DEBUG=1 for the traceback.
     """
+    quiet_bars_off_a_terminal()
 
 
 cli.add_command(adapt_command)

@@ -9,7 +9,7 @@ from embedtune.cli._options import compose, quiet_option, setup_output
 @click.command("demo")
 @click.option("--out", "-o", default="embedtune-demo", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the demo data, the tuned model and results.json.")
-@click.option("--overwrite", is_flag=True, help="Replace an earlier demo in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier demo in --out (only one the demo made, holding only its files).")
 @compose(quiet_option)
 def demo_command(out: str, overwrite: bool, quiet: bool) -> None:
     """Build a code-search set from this machine's Python standard library, then eval -> LoRA train -> eval.

@@ -37,7 +37,8 @@ from embedtune.inference.encoder import BACKENDS
               help="How many dense hits per query the cross-encoder rescores.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Also score the base model the same way and write DIR/report.html comparing the two "
-                   "(self-contained, plots also saved as PNGs beside it) and DIR/report.json. With "
+                   "(self-contained, plots also saved as PNGs beside it) and DIR/report.json; a model with "
+                   "no base model (a stock model, no --base-model) gets a report of its own scores. With "
                    "--quantize the page also plots quality against bytes per vector for both models.")
 @click.option("--base-model", default=None,
               help="With --report: the model to compare with [the base a model trained by embedtune records].")
@@ -63,6 +64,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
       embedtune eval --data ../shared/data/scifact --rerank my-cross-encoder --rerank-top 50
       embedtune eval --model runs/scifact --data ../shared/data/scifact --report reports/scifact
     """
+    from embedtune._writable import check_writable
     from embedtune.config import parse_dims
     from embedtune.errors import ConfigError
     from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
@@ -70,6 +72,10 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
 
     if report_dir is None and (base_model or overwrite):
         raise ConfigError(f"{'--base-model' if base_model else '--overwrite'} only applies with --report DIR")
+    if json_path not in (None, "-"):  # written last: fail now, not after the evaluation
+        check_writable(json_path, "--json")
+    if report_dir is not None:
+        check_writable(report_dir, "--report")
     show_progress = setup_output(quiet or json_path == "-", inference=True)
     settings = dict(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
@@ -97,12 +103,14 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     click.echo(report.to_table())
-    if comparison is not None:
+    if comparison is not None and comparison.base is not None:
         from embedtune.evaluation.report import comparison_table
 
         click.echo(f"\ncompared with {comparison.base_model}:")
         click.echo(comparison_table(comparison.base.metrics, comparison.tuned.metrics, ("base", "tuned")))
         click.echo(f"\n{comparison.facts['verdict']}\nwrote {comparison.report}")
+    elif comparison is not None:
+        click.echo(f"\nwrote {comparison.report}")
     if json_path:
         report.save(json_path)
         click.echo(f"wrote {json_path}")

@@ -19,7 +19,7 @@ from embedtune.export.export import FORMATS
 @click.option("--eval-data", type=click.Path(), default=None,
               help="BEIR folder: also score nDCG@10 of the source and of the export (the cost of int8).")
 @click.option("--eval-split", default="test", show_default=True, help="The --eval-data split to score.")
-@click.option("--overwrite", is_flag=True, help="Replace whatever is in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out (only a folder embedtune made, holding only its files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @quiet_option
 def export_command(model: str, fmt: str, out: str, eval_data: str | None, eval_split: str, overwrite: bool,

@@ -17,7 +17,7 @@ from embedtune.serving.index import INDEX_KINDS
               help="flat: exact; hnsw: graph, fast on large corpora; ivf: clustered lists; "
                    "auto: flat up to 100,000 documents, hnsw above.")
 @compose(batch_size_option, max_seq_length_option, no_cache_option)
-@click.option("--overwrite", is_flag=True, help="Replace whatever is in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier index in --out (only a folder embedtune made, holding only its files).")
 @quiet_option
 def index_command(model: str | None, data: str, out: str, kind: str, batch_size: int | None,
                   max_seq_length: int | None, no_cache: bool, overwrite: bool, quiet: bool) -> None:

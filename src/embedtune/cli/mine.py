@@ -57,6 +57,7 @@ def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, 
       embedtune mine --data ../shared/data/scifact --method dense --range-min 3 --num-negatives 3 --out hard.jsonl
       embedtune train --data hard.jsonl --out runs/hard
     """
+    from embedtune._writable import check_writable
     from embedtune.config import MineConfig, build_config, load_yaml
     from embedtune.data.beir import load_beir
     from embedtune.errors import OutputExistsError
@@ -66,6 +67,7 @@ def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, 
     show_progress = setup_output(quiet or as_json, inference=True)
     if Path(out).exists() and not overwrite:
         raise OutputExistsError(f'"{out}" already exists; pass --overwrite to replace it or choose another --out')
+    check_writable(out)
     values = load_yaml(config_path) if config_path else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     if no_margin:

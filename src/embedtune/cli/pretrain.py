@@ -35,7 +35,10 @@ from embedtune.config import PRECISIONS, PRETRAIN_METHODS
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="auto: bf16 autocast where the hardware has native bf16, else fp32 [auto].")
 @click.option("--seed", type=int, default=None, help="One seed for Python, numpy, torch and the noise [42].")
-@click.option("--overwrite", is_flag=True, help="Replace whatever is in --out.")
+@click.option("--save-every-minutes", type=click.FloatRange(min=0), default=None,
+              help="Also checkpoint after this many minutes without one; 0: only every save_steps [10].")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier run in --out (only a folder embedtune made, holding only its files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @compose(quiet_option)
 def pretrain_command(corpus: str, out: str, config_path: str | None, overwrite: bool, as_json: bool, quiet: bool,
@@ -53,12 +56,13 @@ def pretrain_command(corpus: str, out: str, config_path: str | None, overwrite: 
       embedtune train --model runs/tsdae --data ../shared/data/scifact --out runs/tsdae-tuned
     """
     from embedtune.config import PretrainConfig, build_config, load_yaml
-    from embedtune.training.pretrain import pretrain_model
 
     show_progress = setup_output(quiet or as_json)
     values = load_yaml(config_path) if config_path else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build_config(PretrainConfig, values, source=config_path or "flags")
+    from embedtune.training.pretrain import pretrain_model  # torch: after the settings are known to be usable
+
     result = pretrain_model(corpus, out, config, overwrite=overwrite, show_progress=show_progress)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

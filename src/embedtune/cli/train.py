@@ -12,10 +12,12 @@ from embedtune.config import (
     DATASET_SAMPLINGS,
     LOSS_NAMES,
     PRECISIONS,
+    RECIPES,
     SELECT_ON,
     STRATEGIES,
     TEACHER_KINDS,
     TEACHER_PRECISIONS,
+    TRAIN_NEGATIVES,
 )
 from embedtune.evaluation.report_html import REPORT_HTML
 
@@ -29,6 +31,15 @@ from embedtune.evaluation.report_html import REPORT_HTML
               help="full: update every weight (default); lora: train a low-rank adapter, merged at the end; "
                    "qlora: LoRA on a 4-bit base (needs a CUDA GPU and bitsandbytes).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Folder for the trained model.")
+@click.option("--recipe", type=click.Choice(RECIPES), default=None,
+              help="auto: try in-batch vs mined hard negatives, the false-negative filter on and off and the "
+                   "learning rate at two values, each for one epoch, and keep training the one the dev split "
+                   "picks (the simplest within its bootstrap spread); fixed: the settings as given [auto].")
+@click.option("--negatives", type=click.Choice(TRAIN_NEGATIVES), default=None,
+              help="Hard negatives for rows without their own: none, or mined by bm25, dense or hybrid (from the "
+                   "corpus, or a pair file's other positives); auto: --recipe auto chooses, fixed uses none "
+                   "[auto].")
+@click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Mined negatives per row [1].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
 @click.option("--loss", type=click.Choice(LOSS_NAMES), default=None,
@@ -89,6 +100,9 @@ from embedtune.evaluation.report_html import REPORT_HTML
               help="Share of training queries held out to pick the best checkpoint [0.1].")
 @click.option("--evals-per-epoch", type=click.IntRange(min=1), default=None,
               help="Dev evaluations, each a checkpoint the best may be chosen from, per epoch [1].")
+@click.option("--save-every-minutes", type=click.FloatRange(min=0), default=None,
+              help="Also checkpoint after this many minutes without one, so a kill loses at most that much "
+                   "work; 0: only at dev evaluations [10].")
 @click.option("--lora-r", type=click.IntRange(min=1), default=None, help="LoRA rank [16].")
 @click.option("--lora-alpha", type=click.IntRange(min=1), default=None, help="LoRA alpha [32].")
 @click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="Dropout on the LoRA branch [0].")
@@ -107,7 +121,8 @@ from embedtune.evaluation.report_html import REPORT_HTML
               help="Comma-separated weights of the tuned model tried in the mix, each in (0, 1]; if none "
                    "stays within the threshold, smaller ones follow in steps of 0.1 down to 0.1 "
                    "[0.9,0.8,0.7,0.6,0.5].")
-@click.option("--overwrite", is_flag=True, help="Replace whatever is in --out.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier run in --out (only a folder embedtune made, holding only its files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @compose(quiet_option)
 def train_command(data: tuple[str, ...], out: str, config_path: str | None, overwrite: bool, as_json: bool, quiet: bool,
@@ -138,13 +153,14 @@ def train_command(data: tuple[str, ...], out: str, config_path: str | None, over
     """
     from embedtune.config import TrainConfig, build_config, load_yaml
     from embedtune.evaluation.report import comparison_table
-    from embedtune.training import train_model
-    from embedtune.training.distributed import is_main_process
 
     show_progress = setup_output(quiet or as_json)
     values = load_yaml(config_path) if config_path else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build_config(TrainConfig, values, source=config_path or "flags")
+    from embedtune.training import train_model  # torch: after the settings are known to be usable
+    from embedtune.training.distributed import is_main_process
+
     result = train_model(data[0] if len(data) == 1 else list(data), out, config, overwrite=overwrite,
                          show_progress=show_progress)
     if not is_main_process():  # under torchrun the main process reports for all
@@ -160,6 +176,12 @@ def train_command(data: tuple[str, ...], out: str, config_path: str | None, over
         if extra["before"] and extra["after"]:
             click.echo(f"\n{extra['data']}, held-out split '{extra['heldout_split']}':")
             click.echo(comparison_table(extra["before"], extra["after"], ("base", "tuned")))
+    if result.recipe:
+        from embedtune.training.recipe import CandidateScore, RecipeChoice
+
+        candidates = [CandidateScore(**c) for c in result.recipe["candidates"]]
+        fields = {k: v for k, v in result.recipe.items() if k in RecipeChoice.__dataclass_fields__}
+        click.echo("\n" + RecipeChoice(**{**fields, "candidates": candidates}).to_table())
     if result.guard:
         click.echo(f"\nforgetting guard ({result.guard['data']}): {result.guard['decision']}")
     click.echo(f"\ntrained on {result.num_train_pairs} pairs in {result.train_seconds:.0f}s; "

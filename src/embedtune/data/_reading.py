@@ -31,10 +31,17 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             # without the newline, or an error at the end of the line is reported at column 1 of the next
             obj = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
-            raise DataError(path, f"malformed JSON ({exc.msg} at column {exc.colno})", number) from None
+            raise DataError(path, f"malformed JSON ({json_problem(exc)})", number) from None
         if not isinstance(obj, dict):
             raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", number)
         yield number, obj
+
+
+def json_problem(exc: json.JSONDecodeError, line: bool = False) -> str:
+    """What is wrong and where: "Expecting ',' delimiter at column 26" (some of json's own messages
+    already end in "at", as in "Unterminated string starting at")."""
+    where = f"line {exc.lineno} column {exc.colno}" if line else f"column {exc.colno}"
+    return f"{exc.msg.removesuffix(' at')} at {where}"
 
 
 def fields_seen(obj: dict[str, Any]) -> str:

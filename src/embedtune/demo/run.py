@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from embedtune import __version__
-from embedtune._io import write_json_atomic
+from embedtune._io import claim, write_json_atomic
+from embedtune._owned import clear_owned_folder, create_owned_folder, is_empty, made_by
 from embedtune.config import TrainConfig
 from embedtune.demo.codesearch import build_codesearch_folder
 from embedtune.errors import OutputExistsError
@@ -16,6 +16,7 @@ from embedtune.errors import OutputExistsError
 logger = logging.getLogger(__name__)
 
 RESULTS = "results.json"
+COMMAND = "embedtune demo"
 
 # Sized so the demo ends in a few minutes on 2 CPU cores: 1,200 functions, code cut to 128
 # tokens (the signature and the first lines carry most of what a docstring describes), two
@@ -41,11 +42,8 @@ def run_demo(out: str | Path = "embedtune-demo", *, overwrite: bool = False, sho
 
     out = Path(out)
     start = time.perf_counter()
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise OutputExistsError(f'"{out}" already holds a demo run; pass --overwrite to run it again '
-                                    "or choose another --out")
-        shutil.rmtree(out)
+    _prepare_out(out, overwrite)
+    claim(out, "data", "model")
     stats = build_codesearch_folder(out / "data", max_functions=max_functions, seed=config.seed)
     logger.info("code-search set: %d functions (%d train, %d test) from %d standard-library files",
                 stats.num_functions, stats.num_train, stats.num_test, stats.files_scanned)
@@ -61,3 +59,18 @@ def run_demo(out: str | Path = "embedtune-demo", *, overwrite: bool = False, sho
     })
     return DemoResult(before=result.before, after=result.after, model_dir=str(out / "model"),
                       results_path=str(results_path), seconds=seconds)
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    """Make ``out`` the demo's folder; an earlier demo there is replaced only with ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f'output "{out}" is a file; give a folder path')
+    if out.is_dir() and not is_empty(out):
+        if overwrite:
+            clear_owned_folder(out)  # refuses a folder holding anything the demo did not write
+        elif made_by(out) == COMMAND:
+            raise OutputExistsError(f'"{out}" already holds a demo run; pass --overwrite to run it again '
+                                    "or choose another --out")
+        else:
+            raise OutputExistsError(f'"{out}" is not empty and is not a demo run; choose another --out')
+    create_owned_folder(out, COMMAND)

@@ -1,4 +1,4 @@
-"""``eval --report``: score a model and its base model on one split and write the HTML report."""
+"""``eval --report``: score a model and its base model (when it has one) on one split and write the HTML report."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from embedtune.config import parse_dims
-from embedtune.errors import ConfigError, OutputExistsError
+from embedtune.errors import OutputExistsError
 from embedtune.evaluation.cache import EmbeddingCache
 from embedtune.evaluation.metrics import DEFAULT_METRICS, parse_metric
 from embedtune.evaluation.report import EvalReport
@@ -22,12 +22,16 @@ _TRAIN_RESULT = "embedtune_train.json"  # training.output_dir.RESULT_FILE, witho
 
 @dataclass
 class Comparison:
-    """The two evaluations, the BM25 reference, and the report written from them."""
+    """The two evaluations, the BM25 reference, and the report written from them.
 
-    base: EvalReport
+    ``base`` and ``base_model`` are None when the model records no base model and none was named:
+    the report then shows ``tuned`` (the model) alone.
+    """
+
+    base: EvalReport | None
     tuned: EvalReport
     bm25: EvalReport
-    base_model: str
+    base_model: str | None
     facts: dict[str, Any]
     report: Path
 
@@ -66,12 +70,14 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
     """Evaluate ``model`` and its base on ``data``/``split`` with the same settings; write ``report_dir/report.html``.
 
     The base is ``base_model`` when given, else the one ``model``'s folder records (a model trained
-    by embedtune does). ``quantize`` scores both models' int8/binary embeddings too (at each of
-    ``dims``), and the page gets a quality-against-bytes table. Everything is checked before any model loads.
+    by embedtune does); a model with neither (a stock model) is reported alone, since a report of
+    its own scores needs no second model. ``quantize`` scores the models' int8/binary embeddings too
+    (at each of ``dims``), and the page gets a quality-against-bytes table. Everything is checked
+    before any model loads.
     """
     from embedtune.data.beir import load_beir
     from embedtune.evaluation.evaluate import evaluate_bm25, evaluate_model
-    from embedtune.evaluation.report_html import TOP_DOCUMENTS, build_facts, write_report
+    from embedtune.evaluation.report_html import TOP_DOCUMENTS, build_facts, build_model_facts, write_report
     from embedtune.models import display_name, load_model
 
     for name in metrics:
@@ -81,21 +87,24 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
     dims = parse_dims(dims, "dims")
     quantize = parse_quantize(quantize, "quantize")
     base_model = base_model or recorded_base_model(model)
-    if base_model is None:
-        raise ConfigError(f"--report compares the model with its base model, but {display_name(model)} records "
-                          "none (it was not trained by embedtune); pass --base-model")
     page = Path(report_dir) / REPORT_HTML
     if page.exists() and not overwrite:
         raise OutputExistsError(f'"{page}" already exists; pass --overwrite to replace it or choose another --report')
     dataset = load_beir(data, split)
     reports = {}
-    for role, name in (("base", base_model), ("tuned", model)):
-        logger.info("scoring the %s model %s on %s split %s", role, display_name(name), data, split)
+    roles = (("tuned", model),) if base_model is None else (("base", base_model), ("tuned", model))
+    for role, name in roles:
+        logger.info("scoring the %s %s on %s split %s", f"{role} model" if base_model else "model",
+                    display_name(name), data, split)
         reports[role] = evaluate_model(
             load_model(name, max_seq_length=max_seq_length), dataset, metrics=metrics, batch_size=batch_size,
             cache=cache, show_progress=show_progress, model_name=display_name(name), backend=backend,
             devices=devices, dims=dims, quantize=quantize, keep_top=TOP_DOCUMENTS)
     bm25 = evaluate_bm25(dataset, metrics=metrics)
+    if base_model is None:
+        facts = build_model_facts(model=display_name(model), report=reports["tuned"], bm25=bm25)
+        return Comparison(base=None, tuned=reports["tuned"], bm25=bm25, base_model=None, facts=facts,
+                          report=write_report(report_dir, facts))
     training = recorded_training(model)
     facts = build_facts(model=display_name(model), base_model=display_name(base_model), base=reports["base"],
                         tuned=reports["tuned"], data=dataset, bm25=bm25, training=training,

@@ -1,7 +1,8 @@
 """The evaluation report: one self-contained HTML page, its PNG plots beside it, and its facts as JSON.
 
 ``train --out DIR`` and ``eval --report DIR`` (and later ``adapt --out DIR``) call the same two
-functions: :func:`build_facts` gathers what a reader needs into a plain JSON-able dict, and
+functions: :func:`build_facts` gathers what a reader needs into a plain JSON-able dict (or
+:func:`build_model_facts`, for a model with no base model to compare with), and
 :func:`write_report` writes ``DIR/report.json`` (the facts), ``DIR/report-*.png`` (the plots) and
 ``DIR/report.html`` (the page, plots inlined as data URIs, no external CSS or JS, so it opens
 offline and can be mailed as one file). Every number in the page carries a ``data-fact``
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from embedtune import __version__
 from embedtune._io import write_bytes_atomic, write_json_atomic, write_text_atomic
+from embedtune._optional import require
+from embedtune.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from embedtune.data.types import RetrievalSet
@@ -41,6 +44,7 @@ SHOWN_QUERIES = 5  # largest gains and largest losses listed
 _TEXT_CHARS = 240  # a document's text is cut to this in the page (the ids are there to look up the rest)
 _SAME = 1e-9  # per-query scores closer than this count as unchanged (float sums, not a judgement call)
 _BASE_COLOR, _TUNED_COLOR, _BM25_COLOR = "#9aa5b1", "#2563eb", "#d97706"
+_COLORS = {"base": _BASE_COLOR, "tuned": _TUNED_COLOR, "model": _TUNED_COLOR}
 
 
 def build_facts(*, model: str, base_model: str, base: EvalReport | None = None, tuned: EvalReport | None = None,
@@ -91,6 +95,43 @@ def build_facts(*, model: str, base_model: str, base: EvalReport | None = None, 
     return facts
 
 
+def build_model_facts(*, model: str, report: EvalReport, bm25: EvalReport | None = None) -> dict[str, Any]:
+    """The facts of a report on one model alone, e.g. a stock model that records no base model.
+
+    The layout is :func:`build_facts`' with ``base_model`` None and one score column, ``model``,
+    where a comparison has ``base`` and ``tuned``: a reader of report.json never mistakes a stock
+    model's scores for a tuned model's, and nothing compares it with a model that was not scored.
+    """
+    headline = HEADLINE_METRIC if HEADLINE_METRIC in report.metrics else next(iter(report.metrics))
+    quantized = any(p["precision"] != "float32" for p in report.operating_points)
+    facts: dict[str, Any] = {
+        "embedtune_version": __version__,
+        "kind": "eval",
+        "model": model,
+        "base_model": None,
+        "headline_metric": headline,
+        "data": report.data,
+        "split": report.split,
+        "num_queries": report.num_queries,
+        "num_documents": report.num_documents,
+        "metrics": {"model": report.metrics, "bm25": bm25.metrics if bm25 is not None else None},
+        "query_changes": None,
+        "training": None,
+        "guard": None,
+        "by_dim": {"model": {str(d): m for d, m in report.by_dim.items()}} if report.by_dim else None,
+        "operating_points": ([{"dim": p["dim"], "precision": p["precision"], "bytes_per_vector": p["bytes_per_vector"],
+                               "model": p["metrics"][headline]} for p in report.operating_points]
+                             if quantized else None),
+    }
+    facts["verdict"] = verdict(facts)
+    return facts
+
+
+def _models(facts: Mapping[str, Any]) -> tuple[str, ...]:
+    """The score columns the facts hold: the model alone, or base and tuned (the one compared last)."""
+    return ("model",) if facts.get("base_model") is None else ("base", "tuned")
+
+
 def _operating_points(base: EvalReport, tuned: EvalReport, metric: str) -> list[dict[str, Any]]:
     """One row per (size, precision) both models were scored at: what a vector costs, what it retrieves.
 
@@ -127,6 +168,9 @@ def write_report(out_dir: str | Path, facts: Mapping[str, Any]) -> Path:
 def verdict(facts: Mapping[str, Any]) -> str:
     """The line at the top of the page: the headline change, how many queries moved, and the guard."""
     metric = facts["headline_metric"]
+    if facts.get("base_model") is None:  # one model: its score, nothing to compare it with
+        return (f"{_metric_label(metric)} {facts['metrics']['model'][metric]:.3f} on {facts['num_queries']} "
+                f"{facts['split']} queries; no base model to compare with")
     parts = []
     if facts.get("metrics"):
         before, after = facts["metrics"]["base"][metric], facts["metrics"]["tuned"][metric]
@@ -195,7 +239,19 @@ def _training_curves(training: Mapping[str, Any]) -> dict[str, Any]:
            for e in training.get("dev_history", []) if "step" in e]
     return {"loss": [{"step": e["step"], "loss": e["loss"]} for e in training.get("loss_history", [])],
             "dev": dev, "best_step": training.get("best_step"),
-            "train_seconds": training.get("train_seconds"), "num_train_pairs": training.get("num_train_pairs")}
+            "train_seconds": training.get("train_seconds"), "num_train_pairs": training.get("num_train_pairs"),
+            "recipe": _recipe_facts(training.get("recipe"))}
+
+
+def _recipe_facts(recipe: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``--recipe auto``'s choice and each candidate's dev score, spread and interval against the best."""
+    if not recipe:
+        return None
+    keys = ("name", "dev_ndcg", "dev_spread", "diff_low", "diff_high", "guard_dev", "eligible", "note", "seconds")
+    return {"chosen": recipe["chosen"], "rule": recipe["rule"], "seconds": recipe["seconds"],
+            "dev_queries": recipe["dev_queries"], "candidates": [{k: c.get(k) for k in keys}
+                                                                 for c in recipe["candidates"]],
+            "skipped": dict(recipe.get("extra", {}).get("skipped", {}))}
 
 
 def _rank_of(doc_id: str, ranking: Sequence[str]) -> int | None:
@@ -216,11 +272,10 @@ def _metric_label(metric: str) -> str:
 
 def render_plots(facts: Mapping[str, Any]) -> dict[str, bytes]:
     """File name → PNG bytes for each plot the facts allow; empty without matplotlib."""
-    try:
-        from matplotlib.figure import Figure  # noqa: F401  (Figure needs no pyplot and no global backend)
-    except ImportError:
-        logger.warning("matplotlib is not installed: the report has tables but no plots "
-                       "(pip install 'embedtune[report]')")
+    try:  # Figure needs no pyplot and no global backend
+        require("matplotlib.figure", "report", "plotting the report")
+    except MissingDependencyError as exc:  # the tables alone are still worth writing, after a long run
+        logger.warning("%s (the report keeps its tables)", exc)
         return {}
     metrics, training, queries, dims, sizes = PLOTS
     plots = {}
@@ -257,14 +312,14 @@ def _png(figure: Any) -> bytes:
 
 def _metrics_plot(facts: Mapping[str, Any]) -> bytes:
     metrics = facts["metrics"]
-    names = list(metrics["change"])
+    models = _models(facts)
+    names = list(metrics["change"] if "change" in metrics else metrics["model"])
     figure, ax = _figure(max(6.0, 0.75 * len(names) + 1.5), 3.6)
-    width = 0.38
+    width = 0.76 / len(models)
     xs = range(len(names))
-    ax.bar([x - width / 2 for x in xs], [metrics["base"][m] for m in names], width, label="base",
-           color=_BASE_COLOR)
-    ax.bar([x + width / 2 for x in xs], [metrics["tuned"][m] for m in names], width, label="tuned",
-           color=_TUNED_COLOR)
+    for i, key in enumerate(models):
+        offset = (i - (len(models) - 1) / 2) * width
+        ax.bar([x + offset for x in xs], [metrics[key][m] for m in names], width, label=key, color=_COLORS[key])
     if metrics.get("bm25"):
         for i, m in enumerate(names):
             ax.hlines(metrics["bm25"][m], i - 0.45, i + 0.45, colors=_BM25_COLOR, linewidth=2,
@@ -326,10 +381,11 @@ def _queries_plot(facts: Mapping[str, Any]) -> bytes:
 def _dims_plot(facts: Mapping[str, Any]) -> bytes:
     metric, by_dim = facts["headline_metric"], facts["by_dim"]
     figure, ax = _figure(6.5, 3.4)
-    for label, color in (("base", _BASE_COLOR), ("tuned", _TUNED_COLOR)):
+    models = _models(facts)
+    for label in models:
         dims = sorted(int(d) for d in by_dim[label])
-        ax.plot(dims, [by_dim[label][str(d)][metric] for d in dims], marker="o", color=color, label=label)
-    dims = sorted(int(d) for d in by_dim["tuned"])
+        ax.plot(dims, [by_dim[label][str(d)][metric] for d in dims], marker="o", color=_COLORS[label], label=label)
+    dims = sorted(int(d) for d in by_dim[models[-1]])
     ax.set_xscale("log", base=2)
     ax.set_xticks(dims, [f"{d}\n{_bytes(d)}" for d in dims])
     ax.minorticks_off()
@@ -343,17 +399,18 @@ _PRECISION_MARKERS = {"float32": "o", "int8": "s", "binary": "^"}
 
 
 def _bytes_plot(facts: Mapping[str, Any]) -> bytes:
-    """Quality against storage per vector: one line per precision, tuned solid, base dashed."""
+    """Quality against storage per vector: one line per precision, tuned (or the model alone) solid, base dashed."""
     metric, points = facts["headline_metric"], facts["operating_points"]
+    shown = _models(facts)[-1]
     figure, ax = _figure(8.0, 3.8)
     precisions = list(dict.fromkeys(p["precision"] for p in points))
     for precision in precisions:
         rows = sorted((p for p in points if p["precision"] == precision), key=lambda p: p["bytes_per_vector"])
         marker = _PRECISION_MARKERS.get(precision, "o")
         xs = [p["bytes_per_vector"] for p in rows]
-        ax.plot(xs, [p["tuned"] for p in rows], marker=marker, color=_TUNED_COLOR,
-                label=f"tuned {precision}", alpha=1.0 if precision == "float32" else 0.75)
-        if all(p["base"] is not None for p in rows):
+        ax.plot(xs, [p[shown] for p in rows], marker=marker, color=_TUNED_COLOR,
+                label=f"{shown} {precision}", alpha=1.0 if precision == "float32" else 0.75)
+        if shown == "tuned" and all(p["base"] is not None for p in rows):
             ax.plot(xs, [p["base"] for p in rows], marker=marker, color=_BASE_COLOR, linestyle="--",
                     label=f"base {precision}")
     ticks = sorted({p["bytes_per_vector"] for p in points})
@@ -405,7 +462,8 @@ def render_html(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
     """The page: verdict, metrics, training curves, per-query moves, guard, sizes; user text escaped."""
     e = html.escape
     tone = ""
-    if facts.get("metrics"):
+    single = facts.get("base_model") is None
+    if facts.get("metrics") and not single:
         metric = facts["headline_metric"]
         change = facts["metrics"]["tuned"][metric] - facts["metrics"]["base"][metric]
         tone = " up" if change > _SAME else " down" if change < -_SAME else ""
@@ -415,7 +473,7 @@ def render_html(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{e(facts['model'])}</h1>",
-        f'<p class="sub">compared with its base model <b>{e(facts["base_model"])}</b>'
+        '<p class="sub">' + ("scored" if single else f"compared with its base model <b>{e(facts['base_model'])}</b>")
         + (f" on {e(facts['data'])} (split {e(facts['split'])}, {facts['num_queries']} queries, "
            f"{facts['num_documents']} documents)" if facts.get("metrics") else "")
         + f" · embedtune {e(facts['embedtune_version'])}</p>",
@@ -427,7 +485,8 @@ def render_html(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
     parts += _metrics_section(facts, images)
     parts += _training_section(facts, images)
     parts += _queries_section(facts, images)
-    parts += _guard_section(facts)
+    if not single:  # the guard is part of a training; a model scored alone had none
+        parts += _guard_section(facts)
     parts += _dims_section(facts, images)
     parts += _bytes_section(facts, images)
     parts.append("</main></body></html>")
@@ -451,6 +510,8 @@ def _num(path: str, value: float | None, fmt: str = ".4f", signed: bool = False)
 
 
 def _metrics_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str]:
+    if facts.get("base_model") is None:
+        return _model_metrics_section(facts, images)
     parts = ["<h2>Scores: base vs tuned</h2>"]
     metrics = facts.get("metrics")
     if not metrics:
@@ -465,10 +526,27 @@ def _metrics_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> l
                      f"{_num(f'metrics.tuned.{m}', metrics['tuned'][m])}{_num(f'metrics.change.{m}', change, signed=True)}"
                      + (_num(f"metrics.bm25.{m}", bm25.get(m)) if bm25 else "") + "</tr>")
     parts.append("</tbody></table>")
-    if bm25:
-        parts.append('<p class="muted">BM25: bm25s with English stop words on the same split, '
-                     "the lexical baseline a dense model should beat.</p>")
-    return parts
+    return parts + _bm25_note(bm25)
+
+
+def _bm25_note(bm25: Mapping[str, Any] | None) -> list[str]:
+    return ['<p class="muted">BM25: bm25s with English stop words on the same split, '
+            "the lexical baseline a dense model should beat.</p>"] if bm25 else []
+
+
+def _model_metrics_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str]:
+    """One model's scores, next to BM25's: there is no base column and no change to show."""
+    metrics = facts["metrics"]
+    bm25 = metrics.get("bm25")
+    parts = ["<h2>Scores</h2>"]
+    parts += _img(images, "report-metrics.png", "bar chart of each metric, BM25 as a line")
+    parts.append('<table><thead><tr><th>metric</th><th class="n">model</th>'
+                 + ('<th class="n">BM25</th>' if bm25 else "") + "</tr></thead><tbody>")
+    for m, value in metrics["model"].items():
+        parts.append(f"<tr><td>{html.escape(_metric_label(m))}</td>{_num(f'metrics.model.{m}', value)}"
+                     + (_num(f"metrics.bm25.{m}", bm25.get(m)) if bm25 else "") + "</tr>")
+    parts.append("</tbody></table>")
+    return parts + _bm25_note(bm25)
 
 
 def _training_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str]:
@@ -497,6 +575,24 @@ def _training_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> 
                        "is the saved model")
     if details:
         parts.append(f"<p>{html.escape('; '.join(details))}.</p>")
+    return parts + _recipe_table(training.get("recipe"))
+
+
+def _recipe_table(recipe: Mapping[str, Any] | None) -> list[str]:
+    if not recipe:
+        return []
+    parts = [f"<h3>Recipe, chosen on {recipe['dev_queries']} dev queries ({recipe['seconds']:.0f} s of search)</h3>",
+             '<table><thead><tr><th>candidate</th><th class="n">dev nDCG@10</th><th class="n">± (bootstrap)</th>'
+             '<th class="n">vs best</th><th></th></tr></thead><tbody>']
+    for i, c in enumerate(recipe["candidates"]):
+        chosen = "chosen" if c["name"] == recipe["chosen"] else html.escape(c.get("note") or "")
+        parts.append(f"<tr><td>{html.escape(c['name'])}</td>{_num(f'training.recipe.candidates.{i}.dev_ndcg', c['dev_ndcg'])}"
+                     f"{_num(f'training.recipe.candidates.{i}.dev_spread', c['dev_spread'])}"
+                     f'<td class="n">[{c["diff_low"]:+.4f}, {c["diff_high"]:+.4f}]</td><td>{chosen}</td></tr>')
+    for name, reason in recipe["skipped"].items():
+        parts.append(f'<tr><td>{html.escape(name)}</td><td></td><td></td><td></td><td>skipped: '
+                     f"{html.escape(reason)}</td></tr>")
+    parts.append(f'</tbody></table><p class="muted">{html.escape(recipe["rule"])}.</p>')
     return parts
 
 
@@ -575,13 +671,13 @@ def _dims_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list
     label = html.escape(_metric_label(metric))
     parts = ["<h2>Quality against size (Matryoshka truncation)</h2>"]
     parts += _img(images, "report-dims.png", "score against embedding dimensions")
-    parts.append(f'<table><thead><tr><th class="n">dimensions</th><th class="n">bytes per vector (fp32)</th>'
-                 f'<th class="n">base {label}</th><th class="n">tuned {label}</th></tr></thead><tbody>')
-    for dim in sorted(by_dim["tuned"], key=int, reverse=True):
-        base = by_dim["base"].get(dim, {}).get(metric)
+    models = _models(facts)
+    parts.append('<table><thead><tr><th class="n">dimensions</th><th class="n">bytes per vector (fp32)</th>'
+                 + "".join(f'<th class="n">{key} {label}</th>' for key in models) + "</tr></thead><tbody>")
+    for dim in sorted(by_dim[models[-1]], key=int, reverse=True):
         parts.append(f'<tr><td class="n">{dim}</td><td class="n">{4 * int(dim)}</td>'
-                     f"{_num(f'by_dim.base.{dim}.{metric}', base)}"
-                     f"{_num(f'by_dim.tuned.{dim}.{metric}', by_dim['tuned'][dim][metric])}</tr>")
+                     + "".join(_num(f"by_dim.{key}.{dim}.{metric}", by_dim[key].get(dim, {}).get(metric))
+                               for key in models) + "</tr>")
     parts.append("</tbody></table>")
     parts.append('<p class="muted">Embeddings cut to their first N dimensions and re-normalised.</p>')
     return parts
@@ -595,14 +691,14 @@ def _bytes_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> lis
     label = html.escape(_metric_label(facts["headline_metric"]))
     parts = ["<h2>Quality against bytes per vector (quantized embeddings)</h2>"]
     parts += _img(images, "report-bytes.png", "score against bytes per vector")
+    models = _models(facts)
     parts.append('<table><thead><tr><th class="n">dimensions</th><th>precision</th>'
                  '<th class="n">bytes per vector</th>'
-                 f'<th class="n">base {label}</th><th class="n">tuned {label}</th></tr></thead><tbody>')
+                 + "".join(f'<th class="n">{key} {label}</th>' for key in models) + "</tr></thead><tbody>")
     for i, point in enumerate(points):
         parts.append(f'<tr><td class="n">{point["dim"]}</td><td>{html.escape(point["precision"])}</td>'
                      f"{_num(f'operating_points.{i}.bytes_per_vector', point['bytes_per_vector'], 'd')}"
-                     f"{_num(f'operating_points.{i}.base', point['base'])}"
-                     f"{_num(f'operating_points.{i}.tuned', point['tuned'])}</tr>")
+                     + "".join(_num(f"operating_points.{i}.{key}", point[key]) for key in models) + "</tr>")
     parts.append("</tbody></table>")
     parts.append('<p class="muted">int8: documents stored as 1 byte per dimension (per-dimension range over the '
                  "corpus), float queries; binary: 1 bit per dimension, ranked by Hamming distance; smaller sizes "

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from embedtune._io import check_output_folder, staged_directory, write_json_atomic
+from embedtune._io import write_json_atomic
+from embedtune._owned import check_output_folder, staged_directory
+from embedtune._writable import check_writable
 from embedtune.errors import EmbedtuneError
 
 if TYPE_CHECKING:
@@ -94,11 +96,12 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
     start = time.perf_counter()
     adapter = _adapter_folder(model) if fmt == "adapter" else None
     check_output_folder(out, overwrite=overwrite)
+    check_writable(out)
     dataset = _load_eval_set(eval_data, eval_split) if eval_data else None
     source = load_model(model)
     if adapter is not None:
         _check_adapter_carries_everything(source, model)
-    with staged_directory(out, overwrite=overwrite) as staging:
+    with staged_directory(out, overwrite=overwrite, command="embedtune export") as staging:
         if fmt == "st":
             source.save(str(staging))
         elif fmt == "adapter":

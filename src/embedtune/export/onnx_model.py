@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 
+from embedtune._optional import require
 from embedtune.errors import ModelNotFoundError
 
 MANIFEST = "embedtune_export.json"
@@ -19,8 +20,9 @@ class OnnxEmbedder:
     """Embeddings from an exported folder: tokenise, run the graph, read ``sentence_embedding``."""
 
     def __init__(self, directory: str | Path, threads: int = 0) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        ort = require("onnxruntime", "onnx", "loading an ONNX export")
 
         self.directory = Path(directory)
         manifest = self.directory / MANIFEST

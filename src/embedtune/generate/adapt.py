@@ -17,6 +17,7 @@ from typing import Any
 
 from embedtune import __version__
 from embedtune._io import write_json_atomic, write_text_atomic
+from embedtune._writable import check_writable
 from embedtune.config import MineConfig, TrainConfig
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.errors import ConfigError, OutputExistsError
@@ -198,12 +199,19 @@ def pseudo_label_config(train: TrainConfig, teacher: str, loss: str | None = Non
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
-    """Fail before generating, not after: a finished model in ``out`` needs ``overwrite``."""
+    """Fail before generating, not after: a finished model in ``out`` needs ``overwrite``, and
+    ``overwrite`` may only clear a folder holding nothing but embedtune's files."""
+    from embedtune._owned import check_clearable, is_empty
     from embedtune.training.output_dir import RESULT_FILE
 
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f'output "{out}" is a file; give a folder path')
+    if overwrite and out.is_dir() and not is_empty(out):
+        check_clearable(out)
     if not overwrite and (out / RESULT_FILE).is_file():
         raise OutputExistsError(f'"{out}" already holds a finished model; pass --overwrite to replace it '
                                 "or choose another --out")
+    check_writable(out)  # and its work folder beside it
 
 
 def heldout_groups_of(passages: list[Passage], fraction: float, seed: int) -> set[str]:

@@ -11,6 +11,7 @@ from embedtune.errors import ModelNotFoundError
 from embedtune.generate.config import GenerateConfig
 from embedtune.generate.corpus import Passage
 from embedtune.generate.progress import ProgressFile
+from embedtune.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,9 @@ def generate_doc2query_queries(passages: list[Passage], config: GenerateConfig, 
     tokenizer, model = load_doc2query(config.doc2query_model)
     torch.manual_seed(config.seed)
     todo = [p for p in passages if p.doc_id not in progress.done]
-    from tqdm.auto import tqdm
-
     try:
-        for start in tqdm(range(0, len(todo), config.batch_size), desc="doc2query", unit="batch",
-                          disable=not show_progress):
+        for start in track(range(0, len(todo), config.batch_size), "doc2query", "batch",
+                           show_bar=show_progress, logger=logger):
             batch = todo[start:start + config.batch_size]
             inputs = tokenizer([p.full_text for p in batch], max_length=MAX_INPUT_TOKENS, truncation=True,
                                padding=True, return_tensors="pt")

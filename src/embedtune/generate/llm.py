@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedtune._optional import require
 from embedtune.errors import ConfigError, EmbedtuneError
 from embedtune.generate.config import GenerateConfig
 from embedtune.generate.corpus import Passage
 from embedtune.generate.progress import ProgressFile
+from embedtune.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +107,7 @@ class ChatClient:
     """POSTs one chat completion; retries what can succeed later, raises :class:`LLMError` otherwise."""
 
     def __init__(self, config: GenerateConfig, budget: Budget, sleep: Callable[[float], None] = time.sleep) -> None:
-        try:
-            import requests  # noqa: F401 - checked here so a missing package fails before any work
-        except ImportError:
-            raise ConfigError("method llm needs the requests package: pip install 'embedtune[llm]'") from None
+        require("requests", "llm", "embedtune generate --method llm")  # here: it fails before any work
         url = config.llm_url.rstrip("/")
         self.url = url if url.endswith("/chat/completions") else f"{url}/chat/completions"
         self.model = config.llm_model
@@ -195,9 +194,7 @@ def generate_llm_queries(passages: list[Passage], config: GenerateConfig, progre
     run = LLMRun(queries=progress.done)
     logger.info("llm: %d passages to do (%d already done), %d requests at a time", len(todo),
                 len(passages) - len(todo), config.concurrency)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(todo), desc="llm", unit="passage", disable=not show_progress)
+    bar = progress_bar(len(todo), "llm", "passage", show_bar=show_progress, logger=logger)
     consecutive_failures = 0
     pending: dict[Future, Passage] = {}
     queue = iter(todo)

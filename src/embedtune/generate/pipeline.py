@@ -12,6 +12,7 @@ from typing import Any
 
 from embedtune import __version__
 from embedtune._io import write_text_atomic
+from embedtune._writable import check_writable
 from embedtune.errors import EmbedtuneError, OutputExistsError
 from embedtune.generate.config import GenerateConfig
 from embedtune.generate.corpus import Passage, read_passages
@@ -82,6 +83,8 @@ def generate_pairs(corpus: str | Path | list[Passage], config: GenerateConfig | 
     if out is not None and Path(out).exists() and not overwrite and not (
             config.resumable and progress_path(out).is_file()):
         raise OutputExistsError(f'"{out}" already exists; pass --overwrite to replace it or choose another --out')
+    if out is not None:
+        check_writable(out)
     if config.resumable and out is None:
         raise GenerationError(f"method {config.method} keeps its progress beside the output file; give out")
     passages = corpus if isinstance(corpus, list) else read_passages(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from embedtune.inference.batching import Tokenized, token_budget_batches, tokenize
+from embedtune.progress import progress_bar
 from embedtune.prompts import Role, role_prompt
 
 if TYPE_CHECKING:
@@ -108,8 +109,6 @@ class FastEncoder:
         return self._encode_tokenized(tokenized, show_progress=show_progress)
 
     def _encode_tokenized(self, tokenized: Tokenized, *, show_progress: bool) -> np.ndarray:
-        from tqdm.auto import tqdm
-
         pooling = self.model[1].get_config_dict()["pooling_mode"]
         rotation, normalize = head_of(self.model)
         dim = self.model.get_embedding_dimension()
@@ -117,7 +116,7 @@ class FastEncoder:
         pad_id = self.model.tokenizer.pad_token_id or 0
         if self._session is None:
             self.model.eval()  # as SentenceTransformer.encode does: no dropout in embeddings
-        with tqdm(total=len(out), desc="encoding", unit="text", disable=not show_progress) as bar:
+        with progress_bar(len(out), "encoding", "text", show_bar=show_progress, logger=logger) as bar:
             for batch in token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id):
                 hidden = self._last_hidden_state(batch.inputs)
                 out[batch.index] = _pool(hidden, batch.inputs["attention_mask"], pooling, normalize, rotation)
@@ -185,14 +184,15 @@ def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str, normalize: bool,
 
 
 def _onnx_session(model: SentenceTransformer, export_dir: str | Path | None, *, int8: bool):
-    import onnxruntime as ort
     import torch
 
+    from embedtune._optional import require
     from embedtune.evaluation.cache import default_cache_dir, model_fingerprint
     from embedtune.inference.onnx_export import export_onnx
 
     directory = Path(export_dir) if export_dir is not None else (
         default_cache_dir() / "onnx" / model_fingerprint(model))
+    ort = require("onnxruntime", "onnx", "--backend onnx")
     path = export_onnx(model, directory, int8=int8)
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()

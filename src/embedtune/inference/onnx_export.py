@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from embedtune._optional import optional_imports
 from embedtune.errors import EmbedtuneError
 
 if TYPE_CHECKING:
@@ -52,11 +53,8 @@ def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool
     target = directory / (INT8_FILE if int8 else FP32_FILE)
     if target.is_file():
         return target
-    try:
-        import onnxruntime  # noqa: F401
+    with optional_imports("onnx", "ONNX export"):  # before minutes of tracing, not after; it imports onnx too
         from onnxruntime.transformers.optimizer import optimize_model
-    except ImportError as exc:
-        raise OnnxUnavailableError("ONNX Runtime is not installed: pip install onnxruntime onnx") from exc
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as tmp:
         fp32 = directory / FP32_FILE
@@ -77,11 +75,10 @@ def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool
             del optimized  # the graph's protobuf copy, before int8 quantization loads its own
             os.replace(staged, fp32)
         if int8:
+            import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             staged = Path(tmp) / INT8_FILE
-            import onnx
-
             # The fused graph's contrib ops defeat shape inference; tell the quantizer they are fp32.
             # Per-channel scales matter: one scale per weight matrix dropped the worst cosine to
             # the fp32 embedding from 0.986 to 0.913 on SciFact abstracts.

@@ -12,6 +12,26 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from embedtune.config import MineConfig
+    from embedtune.data.types import RetrievalSet
+
+
+def labelled_positives(data: RetrievalSet, doc_ids: list[str]) -> dict[str, set[int]]:
+    """For each query text (whitespace stripped), the positions in ``doc_ids`` never to mine as its negatives.
+
+    Datasets repeat a query under several ids (SciFact train does) and a document under several
+    ids; a label on any copy labels them all, or one id's positive becomes the other's negative.
+    """
+    positive_ids: dict[str, set[str]] = {}
+    for qid, text in data.queries.items():
+        positive_ids.setdefault(text.strip(), set()).update(data.positives(qid))
+    positive_texts = {data.corpus[d].strip() for ids in positive_ids.values() for d in ids}
+    copies: dict[str, set[int]] = {}  # positive text -> every position holding it
+    for i, d in enumerate(doc_ids):
+        text = data.corpus[d].strip()
+        if text in positive_texts:
+            copies.setdefault(text, set()).add(i)
+    return {query: set().union(*(copies[data.corpus[d].strip()] for d in ids))
+            for query, ids in positive_ids.items()}
 
 
 @dataclass(frozen=True)

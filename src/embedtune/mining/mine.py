@@ -13,7 +13,7 @@ from embedtune.config import MineConfig
 from embedtune.errors import EmbedtuneError
 from embedtune.mining.candidates import (Candidates, bm25_candidates, dense_candidates, dense_embeddings,
                                          hybrid_candidates)
-from embedtune.mining.filters import CrossEncoderFilter, MarginFilter
+from embedtune.mining.filters import CrossEncoderFilter, MarginFilter, labelled_positives
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -82,7 +82,8 @@ def mine_hard_negatives(data: RetrievalSet, config: MineConfig | None = None, *,
                         show_progress: bool = False) -> MiningResult:
     """For every labelled (query, positive), ``config.num_negatives`` hard negatives from ``data.corpus``.
 
-    Labelled positives of the query are never negatives; documents judged 0 (not relevant) may
+    Labelled positives of the query are never negatives, nor are those of another query id with
+    the same text, nor documents whose text is a positive's; documents judged 0 (not relevant) may
     be. Candidates come from the rank window ``range_min..range_max``, pass the margin and
     cross-encoder filters, and are taken best first or sampled; a row that cannot get enough is
     dropped and counted, never padded.
@@ -102,6 +103,7 @@ def mine_hard_negatives(data: RetrievalSet, config: MineConfig | None = None, *,
     result = MiningResult(rows=[], config=config.to_dict(), queries=len(query_ids),
                           skipped_queries_without_positive=len(data.queries) - len(query_ids))
     position = {d: i for i, d in enumerate(doc_ids)}
+    never_negative = labelled_positives(data, doc_ids)
     margin = MarginFilter.from_config(config)
     judge = (CrossEncoderFilter(config.cross_encoder, config.cross_encoder_threshold,
                                 max_length=config.max_seq_length) if config.cross_encoder else None)
@@ -109,7 +111,7 @@ def mine_hard_negatives(data: RetrievalSet, config: MineConfig | None = None, *,
     from tqdm.auto import tqdm
 
     for q, qid in enumerate(tqdm(query_ids, desc="mining", unit="query", disable=not show_progress)):
-        labelled = {position[d] for d in data.positives(qid)}
+        labelled = never_negative[queries[q].strip()]
         window = [int(d) for d in candidates.indices[q][config.range_min:config.range_max] if d >= 0]
         window_scores = dict(zip(window, candidates.scores[q][config.range_min:config.range_max].tolist()))
         for did in data.positives(qid):

@@ -11,16 +11,22 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from embedtune._io import check_output_folder, staged_directory, write_json_atomic
+from embedtune._io import write_json_atomic
+from embedtune._optional import require
+from embedtune._owned import check_output_folder, staged_directory
+from embedtune._writable import check_writable
+from embedtune.data._reading import json_problem, read_jsonl, require_text
 from embedtune.errors import ConfigError, EmbedtuneError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from sentence_transformers import SentenceTransformer
 
     from embedtune.evaluation.cache import EmbeddingCache
@@ -57,12 +63,8 @@ class IndexInfo:
                 f"{self.dimension} dims, in {self.seconds:.1f}s -> {out}")
 
 
-def _faiss():
-    try:
-        import faiss
-    except ImportError as exc:
-        raise ConfigError("the index needs FAISS: pip install 'embedtune[faiss]' (faiss-cpu)") from exc
-    return faiss
+def _faiss() -> ModuleType:
+    return require("faiss", "faiss", "building or searching an index")
 
 
 def choose_kind(kind: str, count: int) -> str:
@@ -101,7 +103,9 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
 
     start = time.perf_counter()
     choose_kind(kind, 0)
+    _faiss()  # before minutes of encoding, not after
     check_output_folder(out, overwrite=overwrite)
+    check_writable(out)
     corpus_path = Path(data) / "corpus.jsonl" if Path(data).is_dir() else Path(data)
     if not corpus_path.is_file():
         raise IndexFolderError(f'"{data}" holds no corpus: give a BEIR folder with corpus.jsonl or a .jsonl file')
@@ -115,7 +119,7 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
                      dimension=int(vectors.shape[1]), max_seq_length=int(loaded.max_seq_length or 0),
                      count=len(vectors), data=str(data), seconds=0.0,
                      embedtune_version=__version__)
-    with staged_directory(out, overwrite=overwrite) as staging:
+    with staged_directory(out, overwrite=overwrite, command="embedtune index") as staging:
         _faiss().write_index(index, str(staging / INDEX_FILE))
         with open(staging / DOCS_FILE, "w", encoding="utf-8") as f:
             f.writelines(json.dumps({"_id": d, "text": t}, ensure_ascii=False) + "\n" for d, t in corpus.items())
@@ -123,6 +127,27 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
         write_json_atomic(staging / META_FILE, asdict(info))
     logger.info("%s index of %d documents written to %s (%s)", chosen, len(vectors), out, display_name(model))
     return info
+
+
+def _read_info(path: Path) -> IndexInfo:
+    """index.json, or a one-line error when it is damaged (a copy cut short, an edit gone wrong)."""
+    rebuild = "rebuild the index with `embedtune index`"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        what = json_problem(exc, line=True) if isinstance(exc, json.JSONDecodeError) else "not valid UTF-8"
+        raise IndexFolderError(f"{path}: malformed JSON ({what}); {rebuild}") from None
+    if not isinstance(data, dict):
+        raise IndexFolderError(f"{path}: expected a JSON object, got {type(data).__name__}; {rebuild}")
+    wanted = [f.name for f in fields(IndexInfo)]
+    missing = [name for name in wanted if name not in data]
+    unknown = [name for name in data if name not in wanted]
+    if missing or unknown:
+        problems = [f"{label}: {', '.join(names)}" for label, names in
+                    (("missing fields", missing), ("unknown fields", unknown)) if names]
+        raise IndexFolderError(f"{path}: not an index description of this embedtune ({'; '.join(problems)}); "
+                               f"{rebuild}")
+    return IndexInfo(**data)
 
 
 def _portable_model_name(model: str | None) -> str:
@@ -138,20 +163,24 @@ class SearchIndex:
 
     def __init__(self, directory: str | Path) -> None:
         directory = Path(directory)
+        if not directory.is_dir():
+            raise IndexFolderError(f'index folder "{directory}" not found; build one with `embedtune index`')
         missing = [f for f in (INDEX_FILE, DOCS_FILE, META_FILE) if not (directory / f).is_file()]
         if missing:
             raise IndexFolderError(f'"{directory}" is not an embedtune index (missing {", ".join(missing)}); '
                               f"build one with `embedtune index`")
         self.directory = directory
-        self.info = IndexInfo(**json.loads((directory / META_FILE).read_text(encoding="utf-8")))
-        self.faiss_index = _faiss().read_index(str(directory / INDEX_FILE))
+        self.info = _read_info(directory / META_FILE)
+        try:
+            self.faiss_index = _faiss().read_index(str(directory / INDEX_FILE))
+        except RuntimeError:  # FAISS's own message is a multi-line C++ trace
+            raise IndexFolderError(f"{directory / INDEX_FILE}: not a readable FAISS index (damaged or cut short); "
+                                   "rebuild the index with `embedtune index`") from None
         self.doc_ids: list[str] = []
         self.texts: list[str] = []
-        with open(directory / DOCS_FILE, encoding="utf-8") as f:
-            for line in f:
-                doc = json.loads(line)
-                self.doc_ids.append(doc["_id"])
-                self.texts.append(doc["text"])
+        for number, doc in read_jsonl(directory / DOCS_FILE):
+            self.doc_ids.append(require_text(directory / DOCS_FILE, number, doc, ("_id",)))
+            self.texts.append(require_text(directory / DOCS_FILE, number, doc, ("text",)))
 
     def __len__(self) -> int:
         return len(self.doc_ids)

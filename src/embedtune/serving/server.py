@@ -8,23 +8,28 @@ The OpenAPI spec is at ``/openapi.json`` (browsable at ``/docs``).
 from __future__ import annotations
 
 import base64
+import errno
 import hmac
 import logging
 import os
+import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embedtune import __version__
+from embedtune._optional import optional_imports, require
 from embedtune.serving.batcher import MicroBatcher
+
+with optional_imports("serve", "embedtune serve"):  # pydantic and starlette come with fastapi
+    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+    from pydantic import BaseModel, Field
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -297,26 +302,30 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
     ``threads`` caps torch's intra-op threads: on a machine whose cores are busy with other work,
     several threads that wait for each other at every layer can be far slower than one.
     """
-    import torch
-    import uvicorn
-
     from embedtune.errors import ConfigError
-    from embedtune.evaluation.search import make_encoder
-    from embedtune.models import display_name, load_model
-    from embedtune.serving.search import Searcher, load_cross_encoder
 
+    uvicorn = require("uvicorn", "serve", "embedtune serve")
     settings = settings or ServerSettings()
     settings.api_key = api_key or os.environ.get(API_KEY_ENV) or None
     if rerank and not index:
         raise ConfigError("--rerank reranks /search results, which need --index DIR")
+    check_port_free(host, port)  # a busy port fails in a second, not after the model loads
+    import torch
+
+    from embedtune.evaluation.search import make_encoder
+    from embedtune.models import display_name, load_model
+    from embedtune.serving.search import Searcher, load_cross_encoder
+
+    opened = None
+    if index:
+        from embedtune.serving.index import SearchIndex
+
+        opened = SearchIndex(index)  # before the model loads, too
     if threads:
         torch.set_num_threads(threads)
     loaded = load_model(model)
     searcher = None
-    if index:
-        from embedtune.serving.index import SearchIndex
-
-        opened = SearchIndex(index)
+    if opened is not None:
         opened.check_model(loaded, model)
         searcher = Searcher(opened, loaded, reranker=load_cross_encoder(rerank) if rerank else None,
                             rerank_top=rerank_top, encoder=make_encoder(loaded, backend))
@@ -324,3 +333,25 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
         logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     app = create_app(loaded, model_name=display_name(model), searcher=searcher, settings=settings, backend=backend)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn will, and let go: a port in use is a one-line error.
+
+    Only a program that takes the port in the seconds the model loads gets past this (uvicorn then
+    reports it as before); handing the bound socket to uvicorn would close that gap but silence
+    uvicorn's "running on" line.
+    """
+    from embedtune.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a port in TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is already in use; stop the program listening there "
+                                  "or choose another --port") from None
+            raise ConfigError(f"cannot listen on {host} port {port} ({exc.strerror}); check --host and --port") \
+                from None

@@ -19,6 +19,7 @@ class PreparedData:
     dev: RetrievalSet
     heldout: RetrievalSet | None
     description: str
+    train_set: RetrievalSet | None = None  # a BEIR folder's training queries over its whole corpus (for mining)
 
 
 def prepare_data(data: str | Path | RetrievalSet | TrainingPairs, *, split: str, eval_split: str | None,
@@ -29,7 +30,7 @@ def prepare_data(data: str | Path | RetrievalSet | TrainingPairs, *, split: str,
     after; a pair/triplet file gets its dev split from its own rows. The held-out split is never
     used to choose anything.
     """
-    heldout = None
+    heldout, train_set = None, None
     if isinstance(data, (str, Path)) and Path(data).is_dir():
         folder = Path(data)
         full = load_beir(folder, split)
@@ -46,7 +47,7 @@ def prepare_data(data: str | Path | RetrievalSet | TrainingPairs, *, split: str,
         pairs, dev = _split_pairs(data, dev_fraction, seed, max_dev_queries)
         description = f"{data.source}: {len(pairs)} training rows, {len(dev.queries)} dev queries"
     logger.info(description)
-    return PreparedData(train=pairs, dev=dev, heldout=heldout, description=description)
+    return PreparedData(train=pairs, dev=dev, heldout=heldout, description=description, train_set=train_set)
 
 
 def pairs_as_retrieval_set(pairs: TrainingPairs) -> RetrievalSet:

@@ -34,6 +34,7 @@ class DevRetrievalEvaluator(BaseEvaluator):
         self.dims = list(dims) if dims else None
         self.primary_metric = DIMS_MEAN if self.dims else "ndcg@10"
         self.history: list[dict[str, Any]] = []
+        self.per_query: dict[str, float] = {}  # the first dev set's nDCG@10 per query at the last call
 
     @property
     def best_model_metric(self) -> str:
@@ -52,6 +53,8 @@ class DevRetrievalEvaluator(BaseEvaluator):
     def _score(self, model: Any, dev: RetrievalSet) -> dict[str, float]:
         report = evaluate_model(model, dev, metrics=DEV_METRICS, batch_size=self.batch_size, backend=self.backend,
                                 dims=self.dims)
+        if dev is self.devs[0]:  # what --recipe auto bootstraps over
+            self.per_query = {qid: scores["ndcg@10"] for qid, scores in report.per_query.items()}
         if not self.dims:
             return report.metrics
         by_dim = {dim: metrics["ndcg@10"] for dim, metrics in report.by_dim.items()}

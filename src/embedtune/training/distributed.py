@@ -7,7 +7,16 @@ others wait for it at the points where they must see what it wrote.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
+from typing import TypeVar
+
+from embedtune.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+Config = TypeVar("Config")
 
 
 def world_size() -> int:
@@ -30,3 +39,25 @@ def wait_for_everyone() -> None:
     from accelerate import PartialState
 
     PartialState().wait_for_everyone()
+
+
+def fit_batch_to_rows(config: Config, rows: int, processes: int) -> Config:
+    """``config`` with a batch size every process can fill from ``rows`` training rows.
+
+    Each process takes ``batch_size`` rows per step; with fewer rows than batch_size x processes
+    a process would get no full batch and the Trainer fails deep inside (its data loader has no
+    length). The batch shrinks to what the rows allow, said in one line; below 2 rows a process
+    there are no in-batch negatives left, so the run stops before any output folder is made.
+    """
+    batch = config.batch_size  # type: ignore[attr-defined]
+    if rows >= batch * processes:
+        return config
+    fitted = rows // processes
+    where = f" across {processes} processes" if processes > 1 else ""
+    if fitted < 2:
+        raise ConfigError(f"{rows} training rows are too few for batches of at least 2{where} (in-batch "
+                          f"negatives need company): give more rows" + (" or fewer processes" if processes > 1 else ""))
+    if is_main_process():
+        logger.warning("%d training rows fill no batch of %d%s: training with batch_size %d", rows, batch, where,
+                       fitted)
+    return dataclasses.replace(config, batch_size=fitted)  # type: ignore[type-var]

@@ -1,6 +1,7 @@
 """The model card (README.md) saved with every trained model: what it is, how it was made, how it scores."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,18 +12,55 @@ from embedtune._io import write_text_atomic
 if TYPE_CHECKING:
     from embedtune.training.train import TrainResult
 
+# An absolute path (POSIX, ~, or a Windows drive) not inside a word, a relative path or a URL.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\~])(?:[A-Za-z]:[\\/]|[/\\~])[^\s`|]*")
+
+
+def portable(text: str) -> str:
+    """``text`` with each absolute path cut to its last part (a folder's name).
+
+    A card travels with the model (to the Hub, to colleagues): the training machine's paths mean
+    nothing there, and say whose machine it was. Relative paths and hub ids are kept.
+    """
+    def name(match: re.Match[str]) -> str:
+        return re.split(r"[/\\]", match.group(0).rstrip("/\\"))[-1] or match.group(0)
+
+    return _ABSOLUTE_PATH.sub(name, text)
+
+
+def model_name(model: str) -> str:
+    """What a card calls ``model`` (a hub id or a local folder): a folder by its own name, relative or not,
+    since ``runs/base`` in ``base_model:`` would read as the Hub's ``runs/base``."""
+    folder = Path(model).expanduser()
+    return folder.resolve().name if folder.is_dir() else portable(model)
+
+
+def base_model_line(base_model: str, base_path: str) -> str:
+    """The card's line on the base model: its name, and the Python package that installed its weights, if one did."""
+    from embedtune.models import model_package
+
+    package = model_package(base_path)
+    installed = f" (weights from the Python package `{package[0]}` {package[1]})" if package else ""
+    return f"- base model: `{model_name(base_model)}`{installed}"
+
 
 def write_model_card(out: Path, result: TrainResult, *, base_model: str, base_path: str,
                      facts: Mapping[str, Any] | None = None) -> None:
+    """``out/README.md``; ``base_path`` (where the base weights were loaded from) only names the package
+    that installed them, never appears itself."""
     write_text_atomic(out / "README.md", render_model_card(result, base_model=base_model, base_path=base_path,
                                                            facts=facts))
 
 
 def render_model_card(result: TrainResult, *, base_model: str, base_path: str,
                       facts: Mapping[str, Any] | None = None) -> str:
-    """The card; with ``facts`` (``report_html.build_facts``) it carries what report.html shows, as text."""
+    """The card; with ``facts`` (``report_html.build_facts``) it carries what report.html shows, as text.
+
+    Paths of the training machine are cut to their last part (see :func:`portable`).
+    """
     config = result.config
     bm25 = (facts.get("metrics") or {}).get("bm25") if facts else None
+    base_model, model_dir = model_name(base_model), portable(result.model_dir)
     lines = [
         "---",
         "library_name: sentence-transformers",
@@ -42,7 +80,7 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str,
         "",
         "```python",
         "from sentence_transformers import SentenceTransformer",
-        f'model = SentenceTransformer("{result.model_dir}")',
+        f'model = SentenceTransformer("{model_dir}")',
         'query_embeddings = model.encode_query(["your question"])  # with the query prompt, if the model has one',
         'document_embeddings = model.encode_document(["a passage"])  # with the document prompt',
         "```",
@@ -50,14 +88,14 @@ def render_model_card(result: TrainResult, *, base_model: str, base_path: str,
         *_matryoshka_note(result),
         "## Data",
         "",
-        f"- {result.data}",
-        f"- base model weights: `{base_path}`",
+        f"- {portable(result.data)}",
+        base_model_line(base_model, base_path),
         "",
         "## Settings",
         "",
         "| setting | value |",
         "|---|---|",
-        *[f"| {k} | {v} |" for k, v in config.items() if k != "model"],
+        *[f"| {k} | {portable(str(v))} |" for k, v in config.items() if k != "model"],
         "",
         "## Results",
         "",
@@ -104,12 +142,12 @@ def _guard_section(result: TrainResult) -> list[str]:
     guard = result.guard
     if not guard:
         return []
-    lines = ["", f"Forgetting guard on `{guard['data']}` split `{guard['split']}` (nDCG@10; "
+    lines = ["", f"Forgetting guard on `{portable(guard['data'])}` split `{guard['split']}` (nDCG@10; "
                  f"{guard['guard_dev_queries']} guard-dev queries took part in the choice, "
                  f"{guard['heldout_queries']} held-out ones did not): {guard['decision']}.", "",
              "| model | guard-dev | guard held-out |", "|---|---|---|"]
     saved = "saved" if not guard["interpolated"] else f"saved: alpha {guard['alpha']:g}"
-    base = f"base ({guard['base_model']})" if guard.get("base_model") else "base"
+    base = f"base ({model_name(guard['base_model'])})" if guard.get("base_model") else "base"
     for label, key in ((base, "base"), ("tuned", "tuned"), (saved, "chosen")):
         lines.append(f"| {label} | {guard[key]['guard_dev']:.4f} | {guard[key]['heldout']:.4f} |")
     if guard["interpolated"]:
@@ -154,7 +192,7 @@ def _matryoshka_note(result: TrainResult) -> list[str]:
         return []
     smallest = min(dims)
     note = (f"Trained for truncation to {', '.join(map(str, dims))} dimensions (Matryoshka): load with "
-            f'`SentenceTransformer("{result.model_dir}", truncate_dim={smallest})` for the smallest; '
+            f'`SentenceTransformer("{portable(result.model_dir)}", truncate_dim={smallest})` for the smallest; '
             "`embedtune eval --dims` shows the score at each size.")
     rotation = result.matryoshka_rotation
     if rotation and rotation["kept"]:

@@ -30,11 +30,12 @@ from typing import Any
 
 from embedtune import __version__
 from embedtune._io import write_text_atomic
+from embedtune._writable import check_writable
 from embedtune.config import PretrainConfig
 from embedtune.data.corpus import load_documents
 from embedtune.errors import DataError, ModelNotFoundError
 from embedtune.models import display_name, load_model, resolve_model
-from embedtune.training.output_dir import CHECKPOINTS, finish, open_output_dir, publish_model
+from embedtune.training.output_dir import CHECKPOINTS, finish, open_output_dir, precheck_output_dir, publish_model
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +83,13 @@ def pretrain_model(corpus: str | Path, out: str | Path, config: PretrainConfig |
 
     Rerunning the same call after an interruption resumes from the last checkpoint in ``out``.
     """
-    from transformers import set_seed
-
     config = config or PretrainConfig()
     out = Path(out)
+    precheck_output_dir(out, overwrite=overwrite)
+    check_writable(out)
     documents = load_documents(corpus, config.max_docs)
+    from transformers import set_seed  # seconds of import: after the cheap checks
+
     set_seed(config.seed)
     model = load_model(config.model, max_seq_length=config.max_seq_length)
     max_tokens = model.max_seq_length - 2  # room for [CLS] and [SEP]
@@ -214,6 +217,9 @@ def _train_tsdae(model: Any, texts: list[str], config: PretrainConfig, checkpoin
     from transformers.trainer_callback import PrinterCallback
     from transformers.utils import logging as hf_logging
 
+    from embedtune.training.checkpointing import CheckpointCallback, run_training
+    from embedtune.training.progress_log import progress_callbacks
+
     rng = random.Random(config.seed)
     # One fixed damaged copy per sentence, so a resumed run sees the same data as an uninterrupted one.
     noisy = [delete_words(t, config.deletion_ratio, rng) for t in texts]
@@ -236,9 +242,10 @@ def _train_tsdae(model: Any, texts: list[str], config: PretrainConfig, checkpoin
         lr_scheduler_type="constant")  # as the paper and sentence-transformers' TSDAE example
     trainer = SentenceTransformerTrainer(model=model, args=args, loss=loss,
                                          train_dataset=Dataset.from_dict({"noisy": noisy, "text": texts}),
-                                         callbacks=[_decoder_saver(decoder_only)])
+                                         callbacks=[_decoder_saver(decoder_only), *progress_callbacks(show_progress),
+                                                    CheckpointCallback(config.save_every_minutes)])
     trainer.remove_callback(PrinterCallback)  # stdout belongs to results (--json)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    run_training(trainer, resume)
     return trainer.state
 
 
@@ -285,6 +292,9 @@ def _train_mlm(model: Any, texts: list[str], config: PretrainConfig, checkpoints
     from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
+    from embedtune.training.checkpointing import CheckpointCallback, run_training
+    from embedtune.training.progress_log import progress_callbacks
+
     encoder = model.transformers_model
     mlm = AutoModelForMaskedLM.from_config(encoder.config)
     # The head works on the sentence-transformers model's own transformer: training it trains the
@@ -299,27 +309,35 @@ def _train_mlm(model: Any, texts: list[str], config: PretrainConfig, checkpoints
         **_training_arguments(config, checkpoints, show_progress, precision, model.device.type == "cuda", len(texts)),
         lr_scheduler_type="linear", warmup_steps=0.1)
     trainer = Trainer(model=mlm, args=args, train_dataset=dataset,
-                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=config.mlm_probability))
+                      data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=config.mlm_probability),
+                      callbacks=[*progress_callbacks(show_progress), CheckpointCallback(config.save_every_minutes)])
     trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    run_training(trainer, resume)
     return trainer.state
 
 
 def render_pretrain_card(result: PretrainResult, *, base_path: str) -> str:
-    """The model card: what the model is (not yet contrastively trained) and how it was made."""
+    """The model card: what the model is (not yet contrastively trained) and how it was made.
+
+    ``base_path`` only names the package that installed the base weights; no path of this machine
+    is written (see ``model_card.portable``).
+    """
+    from embedtune.training.model_card import base_model_line, model_name, portable
+
     config = result.config
+    base_model = model_name(result.base_model)
     objective = {"tsdae": "TSDAE (denoising auto-encoder: rebuild each sentence from the embedding of a copy "
                           f"with {config['deletion_ratio']:.0%} of its words deleted)",
                  "mlm": f"masked-language modelling ({config['mlm_probability']:.0%} of tokens masked)"}
     return "\n".join([
-        "---", "library_name: sentence-transformers", f"base_model: {result.base_model}",
+        "---", "library_name: sentence-transformers", f"base_model: {base_model}",
         "pipeline_tag: sentence-similarity", "tags: [sentence-transformers, feature-extraction, embedtune, "
         f"domain-adaptive-pretraining, {result.method}]", "---", "",
-        f"# {result.base_model}, domain-adapted with {result.method.upper()}", "",
-        f"Made with embedtune {__version__} `pretrain`: {objective[result.method]} on `{result.corpus}` "
+        f"# {base_model}, domain-adapted with {result.method.upper()}", "",
+        f"Made with embedtune {__version__} `pretrain`: {objective[result.method]} on `{portable(result.corpus)}` "
         f"({result.num_documents} documents, {result.num_texts} training texts, {result.num_steps} steps).", "",
         "This is an intermediate model: it has seen the domain's text but no queries. Fine-tune it with",
-        f"`embedtune train --model {result.model_dir} --data ...` before using it for retrieval.", "",
-        f"- base model weights: `{base_path}`", "", "## Settings", "", "| setting | value |", "|---|---|",
-        *[f"| {k} | {v} |" for k, v in config.items() if k != "model"], "",
+        f"`embedtune train --model {portable(result.model_dir)} --data ...` before using it for retrieval.", "",
+        base_model_line(result.base_model, base_path), "", "## Settings", "", "| setting | value |", "|---|---|",
+        *[f"| {k} | {portable(str(v))} |" for k, v in config.items() if k != "model"], "",
         f"Pre-training took {result.train_seconds:.0f} s ({result.precision}).", ""])

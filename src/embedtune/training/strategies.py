@@ -126,16 +126,14 @@ def merge_lora(model: SentenceTransformer) -> int:
 
 def _check_qlora() -> None:
     """QLoRA's 4-bit layers are bitsandbytes CUDA kernels: refuse before any data is read."""
-    import importlib.util
-
     import torch
+
+    from embedtune._optional import require
 
     if not torch.cuda.is_available():
         raise ConfigError("qlora needs a CUDA GPU and bitsandbytes (found: no CUDA device); "
                           "use --strategy lora on CPU")
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise ConfigError("qlora needs a CUDA GPU and bitsandbytes (found: a CUDA device but no bitsandbytes); "
-                          "pip install bitsandbytes, or use --strategy lora")
+    require("bitsandbytes", "qlora", "--strategy qlora", alternative="use --strategy lora")
 
 
 def _prepare_qlora(model: SentenceTransformer, config: TrainConfig) -> SentenceTransformer:

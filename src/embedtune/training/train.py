@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedtune import __version__
+from embedtune._writable import check_writable
 from embedtune.config import TrainConfig, check_dims_fit
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.errors import ConfigError
@@ -18,14 +18,19 @@ from embedtune.evaluation.report import EvalReport
 from embedtune.evaluation.report_html import TOP_DOCUMENTS, build_facts, write_report
 from embedtune.inference.precision import resolve_precision, training_encoder_backend
 from embedtune.models import display_name, load_model, resolve_model
-from embedtune.prompts import column_prompts, set_prompts
+from embedtune.prompts import set_prompts
 from embedtune.training.data_prep import prepare_data
 from embedtune.training.distill import check_distillation_rows
 from embedtune.training.model_card import write_model_card
+from embedtune.training.checkpointing import run_training
 from embedtune.training.dropout import apply_training_dropout
-from embedtune.training.distributed import is_main_process, wait_for_everyone, world_size
-from embedtune.training.output_dir import CHECKPOINTS, finish, latest_checkpoint, open_output_dir, publish_model
+from embedtune.training.distributed import fit_batch_to_rows, is_main_process, wait_for_everyone, world_size
+from embedtune.training.output_dir import (CHECKPOINTS, finish, latest_checkpoint, open_output_dir, precheck_output_dir,
+                                          publish_model)
+from embedtune.training.probes import choose_recipe, fixed_rows, why_not_searched
 from embedtune.training.strategies import STRATEGIES
+from embedtune.training.trainer_setup import best_step as trainer_best_step
+from embedtune.training.trainer_setup import build_trainer
 
 if TYPE_CHECKING:
     from embedtune.training.hybrid_teacher import PairScorer
@@ -54,6 +59,8 @@ class TrainResult:
     guard: dict[str, Any] | None = None  # the forgetting guard's scores and choice (GuardResult.to_dict), if on
     # Matryoshka runs: the rotation's dev curve and whether it was kept (RotationChoice.to_dict)
     matryoshka_rotation: dict[str, Any] | None = None
+    # --recipe auto: the candidates' dev scores and spreads, the choice and its rule (recipe.RecipeChoice)
+    recipe: dict[str, Any] | None = None
     # several --data: each set's description, pair count and held-out scores (before/after above are the first's)
     datasets: list[dict[str, Any]] | None = None
 
@@ -83,6 +90,9 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     cache = cache or EmbeddingCache()
     strategy = STRATEGIES[config.strategy]
     strategy.check()  # hardware the strategy needs, before any data is read
+    if is_main_process():
+        precheck_output_dir(out, overwrite=overwrite)
+        check_writable(out)
     sources = list(data) if isinstance(data, (list, tuple)) else [data]
     if not sources:
         raise ConfigError("no training data given")
@@ -97,6 +107,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     prepared = sets[0]  # the guard and the before/after scores use the first set
     for p in sets:
         check_distillation_rows(p.train, config.loss)
+    config = fit_batch_to_rows(config, min(len(p.train) for p in sets), world_size())
     guard_set = _load_guard(config)  # before the model loads and the output folder exists
     _seed_everything(config.seed)
     model = load_model(config.model, max_seq_length=config.max_seq_length)
@@ -135,18 +146,31 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
 
         keep_adapter_inputs_in_compute_dtype(model)
     description = "; ".join(p.description for p in sets)
-    num_pairs = sum(len(p.train) for p in sets)
-    prepared_columns = [_training_columns(model, p.train, config, cache, show_progress, precision) for p in sets]
-    columns = [c for c, _ in prepared_columns]
-    # each set's dev queries over a sample of its corpus: what picks the checkpoint, the guard's mix and the rotation
+    # each set's dev queries over a sample of its corpus: what picks the checkpoint, the recipe, the guard's
+    # mix and the rotation
     dev_samples = [sample_corpus(p.dev, config.dev_corpus_size, config.seed) for p in sets]
-    trainer, evaluator = _build_trainer(model, columns, num_pairs, dev_samples, config,
+    rows, recipe = [p.train for p in sets], None
+    fallback = why_not_searched(config, sets)
+    if config.recipe == "auto" and fallback is None:
+        config, rows[0], resume_from, recipe = choose_recipe(
+            config, prepared, dev_samples[0], model, out, cache, show_progress, precision,
+            fresh_model=lambda c: _prepared_model(c, strategy, precision), build_trainer=build_trainer,
+            guard=guard_set, guard_score=_guard_scorer(guard_set, config, precision, cache))
+        resume = resume or resume_from
+    else:
+        if config.recipe == "auto":
+            logger.info("--recipe auto: no search with %s; the settings are taken as given", fallback)
+        rows = [fixed_rows(config, p, model, cache, show_progress) for p in sets]
+    num_pairs = sum(len(r) for r in rows)
+    prepared_columns = [_training_columns(model, r, config, cache, show_progress, precision) for r in rows]
+    columns = [c for c, _ in prepared_columns]
+    trainer, evaluator = build_trainer(model, columns, num_pairs, dev_samples, config,
                                         out / CHECKPOINTS, show_progress, precision,
                                         pair_scorer=prepared_columns[0][1])
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    run_training(trainer, resume)
     train_seconds = time.perf_counter() - start
-    best_step = _best_step(trainer)
+    best_step = trainer_best_step(trainer)
     if not main:  # the main process holds the same weights and publishes them
         return TrainResult(model_dir=str(out), config=config.to_dict(), data=description, before=None,
                            after=None, heldout_split=None, best_step=best_step,
@@ -183,7 +207,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
         loss_history=[{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e],
         best_step=best_step, train_seconds=round(train_seconds, 2),
         resumed_from=resume.name if resume else None, num_train_pairs=num_pairs,
-        precision=precision, num_processes=world_size(), guard=guard, matryoshka_rotation=rotation,
+        precision=precision, num_processes=world_size(), guard=guard, matryoshka_rotation=rotation, recipe=recipe,
         datasets=[{"data": p.description, "train_pairs": len(p.train), "dev_queries": len(p.dev.queries),
                    "heldout_split": p.heldout.split if p.heldout else None, "before": b, "after": a}
                   for p, b, a in zip(sets, befores, afters)] if len(sets) > 1 else None,
@@ -194,6 +218,36 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     write_report(out, facts)
     finish(out, result.to_dict())
     return result
+
+
+def _prepared_model(config: TrainConfig, strategy: Any, precision: str) -> Any:
+    """A fresh copy of the starting model made ready to train as ``train_model`` readies its own."""
+    model = load_model(config.model, max_seq_length=config.max_seq_length)
+    set_prompts(model, config.query_prompt, config.document_prompt)
+    apply_training_dropout(model, config)
+    model = strategy.prepare(model, config)
+    if precision != "fp32" and config.strategy in ("lora", "qlora"):
+        from embedtune.training.strategies import keep_adapter_inputs_in_compute_dtype
+
+        keep_adapter_inputs_in_compute_dtype(model)
+    return model
+
+
+def _guard_scorer(guard: RetrievalSet | None, config: TrainConfig, precision: str,
+                  cache: EmbeddingCache) -> Any:
+    """nDCG@10 on the guard-dev half of the guard queries (the half that may choose), or None without a guard."""
+    if guard is None:
+        return None
+    from embedtune.training.guard import split_guard_queries
+
+    dev_ids, _ = split_guard_queries(guard, config.seed)
+    guard_dev = guard.restrict_queries(dev_ids, guard.split)
+
+    def score(model: Any) -> float:
+        return evaluate_model(model, guard_dev, metrics=("ndcg@10",), backend=training_encoder_backend(precision),
+                              cache=cache).metrics["ndcg@10"]
+
+    return score
 
 
 def _load_guard(config: TrainConfig) -> RetrievalSet | None:
@@ -251,65 +305,3 @@ def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cac
 
 def _data_name(data: TrainData, prepared: Any) -> str:
     return str(data) if isinstance(data, (str, Path)) else prepared.description
-
-
-def _build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, devs: list[RetrievalSet],
-                   config: TrainConfig, checkpoints: Path, show_progress: bool, precision: str,
-                   pair_scorer: PairScorer | None = None) -> tuple[Any, Any]:
-    from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from transformers.trainer_callback import PrinterCallback
-
-    from embedtune.training.dev_evaluator import DevRetrievalEvaluator
-    from embedtune.training.losses import build_loss
-
-    cuda = model.device.type == "cuda"
-    logger.info("training in %s%s", precision, "" if precision == "fp32" else " autocast (fp32 master weights)")
-    distributed = world_size() > 1
-    evaluator = DevRetrievalEvaluator(devs[0] if len(devs) == 1 else devs,
-                                      backend=training_encoder_backend(precision), dims=config.selection_dims)
-    # the prompts encode_query / encode_document will use, for every column any data set has
-    prompts = column_prompts(model, list(dict.fromkeys(c for cs in columns for c in cs)))
-    if prompts:
-        logger.info("training with prompts %s", prompts)
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoints),
-        prompts=prompts or None,
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.resolved_learning_rate,
-        warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay,
-        seed=config.seed,
-        data_seed=config.seed,
-        batch_sampler="no_duplicates",  # a repeated text in a batch would be a false in-batch negative
-        multi_dataset_batch_sampler=config.sampling,  # each batch from one data set, so its columns match
-        eval_strategy="steps", save_strategy="steps", save_total_limit=2, eval_steps=1, save_steps=1,  # set below
-        load_best_model_at_end=True, greater_is_better=True,
-        metric_for_best_model=evaluator.best_model_metric,
-        logging_steps=max(1, min(10, num_rows // config.batch_size // 4)),
-        report_to=[], disable_tqdm=not show_progress,
-        use_cpu=not cuda, bf16=precision == "bf16", fp16=precision == "fp16",
-        dataloader_pin_memory=cuda,
-        ddp_backend=None if cuda or not distributed else "gloo",
-    )
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args,
-        train_dataset=Dataset.from_dict(columns[0]) if len(columns) == 1 else
-        {f"data{i}": Dataset.from_dict(c) for i, c in enumerate(columns)},
-        # Under torchrun/accelerate each process's queries also see the other processes' documents
-        # as negatives, so N processes train like one batch of N × batch_size.
-        loss=build_loss(model, config, distributed, pair_scorer=pair_scorer), evaluator=evaluator,
-    )
-    # Evaluate (and checkpoint) evals_per_epoch times per epoch, counted on the real batches: the
-    # no-duplicates sampler can yield fewer batches than len(pairs) / batch_size.
-    steps_per_epoch = len(trainer.get_train_dataloader())
-    trainer.args.eval_steps = trainer.args.save_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
-    # Trainer prints every log dict to stdout when bars are off; stdout belongs to results (--json).
-    trainer.remove_callback(PrinterCallback)
-    return trainer, evaluator
-
-
-def _best_step(trainer: Any) -> int | None:
-    checkpoint = trainer.state.best_model_checkpoint
-    return int(str(checkpoint).rsplit("-", 1)[-1]) if checkpoint else None

@@ -1,0 +1,155 @@
+"""Best by default (issue 26): the plain `embedtune train` command against in-batch only and an expert script.
+
+On each data set, in one run on one machine:
+
+- ``embedtune_default``: ``embedtune train --data D`` exactly as a user runs it (``--recipe auto``: the dev
+  split picks negatives, the filter and the learning rate);
+- ``embedtune_in_batch``: ``--recipe fixed``, today's former default (in-batch negatives only);
+- ``plain_expert``: the plain sentence-transformers script an expert writes (MNRL, no-duplicates batches,
+  3 epochs, lr 5e-5, bf16 on, every training pair, last checkpoint: bench/plain_st.py).
+
+Each model is scored once on the data set's test split (after every choice was made on dev) and, for
+the forgetting check, on dbpedia-5k. Data sets: SciFact (../shared/data/scifact) and the standard-library
+code-search set the demo builds (its own train/test split, at --codesearch-functions functions).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from _harness import ROOT, SHARED_DATA, Results, run_step
+
+PY = sys.executable
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
+    parser.add_argument("--sets", default="scifact,codesearch", help="Comma-separated: scifact, codesearch.")
+    parser.add_argument("--runs", default="base,embedtune_default,embedtune_in_batch,plain_expert",
+                        help="Comma-separated runs (see the module docstring).")
+    parser.add_argument("--codesearch-functions", type=int, default=1200)
+    parser.add_argument("--forgetting-sets", default="scifact",
+                        help="Comma-separated data sets whose models are also scored on dbpedia-5k.")
+    parser.add_argument("--result", type=Path, default=ROOT / "bench" / "results" / "default_recipe.json")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--continue", dest="continue_", action="store_true",
+                        help="Keep the steps already in --result and skip them.")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = Results(args.result, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
+    if args.continue_:
+        results.continue_earlier()
+    dbpedia = args.data / "dbpedia-5k"
+    env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
+    runs = args.runs.split(",")
+    for name in args.sets.split(","):
+        folder = _data_set(name, args, work)
+        for run in runs:
+            key = f"{name}:{run}"
+            if key in results.data["steps"]:
+                continue
+            model = Path(_base_model()) if run == "base" else work / f"{name}-{run}"
+            step = {"wall_seconds": 0.0} if run == "base" else _train(run, folder, model, work, env)
+            step["test"] = _score(f"{key}:test", model, folder, work, env)
+            if name in args.forgetting_sets.split(","):
+                step["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, work, env)
+            results.record(key, step)
+    results.data["summary"] = summarize(results.data["steps"])
+    results.save()
+    print(json.dumps(results.data["summary"], indent=2))
+
+
+def _data_set(name: str, args: argparse.Namespace, work: Path) -> Path:
+    if name == "scifact":
+        return args.data / "scifact"
+    if name == "codesearch":
+        folder = work / "codesearch"
+        if not (folder / "corpus.jsonl").is_file():
+            from embedtune.demo.codesearch import build_codesearch_folder
+
+            build_codesearch_folder(folder, max_functions=args.codesearch_functions, seed=42)
+        return folder
+    raise SystemExit(f"unknown data set {name}")
+
+
+def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str]) -> dict:
+    if run in ("embedtune_default", "embedtune_in_batch"):
+        extra = ["--recipe", "fixed"] if run == "embedtune_in_batch" else []
+        step = run_step(run, [PY, "-m", "embedtune.cli.app", "train", "--data", str(folder), "--out", str(model),
+                              "--eval-split", "none", *extra, "--json", "--quiet"], env)
+        result = json.loads(step.pop("stdout"))
+        step.update({k: result.get(k) for k in ("train_seconds", "best_step", "num_train_pairs", "config",
+                                                "precision", "recipe")})
+        return step
+    if run == "plain_expert":
+        pairs = work / f"{folder.name}-train-pairs.jsonl"
+        _write_all_training_pairs(folder, pairs)
+        out = work / f"{folder.name}-plain.json"
+        step = run_step(run, [PY, "bench/plain_st.py", "train", "--model", _base_model(), "--pairs", str(pairs),
+                              "--out", str(model), "--epochs", "3", "--lr", "5e-5", "--batch-size", "32",
+                              "--bf16", "--result", str(out)])
+        step.pop("stdout")
+        step.update(json.loads(out.read_text()))
+        return step
+    raise SystemExit(f"unknown run {run}")
+
+
+def _score(name: str, model: Path, data: Path, work: Path, env: dict[str, str]) -> dict:
+    """nDCG@10 and friends on the test split, by embedtune eval (exact fp32, trec_eval-identical metrics)."""
+    out = work / f"{name.replace(':', '-')}.json"
+    step = run_step(name, [PY, "-m", "embedtune.cli.app", "eval", "--model", str(model), "--data", str(data),
+                           "--split", "test", "--json", str(out), "--quiet"], env)
+    step.pop("stdout")
+    step["metrics"] = json.loads(out.read_text())["metrics"]
+    return step
+
+
+def _write_all_training_pairs(folder: Path, path: Path) -> None:
+    """Every (query, positive) of qrels/train.tsv: the expert script has no dev carve."""
+    from embedtune.data.beir import load_beir
+
+    data = load_beir(folder, "train")
+    rows = [{"query": data.queries[q], "positive": data.corpus[d]}
+            for q in data.queries for d in data.positives(q)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _base_model() -> str:
+    from embedtune.models import resolve_model
+
+    return resolve_model(None)
+
+
+def summarize(steps: dict) -> dict:
+    """Per data set: test and dbpedia nDCG@10 of each run, the default's margins, and wall times."""
+    summary: dict = {}
+    for key, step in steps.items():
+        name, run = key.split(":")
+        entry = summary.setdefault(name, {})
+        entry[run] = {"test_ndcg@10": round(step["test"]["metrics"]["ndcg@10"], 4),
+                      "train_wall_seconds": step["wall_seconds"]}
+        if "dbpedia" in step:
+            entry[run]["dbpedia_ndcg@10"] = round(step["dbpedia"]["metrics"]["ndcg@10"], 4)
+        if step.get("recipe"):
+            entry[run]["recipe_chosen"] = step["recipe"]["chosen"]
+    for entry in summary.values():
+        default = entry.get("embedtune_default")
+        for other in ("embedtune_in_batch", "plain_expert"):
+            if default and other in entry:
+                entry[f"default_minus_{other}"] = round(default["test_ndcg@10"] - entry[other]["test_ndcg@10"], 4)
+        if default and "base" in entry and "dbpedia_ndcg@10" in default:
+            entry["default_dbpedia_drop"] = round(entry["base"]["dbpedia_ndcg@10"] - default["dbpedia_ndcg@10"], 4)
+        if default and "embedtune_in_batch" in entry:
+            entry["default_time_ratio"] = round(default["train_wall_seconds"]
+                                                / entry["embedtune_in_batch"]["train_wall_seconds"], 2)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

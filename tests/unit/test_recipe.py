@@ -1,0 +1,135 @@
+"""--recipe auto: the dev split picks, the simplest candidate wins ties within the bootstrap spread."""
+from __future__ import annotations
+
+import random
+
+from embedtune.training.recipe import (Candidate, ProbeOutcome, negative_candidates, paired_interval, pick,
+                                       search_recipe)
+
+
+def _per_query(mean: float, noise: float, n: int = 200, seed: int = 0) -> dict[str, float]:
+    rng = random.Random(seed)
+    return {f"q{i}": min(1.0, max(0.0, mean + rng.uniform(-noise, noise))) for i in range(n)}
+
+
+def _outcome(per_query: dict[str, float], guard: float | None = None) -> ProbeOutcome:
+    return ProbeOutcome(per_query=per_query, checkpoint="ckpt", guard_dev=guard)
+
+
+SIMPLE = Candidate("in-batch negatives", "none")
+MINED = Candidate("hybrid negatives, filtered", "hybrid", True, simplicity=1)
+UNFILTERED = Candidate("hybrid negatives, unfiltered", "hybrid", False, simplicity=2)
+
+
+def test_a_clearly_better_candidate_wins_over_a_simpler_one() -> None:
+    base = _per_query(0.60, 0.2)
+    better = {q: min(1.0, v + 0.05) for q, v in base.items()}
+    winner, scores = pick([(SIMPLE, _outcome(base)), (MINED, _outcome(better))], None, 0.01, seed=1)
+    assert winner == MINED
+    simple = next(s for s in scores if s.name == SIMPLE.name)
+    assert simple.diff_high < 0, "the simple candidate is clearly worse"
+
+
+def test_within_the_spread_the_simplest_candidate_wins() -> None:
+    base = _per_query(0.60, 0.3, seed=1)
+    noisy = {q: min(1.0, max(0.0, v + random.Random(q).uniform(-0.2, 0.21))) for q, v in base.items()}
+    assert sum(noisy.values()) > sum(base.values()), "the mined candidate is ahead on the mean"
+    winner, scores = pick([(SIMPLE, _outcome(base)), (MINED, _outcome(noisy))], None, 0.01, seed=1)
+    assert winner == SIMPLE
+    simple = next(s for s in scores if s.name == SIMPLE.name)
+    assert simple.diff_low < 0 <= simple.diff_high
+
+
+def test_a_candidate_that_forgets_past_the_guard_threshold_is_not_picked() -> None:
+    base = _per_query(0.60, 0.2)
+    better = {q: min(1.0, v + 0.10) for q, v in base.items()}
+    winner, scores = pick([(SIMPLE, _outcome(base, guard=0.50)), (UNFILTERED, _outcome(better, guard=0.48))],
+                          guard_base=0.50, guard_threshold=0.01, seed=1)
+    assert winner == SIMPLE
+    assert not next(s for s in scores if s.name == UNFILTERED.name).eligible
+
+
+def test_the_search_tries_the_stage_winner_at_twice_the_learning_rate() -> None:
+    probed: list[Candidate] = []
+    means = {SIMPLE.name: 0.50, MINED.name: 0.70, UNFILTERED.name: 0.55}
+
+    def probe(candidate: Candidate) -> ProbeOutcome:
+        probed.append(candidate)
+        mean = means.get(candidate.name, 0.80)
+        return _outcome({f"q{i}": mean + (0.01 if i % 2 else -0.01) for i in range(100)})
+
+    winner, choice = search_recipe([SIMPLE, MINED, UNFILTERED], probe, vary_learning_rate=True)
+    assert [c.name for c in probed][-1] == "hybrid negatives, filtered, lr x2"
+    assert probed[-1].lr_scale == 2.0 and probed[-1].negatives == "hybrid" and probed[-1].filtered
+    assert winner.name == choice.chosen == "hybrid negatives, filtered, lr x2"
+    assert [c.name for c in choice.candidates] == [c.name for c in probed]
+    assert "dev nDCG@10 0.8000" in choice.to_table()
+
+
+def test_paired_interval_of_identical_scores_is_zero() -> None:
+    scores = _per_query(0.5, 0.3)
+    assert paired_interval(scores, scores, seed=0) == (0.0, 0.0)
+
+
+def test_candidates_follow_the_users_settings() -> None:
+    assert [c.negatives for c in negative_candidates("auto", can_mine=True, given_negatives=False)] == \
+        ["none", "hybrid", "hybrid"]
+    assert [c.negatives for c in negative_candidates("bm25", can_mine=True, given_negatives=False)] == \
+        ["bm25", "bm25"]
+    assert [c.negatives for c in negative_candidates("none", can_mine=True, given_negatives=False)] == ["none"]
+    assert [c.negatives for c in negative_candidates("auto", can_mine=True, given_negatives=True)] == ["given"]
+
+
+def _pairs_file(path, count: int = 90):
+    import json
+
+    topics = ["enzymes", "volcanoes", "tariffs", "sonnets", "glaciers", "vaccines", "compilers", "orchids", "comets"]
+    path.write_text("".join(json.dumps({"query": f"what does note {i} say about {topics[i % 9]}",
+                                        "positive": f"Note {i}: {topics[i % 9]} grow by {i * 7} units a year."})
+                            + "\n" for i in range(count)), encoding="utf-8")
+    return path
+
+
+def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path) -> None:
+    """A pair file with no corpus: negatives come from the other rows' positives; every candidate's dev
+    score and spread is saved; the final run continues the winner's first epoch (no second start)."""
+    import json
+
+    from embedtune.config import TrainConfig
+    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.training import train_model
+    from tests.tiny_models import tiny_bert
+
+    model = tiny_bert(tmp_path / "tiny")
+    out = tmp_path / "run"
+    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
+                         TrainConfig(model=str(model), epochs=3, batch_size=8, max_seq_length=32),
+                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    recipe = result.recipe
+    names = [c["name"] for c in recipe["candidates"]] + list(recipe["extra"].get("skipped", {}))
+    assert {"in-batch negatives", "hybrid negatives, filtered", "hybrid negatives, unfiltered"} <= set(names)
+    assert any(n.endswith("lr x2") for n in names)
+    assert recipe["chosen"] in names and recipe["dev_queries"] == 9
+    assert all(c["dev_spread"] > 0 for c in recipe["candidates"])
+    chosen = next(c for c in recipe["candidates"] if c["name"] == recipe["chosen"])
+    assert result.config["learning_rate"] == 5e-5 * chosen["lr_scale"]
+    steps = [e["step"] for e in result.dev_history]
+    assert len(steps) == 3 and steps == [steps[0], 2 * steps[0], 3 * steps[0]], \
+        "epoch 1 is the winning candidate's own; epochs 2 and 3 continue it"
+    assert json.loads((out / "embedtune_train.json").read_text())["recipe"]["chosen"] == recipe["chosen"]
+    assert not (out / "recipe").exists() and not (out / "checkpoints").exists()
+
+
+def test_recipe_fixed_takes_the_settings_as_given(tmp_path) -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.training import train_model
+    from tests.tiny_models import tiny_bert
+
+    model = tiny_bert(tmp_path / "tiny")
+    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), tmp_path / "run",
+                         TrainConfig(model=str(model), epochs=1, batch_size=8, max_seq_length=32, recipe="fixed",
+                                     negatives="bm25", num_negatives=1),
+                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    assert result.recipe is None
+    assert 0 < result.num_train_pairs <= 81
