@@ -33,6 +33,14 @@ def machine_info() -> dict[str, Any]:
             "embedtune": embedtune.__version__, "torch_threads": torch.get_num_threads()}
 
 
+def git_commit() -> str:
+    """The checked-out commit, with "+dirty" when the working tree differs from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def run_step(name: str, argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``argv``; return wall seconds, peak RSS (process tree, sampled every 0.2 s) and exit code."""
     print(f"[{datetime.now():%H:%M:%S}] {name}: {' '.join(argv)}", flush=True)
@@ -73,7 +81,7 @@ class Results:
     def __init__(self, path: Path, command: str) -> None:
         self.path = path
         self.data: dict[str, Any] = {"command": command, "started": datetime.now(timezone.utc).isoformat(),
-                                     "machine": machine_info(), "steps": {}}
+                                     "machine": machine_info(), "commit": git_commit(), "steps": {}}
 
     def continue_earlier(self) -> None:
         """Keep the steps of an earlier run in the same file (``--continue``), and every run's command."""
