@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--codesearch-functions", type=int, default=1200)
     parser.add_argument("--forgetting-sets", default="scifact",
                         help="Comma-separated data sets whose models are also scored on dbpedia-5k.")
+    parser.add_argument("--forgetting-runs", default="base,embedtune_default",
+                        help="Comma-separated runs scored on dbpedia-5k (the target is the default's drop).")
     parser.add_argument("--result", type=Path, default=ROOT / "bench" / "results" / "default_recipe.json")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--continue", dest="continue_", action="store_true",
@@ -57,7 +59,7 @@ def main() -> None:
             model = Path(_base_model()) if run == "base" else work / f"{name}-{run}"
             step = {"wall_seconds": 0.0} if run == "base" else _train(run, folder, model, work, env)
             step["test"] = _score(f"{key}:test", model, folder, work, env)
-            if name in args.forgetting_sets.split(","):
+            if name in args.forgetting_sets.split(",") and run in args.forgetting_runs.split(","):
                 step["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, work, env)
             results.record(key, step)
     results.data["summary"] = summarize(results.data["steps"])

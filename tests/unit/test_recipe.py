@@ -90,10 +90,12 @@ def _pairs_file(path, count: int = 90):
     return path
 
 
-def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path) -> None:
+def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monkeypatch) -> None:
     """A pair file with no corpus: negatives come from the other rows' positives; every candidate's dev
     score and spread is saved; the final run continues the winner's first epoch (no second start)."""
     import json
+
+    monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)  # 9 dev queries: a search in seconds
 
     from embedtune.config import TrainConfig
     from embedtune.evaluation.cache import EmbeddingCache
@@ -133,3 +135,16 @@ def test_recipe_fixed_takes_the_settings_as_given(tmp_path) -> None:
                          show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
     assert result.recipe is None
     assert 0 < result.num_train_pairs <= 81
+
+
+def test_too_small_a_dev_split_takes_the_simplest_recipe_without_a_search(tmp_path) -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.training import train_model
+    from tests.tiny_models import tiny_bert
+
+    model = tiny_bert(tmp_path / "tiny")
+    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), tmp_path / "run",
+                         TrainConfig(model=str(model), epochs=1, batch_size=8, max_seq_length=32),
+                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    assert result.recipe is None and result.num_train_pairs == 81

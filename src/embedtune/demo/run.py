@@ -21,8 +21,10 @@ COMMAND = "embedtune demo"
 # Sized so the demo ends in a few minutes on 2 CPU cores: 1,200 functions, code cut to 128
 # tokens (the signature and the first lines carry most of what a docstring describes), two
 # LoRA epochs.
+# recipe "fixed": the demo's promise is a few minutes; the recipe search (issue 26) is measured on the
+# same code-search data by bench/default_recipe.py instead.
 DEMO_CONFIG = TrainConfig(strategy="lora", epochs=2, max_seq_length=128, dev_corpus_size=600,
-                          eval_split="test")
+                          eval_split="test", recipe="fixed")
 DEMO_FUNCTIONS = 1200
 
 
