@@ -72,8 +72,11 @@ def test_paired_interval_of_identical_scores_is_zero() -> None:
 
 
 def test_candidates_follow_the_users_settings() -> None:
-    assert [c.negatives for c in negative_candidates("auto", can_mine=True, given_negatives=False)] == \
-        ["none", "hybrid", "hybrid"]
+    default, *others = negative_candidates("auto", can_mine=True, given_negatives=False)
+    assert (default.negatives, default.filtered, default.simplicity) == ("hybrid", True, 0), \
+        "mined, filtered negatives are the default a candidate must clearly beat"
+    assert [(c.negatives, c.filtered) for c in others] == [("none", True), ("hybrid", False)]
+    assert [c.negatives for c in negative_candidates("auto", can_mine=False, given_negatives=False)] == ["none"]
     assert [c.negatives for c in negative_candidates("bm25", can_mine=True, given_negatives=False)] == \
         ["bm25", "bm25"]
     assert [c.negatives for c in negative_candidates("none", can_mine=True, given_negatives=False)] == ["none"]
@@ -148,3 +151,42 @@ def test_too_small_a_dev_split_takes_the_simplest_recipe_without_a_search(tmp_pa
                          TrainConfig(model=str(model), epochs=1, batch_size=8, max_seq_length=32),
                          show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
     assert result.recipe is None and result.num_train_pairs == 81
+
+
+def test_a_search_cut_off_midway_does_not_run_finished_candidates_again(tmp_path, monkeypatch) -> None:
+    from embedtune.config import TrainConfig
+    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.interrupts import Interrupted
+    from embedtune.training import probes, train_model
+    from tests.tiny_models import tiny_bert
+
+    monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)
+    model = tiny_bert(tmp_path / "tiny")
+    config = TrainConfig(model=str(model), epochs=3, batch_size=8, max_seq_length=32)
+    data, out, cache = _pairs_file(tmp_path / "pairs.jsonl"), tmp_path / "run", EmbeddingCache(tmp_path / "cache")
+    started: list[str] = []
+    real_build = probes.choose_recipe.__globals__["run_training"]
+
+    def count_then_stop(trainer, resume):
+        started.append(str(trainer.args.output_dir))
+        if len(started) == 2:
+            raise Interrupted(15)  # SIGTERM during the second candidate
+        real_build(trainer, resume)
+
+    monkeypatch.setattr("embedtune.training.probes.run_training", count_then_stop)
+    try:
+        train_model(data, out, config, show_progress=False, cache=cache)
+    except Interrupted:
+        pass
+    first = started[0]
+    rerun: list[str] = []
+
+    def record(trainer, resume):
+        rerun.append(str(trainer.args.output_dir))
+        real_build(trainer, resume)
+
+    monkeypatch.setattr("embedtune.training.probes.run_training", record)
+    result = train_model(data, out, config, show_progress=False, cache=cache)
+    assert result.recipe is not None and (out / "model.safetensors").is_file()
+    assert rerun and first not in rerun, "the finished candidate was not trained again"
+    assert started[1] in rerun, "the candidate cut off midway ran again"

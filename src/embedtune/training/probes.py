@@ -3,7 +3,8 @@
 The search logic (candidates, bootstrap, the pick) lives in :mod:`embedtune.training.recipe` and
 knows nothing of trainers; this module turns a candidate into training rows, a config and a
 short run in ``OUT/recipe/<candidate>/``, and saves the choice in ``OUT/recipe/choice.json`` so a
-rerun after a kill does not search again.
+rerun after a kill does not search again (and each finished candidate's outcome, so a search cut off
+midway runs only the candidates it had not finished).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from embedtune.training.recipe import Candidate, ProbeOutcome, negative_candidat
 logger = logging.getLogger(__name__)
 
 CHOICE_FILE = "choice.json"
+OUTCOME_FILE = "outcome.json"  # in each candidate's folder: its dev scores, once its first epoch is done
 PROBE_EPOCHS = 1.0  # a candidate runs the first epoch of the full schedule it stands for,
 PROBE_SHARE = 1 / 3  # or the first third of a schedule shorter than three epochs
 MIN_ROW_SHARE = 0.5  # a mined candidate keeping fewer of the labelled rows is not tried
@@ -80,8 +82,6 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
         checkpoint = Path(saved["checkpoint"])
         chosen_config, rows = _candidate_config(config, winner, prepared, model, cache, show_progress)
         return chosen_config, rows, checkpoint if checkpoint.is_dir() else None, saved
-    if folder.exists():  # an earlier search cut off before its choice: its probes start again
-        shutil.rmtree(folder)
     memo: dict[tuple[str, bool], TrainingPairs] = {}
 
     def rows_of(candidate: Candidate) -> TrainingPairs:
@@ -95,21 +95,30 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
         rows = rows_of(candidate)
         if len(rows) < max(2, MIN_ROW_SHARE * len(prepared.train)):
             return f"mining kept {len(rows)} of {len(prepared.train)} rows (the filter refused the rest)"
+        run_dir = folder / _slug(candidate.name)
+        finished = _read_outcome(run_dir, candidate)
+        if finished is not None:  # a search cut off after this candidate: its first epoch is not run again
+            logger.info("recipe: %s finished in the earlier run", candidate.name)
+            return finished
+        if run_dir.exists():  # cut off mid-candidate: it starts again
+            shutil.rmtree(run_dir)
         probe_config = fit_batch_to_rows(dataclasses.replace(config, learning_rate=config.resolved_learning_rate
                                                              * candidate.lr_scale), len(rows), 1)
         epochs = probe_epochs(config.epochs)
         logger.info("recipe: trying %s (%d rows, lr %g) for %.2g epoch", candidate.name, len(rows),
                     probe_config.learning_rate, epochs)
         probe_model = fresh_model(probe_config)
-        run_dir = folder / _slug(candidate.name)
         trainer, evaluator = build_trainer(probe_model, [rows.to_columns()], len(rows), [dev_sample], probe_config,
                                            run_dir / CHECKPOINTS, show_progress, precision)
         trainer.add_callback(_StopAt(epochs))
         run_training(trainer, None)
         checkpoint = latest_checkpoint(run_dir)
         guard_dev = guard_score(trainer.model) if guard_score else None
-        return ProbeOutcome(per_query=dict(evaluator.per_query), checkpoint=str(checkpoint), guard_dev=guard_dev,
-                            seconds=time.perf_counter() - start)
+        outcome = ProbeOutcome(per_query=dict(evaluator.per_query), checkpoint=str(checkpoint), guard_dev=guard_dev,
+                               seconds=time.perf_counter() - start)
+        write_json_atomic(run_dir / OUTCOME_FILE, {"candidate": dataclasses.asdict(candidate),
+                                                  **dataclasses.asdict(outcome)})
+        return outcome
 
     guard_base = guard_score(model) if guard_score else None
     stage_one = negative_candidates(config.negatives, can_mine(prepared, config), bool(prepared.train.negatives))
@@ -126,6 +135,16 @@ def _candidate_config(config: TrainConfig, candidate: Candidate, prepared: Prepa
     rows = rows if rows is not None else training_rows(candidate, prepared, config, model, cache, show_progress)
     chosen = dataclasses.replace(config, learning_rate=config.resolved_learning_rate * candidate.lr_scale)
     return fit_batch_to_rows(chosen, len(rows), 1), rows
+
+
+def _read_outcome(run_dir: Path, candidate: Candidate) -> ProbeOutcome | None:
+    """A candidate's saved outcome, if the same candidate finished there and its checkpoint is complete."""
+    saved = _read_choice(run_dir / OUTCOME_FILE)
+    if saved is None or saved.get("candidate") != dataclasses.asdict(candidate):
+        return None
+    saved.pop("candidate")
+    outcome = ProbeOutcome(**saved)
+    return outcome if latest_checkpoint(run_dir) == Path(outcome.checkpoint) else None
 
 
 def _read_choice(path: Path) -> dict[str, Any] | None:

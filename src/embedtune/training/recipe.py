@@ -4,7 +4,8 @@ What wins differs by domain (mined hard negatives help on one set and hurt on an
 negative filter costs points where labels are complete and saves them where they are not), so the
 default run tries a few candidates and keeps the one the dev split prefers:
 
-1. in-batch negatives only; mined hard negatives with the false-negative filter; without it;
+1. mined hard negatives with the false-negative filter (the default recipe); in-batch negatives only;
+   mined negatives without the filter;
 2. the stage's winner at twice the learning rate.
 
 Each candidate is the *first epoch of the full run it stands for* (same schedule, same seed), so
@@ -33,7 +34,7 @@ LR_FACTOR = 2.0
 
 @dataclass(frozen=True)
 class Candidate:
-    """One recipe the search may pick; ``simplicity`` orders ties (lower is simpler)."""
+    """One recipe the search may pick; ``simplicity`` orders ties: lower is closer to the default recipe."""
 
     name: str
     negatives: str  # "none", "given" (the rows' own) or a mining method
@@ -104,10 +105,10 @@ def negative_candidates(negatives: str, can_mine: bool, given_negatives: bool) -
     if negatives == "none" or not can_mine:
         return [Candidate("in-batch negatives", "none")]
     if negatives != "auto":
-        return [Candidate(f"{negatives} negatives, filtered", negatives, True, simplicity=1),
+        return [Candidate(f"{negatives} negatives, filtered", negatives, True),
                 Candidate(f"{negatives} negatives, unfiltered", negatives, False, simplicity=2)]
-    return [Candidate("in-batch negatives", "none"),
-            Candidate("hybrid negatives, filtered", "hybrid", True, simplicity=1),
+    return [Candidate("hybrid negatives, filtered", "hybrid", True),
+            Candidate("in-batch negatives", "none", simplicity=1),
             Candidate("hybrid negatives, unfiltered", "hybrid", False, simplicity=2)]
 
 
@@ -145,8 +146,8 @@ def search_recipe(stage_one: Sequence[Candidate], probe: Callable[[Candidate], P
         chosen=winner.name, candidates=scores, seconds=round(time.perf_counter() - start, 1),
         dev_queries=len(tried[0][1].per_query), guard_base=guard_base, checkpoint=outcome.checkpoint,
         extra={"skipped": skipped} if skipped else {},
-        rule=f"the simplest candidate whose paired bootstrap {CONFIDENCE:.0%} interval of dev nDCG@10 "
-             "(candidate - best) reaches 0" + (f"; guard-dev drop at most {guard_threshold}"
+        rule=f"of the candidates whose paired bootstrap {CONFIDENCE:.0%} interval of dev nDCG@10 "
+             "(candidate - best) reaches 0, the one closest to the default (mined, filtered, base lr)" + (f"; guard-dev drop at most {guard_threshold}"
                                                if guard_base is not None else ""))
     logger.info("%s", choice.to_table())
     return winner, choice
@@ -154,7 +155,7 @@ def search_recipe(stage_one: Sequence[Candidate], probe: Callable[[Candidate], P
 
 def pick(tried: Sequence[tuple[Candidate, ProbeOutcome]], guard_base: float | None, guard_threshold: float,
          seed: int) -> tuple[Candidate, list[CandidateScore]]:
-    """The simplest eligible candidate within the bootstrap spread of the best eligible one."""
+    """Of the eligible candidates within the bootstrap spread of the best one, the closest to the default."""
     scores = [_score(c, o, guard_base, guard_threshold, seed) for c, o in tried]
     eligible = [i for i, s in enumerate(scores) if s.eligible]
     if not eligible:  # every candidate forgot too much: keep the one that forgot least, and say so
