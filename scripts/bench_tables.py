@@ -24,6 +24,8 @@ def supervised(data: dict) -> str:
     # Runs from before the dropout setting trained with the model's own (0.1 for MiniLM).
     dropout = ours["config"].get("dropout", 0.1)
     label = "defaults" if "dropout" in ours["config"] else f"defaults of that version: dropout {dropout:g}"
+    if "recipe" not in ours["config"]:  # before --recipe auto became the default: in-batch negatives only
+        label = label.replace("defaults", "defaults before the recipe search", 1) + "; today's --recipe fixed"
     return "\n".join([
         f"SciFact, {settings['train_pairs']} training pairs, {settings['epochs']:g} epochs, batch "
         f"{settings['batch_size']}, max length {settings['max_seq_length']}; `{data['command']}`:",

@@ -18,7 +18,11 @@ from embedtune.errors import EmbedtuneError, MissingDependencyError
 
 
 def hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
+    """Make ``modules`` unimportable, submodules an earlier test imported included (``from a.b import c``
+    finds a cached ``a.b`` without looking at ``a``)."""
     for name in modules:
+        for cached in [m for m in sys.modules if m.startswith(f"{name}.")]:
+            monkeypatch.setitem(sys.modules, cached, None)
         monkeypatch.setitem(sys.modules, name, None)
 
 
