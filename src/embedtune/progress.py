@@ -23,6 +23,8 @@ DEFAULT_INTERVAL = 30.0
 
 _T = TypeVar("_T")
 _logger = logging.getLogger(__name__)
+# clock -> when the last progress line was written with it (all progress logs of a run share the pace)
+_LAST_LINE: dict[Callable[[], float], float] = {}
 
 
 def progress_interval() -> float:
@@ -58,13 +60,21 @@ class ProgressLog:
         self.logger = logger or _logger
         self._clock = clock
         self._initial = initial
-        self._start = self._last = clock()
+        self._start = self._previous = clock()
 
     def update(self, n: int = 1) -> None:
+        """Count ``n`` more; log when the next update would come ``interval`` or more after the last line.
+
+        The last line is the last one *any* progress log wrote with this clock, so a loop that starts
+        after another (the dev evaluation inside training) keeps the log's pace instead of starting its
+        own interval; judging by the next update, not this one, keeps the gap at or under ``interval``.
+        """
         self.n += n
         now = self._clock()
-        if now - self._last >= self.interval:
-            self._last = now
+        step, self._previous = now - self._previous, now
+        last = _LAST_LINE.get(self._clock, self._start)
+        if now - last + step >= self.interval:
+            _LAST_LINE[self._clock] = now
             self.logger.info("%s", self.line(now - self._start))
 
     def line(self, elapsed: float) -> str:

@@ -37,9 +37,10 @@ def test_lines_come_at_most_once_per_interval_and_at_least_once_per_interval_of_
         for _ in range(100):  # one step every 0.7 s: 70 s in all
             clock.now += 0.7
             log.update()
-    # a line once 30 s have passed since the last one: after steps 43 (30.1 s) and 86 (60.2 s)
-    assert caplog.messages == ["training: step 43/100 (43.0%), 1.43 steps/s, ETA 40s",
-                               "training: step 86/100 (86.0%), 1.43 steps/s, ETA 10s"]
+    # a line when the next step (0.7 s away) would land 30 s or more after the last line: after steps
+    # 42 (29.4 s) and 84 (58.8 s), so no gap between lines exceeds 30 s
+    assert caplog.messages == ["training: step 42/100 (42.0%), 1.43 steps/s, ETA 41s",
+                               "training: step 84/100 (84.0%), 1.43 steps/s, ETA 11s"]
 
 
 def test_a_loop_shorter_than_the_interval_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
@@ -112,10 +113,10 @@ def test_the_trainer_callback_logs_optimizer_steps_of_this_run(caplog: pytest.Lo
             clock.now += 2.0
             state.global_step += 1
             callback.on_step_end(None, state, None)
-    assert caplog.messages == ["training: step 215/816 (26.3%), 0.50 steps/s, ETA 20m02s",
-                               "training: step 230/816 (28.2%), 0.50 steps/s, ETA 19m32s",
-                               "training: step 245/816 (30.0%), 0.50 steps/s, ETA 19m02s",
-                               "training: step 260/816 (31.9%), 0.50 steps/s, ETA 18m32s"]
+    assert caplog.messages == ["training: step 214/816 (26.2%), 0.50 steps/s, ETA 20m04s",
+                               "training: step 228/816 (27.9%), 0.50 steps/s, ETA 19m36s",
+                               "training: step 242/816 (29.7%), 0.50 steps/s, ETA 19m08s",
+                               "training: step 256/816 (31.4%), 0.50 steps/s, ETA 18m40s"]
 
 
 def test_only_the_main_process_logs(caplog: pytest.LogCaptureFixture) -> None:
@@ -160,3 +161,22 @@ def test_a_real_trainer_without_bars_logs_its_steps(tmp_path: Path, monkeypatch:
     assert [line.split(",")[0] for line in lines] == [
         "training: step 1/3 (33.3%)", "training: step 2/3 (66.7%)", "training: step 3/3 (100.0%)"]
     assert all(" steps/s, ETA " in line for line in lines)
+
+
+def test_a_loop_that_starts_after_another_keeps_the_logs_pace(caplog: pytest.LogCaptureFixture) -> None:
+    """The dev evaluation's encoding inside training: it logs 30 s after training's last line, not 30 s
+    after it started (a 39 s silent gap in a logged demo run)."""
+    clock = FakeClock(0.0)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        training = progress_log(clock, total=100)
+        for _ in range(10):
+            clock.now += 3.0
+            training.update(1)  # a line at 27 s (the next step would land at 30 s)
+        encoding = ProgressLog("encoding", 600, unit="text", interval=30.0, logger=logging.getLogger(LOGGER),
+                               clock=clock)
+        for _ in range(40):
+            clock.now += 1.0
+            encoding.update(15)
+    assert [m.split(":")[0] for m in caplog.messages] == ["training", "encoding"]
+    # at 56 s (the next update, 1 s away, would be 30 s after training's line at 27 s), 26 s into encoding
+    assert caplog.messages[1].startswith("encoding: text 390/600"), caplog.messages
