@@ -23,6 +23,8 @@ DEFAULT_INTERVAL = 30.0
 
 _T = TypeVar("_T")
 _logger = logging.getLogger(__name__)
+# Steps vary (a busy machine, a dev evaluation): the next one is assumed to take up to 1.5 times the last
+JITTER = 1.5
 # clock -> when the last progress line was written with it (all progress logs of a run share the pace)
 _LAST_LINE: dict[Callable[[], float], float] = {}
 
@@ -73,7 +75,7 @@ class ProgressLog:
         now = self._clock()
         step, self._previous = now - self._previous, now
         last = _LAST_LINE.get(self._clock, self._start)
-        if now - last + step >= self.interval:
+        if now - last + JITTER * step >= self.interval:
             _LAST_LINE[self._clock] = now
             self.logger.info("%s", self.line(now - self._start))
 
