@@ -137,14 +137,8 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
                     for p in sets]
     base_report = base_reports[0]
     befores = [r.metrics if r else None for r in base_reports]
-    apply_training_dropout(model, config)
-    model = strategy.prepare(model, config)
-
     precision = resolve_precision(config.precision, model.device.type)
-    if precision != "fp32" and config.strategy in ("lora", "qlora"):
-        from embedtune.training.strategies import keep_adapter_inputs_in_compute_dtype
-
-        keep_adapter_inputs_in_compute_dtype(model)
+    model = _ready_to_train(model, config, strategy, precision)
     description = "; ".join(p.description for p in sets)
     # each set's dev queries over a sample of its corpus: what picks the checkpoint, the recipe, the guard's
     # mix and the rotation
@@ -224,6 +218,11 @@ def _prepared_model(config: TrainConfig, strategy: Any, precision: str) -> Any:
     """A fresh copy of the starting model made ready to train as ``train_model`` readies its own."""
     model = load_model(config.model, max_seq_length=config.max_seq_length)
     set_prompts(model, config.query_prompt, config.document_prompt)
+    return _ready_to_train(model, config, strategy, precision)
+
+
+def _ready_to_train(model: Any, config: TrainConfig, strategy: Any, precision: str) -> Any:
+    """Training dropout, the strategy's wrapping (LoRA, ...) and, under autocast, adapter inputs in its dtype."""
     apply_training_dropout(model, config)
     model = strategy.prepare(model, config)
     if precision != "fp32" and config.strategy in ("lora", "qlora"):
