@@ -54,12 +54,17 @@ def main() -> None:
         folder = _data_set(name, args, work)
         for run in runs:
             key = f"{name}:{run}"
-            if key in results.data["steps"]:
-                continue
             model = Path(_base_model()) if run == "base" else work / f"{name}-{run}"
+            forgetting = name in args.forgetting_sets.split(",") and run in args.forgetting_runs.split(",")
+            if key in results.data["steps"]:
+                earlier = results.data["steps"][key]
+                if forgetting and "dbpedia" not in earlier and model.is_dir():
+                    earlier["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, work, env)
+                    results.record(key, earlier)
+                continue
             step = {"wall_seconds": 0.0} if run == "base" else _train(run, folder, model, work, env)
             step["test"] = _score(f"{key}:test", model, folder, work, env)
-            if name in args.forgetting_sets.split(",") and run in args.forgetting_runs.split(","):
+            if forgetting:
                 step["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, work, env)
             results.record(key, step)
     results.data["summary"] = summarize(results.data["steps"])
