@@ -116,8 +116,9 @@ class TrainConfig:
     # 0 since bench/results/speed_train_lora.json: SciFact dev nDCG@10 0.7985 vs 0.7992 with 0.1 after one
     # epoch, at 1.39x the examples/s (a dropout mask over every adapter's input is costly on CPU).
     lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA branch."})
-    lora_target_modules: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"],
-                                           metadata={"help": "Module names that get adapters."})
+    lora_target_modules: list[str] = field(default_factory=list, metadata={
+        "help": "Layer names that get adapters; empty: every linear layer of the transformer body (attention "
+                "and MLP projections, whatever the architecture calls them), not the pooler or other heads."})
     guard_data: str | None = field(default=None, metadata={"help": "Forgetting guard: a BEIR folder of general-domain "
                                                            "retrieval scored after training; None: off."})
     guard_base: str | None = field(default=None, metadata={"help": "Model the guard measures forgetting against "

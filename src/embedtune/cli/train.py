@@ -106,7 +106,7 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--lora-r", type=click.IntRange(min=1), default=None, help="LoRA rank [16].")
 @click.option("--lora-alpha", type=click.IntRange(min=1), default=None, help="LoRA alpha [32].")
 @click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="Dropout on the LoRA branch [0].")
-@click.option("--lora-target-modules", default=None, help="Comma-separated module names [query,key,value,dense].")
+@click.option("--lora-target-modules", default=None, help="Comma-separated layer names that get adapters [every linear layer of the body].")
 @click.option("--guard-data", type=click.Path(), default=None, envvar="EMBEDTUNE_GUARD_DATA", show_envvar=True,
               help="Forgetting guard: a general-domain BEIR folder scored after training; if its nDCG@10 "
                    "dropped by more than --guard-threshold, the weights are mixed back towards the base "

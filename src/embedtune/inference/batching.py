@@ -54,13 +54,14 @@ def tokenize(model: SentenceTransformer, texts: list[str], prompt: str | None = 
     for start in range(0, len(texts), TOKENIZE_CHUNK):
         features = model.preprocess(texts[start:start + TOKENIZE_CHUNK], prompt=prompt)
         ids = features["input_ids"].numpy()
-        lengths = features["attention_mask"].numpy().sum(axis=1)
+        # The mask, not a length: decoder tokenizers pad on the left.
+        real = features["attention_mask"].numpy().astype(bool)
         types = features.get("token_type_ids")
         types = types.numpy() if types is not None else None
-        for row, length in enumerate(lengths):
-            input_ids.append(ids[row, :length].copy())
+        for row in range(len(ids)):
+            input_ids.append(ids[row, real[row]])
             if types is not None:
-                token_types.append(types[row, :length].copy())
+                token_types.append(types[row, real[row]])
     return Tokenized(input_ids, token_types if token_types else None)
 
 

@@ -10,7 +10,8 @@ Backends:
 - ``onnx-int8``: the same with dynamically quantised int8 weights (smaller, faster, slightly
   different embeddings: its quality loss is measured in ``bench/speed.py``).
 
-The fast backends serve models made of a Transformer, a Pooling (mean, cls or max), an optional
+The fast backends serve models made of a Transformer, a Pooling (any of sentence-transformers' modes:
+mean, cls, max, weighted mean, last token, ... -- the model's own Pooling module pools), an optional
 rotation (the bias-free linear Dense that Matryoshka training may add, see
 ``embedtune.training.rotation``) and an optional Normalize module, which covers the common
 embedding models; anything else falls back to sentence-transformers with a log line saying why.
@@ -28,6 +29,7 @@ from embedtune.progress import progress_bar
 from embedtune.prompts import Role, role_prompt
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
@@ -46,17 +48,12 @@ CPU_MAX_TOKENS = 1024
 # SciFact abstracts (2 cores) a budget of 8,192 tokens peaked at 1.32 GB against plain
 # sentence-transformers' 0.92 GB; 1,024 peaked at 0.92 GB and ran about 10% faster.
 ONNX_MAX_TOKENS = 1024
-POOLING_MODES = {"mean", "cls", "max"}
-
-
 def unsupported_reason(model: SentenceTransformer) -> str | None:
     """Why the fast backends cannot reproduce ``model.encode`` (``None`` when they can)."""
     names = [type(module).__name__ for module in model]
     if names[:2] != ["Transformer", "Pooling"] or _after_pooling(model)[1] not in ([], ["Normalize"]):
         return f"modules {names} (fast path handles Transformer, Pooling[, rotation][, Normalize])"
     pooling = model[1].get_config_dict()
-    if pooling.get("pooling_mode") not in POOLING_MODES:
-        return f"pooling mode {pooling.get('pooling_mode')!r}"
     if not pooling.get("include_prompt", True) and any(model.prompts.values()):
         return "pooling excludes prompt tokens"
     return None
@@ -109,7 +106,7 @@ class FastEncoder:
         return self._encode_tokenized(tokenized, show_progress=show_progress)
 
     def _encode_tokenized(self, tokenized: Tokenized, *, show_progress: bool) -> np.ndarray:
-        pooling = self.model[1].get_config_dict()["pooling_mode"]
+        pooling = self.model[1]
         rotation, normalize = head_of(self.model)
         dim = self.model.get_embedding_dimension()
         out = np.empty((len(tokenized.input_ids), dim), dtype=np.float32)
@@ -166,18 +163,18 @@ def head_of(model: SentenceTransformer) -> tuple[np.ndarray | None, bool]:
     return matrix, rest[:1] == ["Normalize"]
 
 
-def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str, normalize: bool,
+def _pool(hidden: np.ndarray, mask: np.ndarray, pooling: torch.nn.Module, normalize: bool,
           rotation: np.ndarray | None = None) -> np.ndarray:
-    """sentence-transformers' Pooling (then the rotation, and Normalize) on one padded batch."""
-    if mode == "cls":
-        pooled = hidden[:, 0]
-    elif mode == "max":
-        pooled = np.where(mask[..., None].astype(bool), hidden, -1e9).max(axis=1)
-    else:
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    """The model's own Pooling module (then the rotation, and Normalize) on one padded batch, so that every
+    pooling mode sentence-transformers has pools exactly as ``model.encode`` does."""
+    import torch
+
+    with torch.inference_mode():
+        features = pooling({"token_embeddings": torch.from_numpy(hidden),
+                            "attention_mask": torch.from_numpy(mask)})
+    pooled = features["sentence_embedding"].float().numpy()
     if rotation is not None:
-        pooled = pooled.astype(np.float32, copy=False) @ rotation
+        pooled = pooled @ rotation
     if normalize:
         pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
     return pooled.astype(np.float32, copy=False)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from embedtune._optional import optional_imports
 from embedtune.errors import EmbedtuneError
@@ -24,8 +26,9 @@ logger = logging.getLogger(__name__)
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
-# Model types whose layers ONNX Runtime's "bert" fusions recognise.
-FUSABLE_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra"}
+# Encoder model types whose layers ONNX Runtime's "bert" fusions are written for; other types use
+# their own optimizer entry where ONNX Runtime has one, and are exported unfused where it has none.
+BERT_LIKE_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "camembert", "modernbert"}
 
 
 class OnnxUnavailableError(EmbedtuneError):
@@ -61,18 +64,8 @@ def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool
         if not fp32.is_file():
             raw = Path(tmp) / "raw.onnx"
             _trace(model, raw, pooled=pooled)
-            config = transformer_of(model).config
-            model_type = config.model_type if config.model_type in FUSABLE_TYPES else "bert"
-            # opt_level 0: the fusions alone. The default (1) first runs the graph through an ONNX
-            # Runtime session, which found the same fusions for MiniLM and gave bit-identical outputs
-            # at 0.05-0.2 GB more peak memory; sessions apply those basic passes at load anyway.
-            optimized = optimize_model(str(raw), model_type=model_type, opt_level=0,
-                                       num_heads=getattr(config, "num_attention_heads", 0),
-                                       hidden_size=getattr(config, "hidden_size", 0))
-            logger.info("ONNX fusions: %s", {k: v for k, v in optimized.get_fused_operator_statistics().items() if v})
             staged = Path(tmp) / FP32_FILE
-            optimized.save_model_to_file(str(staged))
-            del optimized  # the graph's protobuf copy, before int8 quantization loads its own
+            _fuse(raw, staged, transformer_of(model).config, optimize_model)
             os.replace(staged, fp32)
         if int8:
             import onnx
@@ -88,6 +81,39 @@ def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool
     return target
 
 
+def optimizer_type(model_type: str) -> str | None:
+    """ONNX Runtime's transformer-optimizer entry for a transformers ``model_type`` (``None``: none fits)."""
+    from onnxruntime.transformers.optimizer import MODEL_TYPES
+
+    if model_type in BERT_LIKE_TYPES:
+        return "bert"
+    return model_type if model_type in MODEL_TYPES else None
+
+
+def _fuse(raw: Path, staged: Path, config: object, optimize_model: Callable[..., Any]) -> None:
+    """Write ``raw`` to ``staged`` with ONNX Runtime's attention/layer-norm fusions where it has them for
+    this model type, else unfused (ONNX Runtime's session-level optimisations still apply at load)."""
+    import shutil
+
+    model_type = getattr(config, "model_type", "")
+    fusion_type = optimizer_type(model_type)
+    optimized = None
+    if fusion_type is not None:
+        # opt_level 0: the fusions alone. The default (1) first runs the graph through an ONNX
+        # Runtime session, which found the same fusions for MiniLM and gave bit-identical outputs
+        # at 0.05-0.2 GB more peak memory; sessions apply those basic passes at load anyway.
+        optimized = optimize_model(str(raw), model_type=fusion_type, opt_level=0,
+                                   num_heads=getattr(config, "num_attention_heads", 0),
+                                   hidden_size=getattr(config, "hidden_size", 0))
+    statistics = getattr(optimized, "get_fused_operator_statistics", None)
+    if statistics is None:
+        logger.info("ONNX Runtime has no fusions for model type %r: exporting the unfused graph", model_type)
+        shutil.copyfile(raw, staged)
+        return
+    logger.info("ONNX fusions: %s", {k: v for k, v in statistics().items() if v})
+    optimized.save_model_to_file(str(staged))
+
+
 def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> None:
     import torch
 
@@ -97,7 +123,7 @@ def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> N
         raise OnnxUnavailableError(f"cannot trace this model's pooling into ONNX: {reason}")
     from embedtune.inference.encoder import head_of
 
-    pooling_mode = model[1].get_config_dict()["pooling_mode"] if pooled else ""
+    pooling = model[1] if pooled else None
     rotation, normalize = head_of(model) if pooled else (None, False)
     rotation_tensor = torch.from_numpy(rotation) if rotation is not None else None
 
@@ -110,7 +136,7 @@ def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> N
 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
             hidden = self.transformer(**dict(zip(self.names, tensors))).last_hidden_state
-            return _pool_torch(hidden, tensors[1], pooling_mode, normalize, rotation_tensor) if pooled else hidden
+            return _pool_torch(hidden, tensors[1], pooling, normalize, rotation_tensor) if pooled else hidden
 
     transformer = transformer_of(model)
     input_names = ["input_ids", "attention_mask"]
@@ -129,28 +155,26 @@ def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> N
         output = "sentence_embedding" if pooled else "last_hidden_state"
         axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
         axes[output] = {0: "batch"} if pooled else {0: "batch", 1: "sequence"}
-        torch.onnx.export(wrapper, tuple(example), str(path), input_names=input_names,
-                          output_names=[output], dynamic_axes=axes, opset_version=17,
-                          dynamo=False)
+        with warnings.catch_warnings():
+            # Shape checks in transformers' masking and sentence-transformers' pooling hold for every
+            # input (the mask always matches the tokens); the parity check after export proves it.
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(wrapper, tuple(example), str(path), input_names=input_names,
+                              output_names=[output], dynamic_axes=axes, opset_version=17,
+                              dynamo=False)
     finally:
         if previous not in (None, "eager"):
             transformer.set_attn_implementation(previous)
         transformer.train(was_training)
 
 
-def _pool_torch(hidden: torch.Tensor, mask: torch.Tensor, mode: str, normalize: bool,
+def _pool_torch(hidden: torch.Tensor, mask: torch.Tensor, pooling: torch.nn.Module, normalize: bool,
                 rotation: torch.Tensor | None = None) -> torch.Tensor:
-    """sentence-transformers' Pooling (then the rotation, and Normalize) written in traceable torch
+    """The model's own Pooling module (then the rotation, and Normalize), traced into the graph
     (the numpy twin is ``embedtune.inference.encoder._pool``)."""
     import torch
 
-    if mode == "cls":
-        pooled = hidden[:, 0]
-    elif mode == "max":
-        pooled = hidden.masked_fill(mask.unsqueeze(-1) == 0, -1e9).max(dim=1).values
-    else:
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+    pooled = pooling({"token_embeddings": hidden, "attention_mask": mask})["sentence_embedding"]
     if rotation is not None:
         pooled = pooled @ rotation.to(pooled.dtype)
     return torch.nn.functional.normalize(pooled, p=2, dim=1, eps=1e-12) if normalize else pooled

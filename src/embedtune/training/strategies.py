@@ -47,8 +47,12 @@ def _finalize_full(model: SentenceTransformer, out: Path, config: TrainConfig) -
 def _prepare_lora(model: SentenceTransformer, config: TrainConfig) -> SentenceTransformer:
     from peft import LoraConfig, TaskType
 
+    from embedtune.training.lora_targets import resolve_lora_targets
+
+    targets = resolve_lora_targets(model.transformers_model, list(config.lora_target_modules) or None)
     lora = LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=config.lora_r, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout, target_modules=list(config.lora_target_modules))
+                      lora_dropout=config.lora_dropout, target_modules=targets.target_modules,
+                      exclude_modules=targets.exclude_modules or None)
     try:
         model.add_adapter(lora)
     except ValueError as exc:
@@ -57,7 +61,7 @@ def _prepare_lora(model: SentenceTransformer, config: TrainConfig) -> SentenceTr
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("LoRA r=%d on %s: %d of %d parameters train (%.2f%%)", config.lora_r,
-                ",".join(config.lora_target_modules), trainable, total, 100 * trainable / total)
+                targets.describe(), trainable, total, 100 * trainable / total)
     return model
 
 

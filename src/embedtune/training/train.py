@@ -222,8 +222,12 @@ def _prepared_model(config: TrainConfig, strategy: Any, precision: str) -> Any:
 
 
 def _ready_to_train(model: Any, config: TrainConfig, strategy: Any, precision: str) -> Any:
-    """Training dropout, the strategy's wrapping (LoRA, ...) and, under autocast, adapter inputs in its dtype."""
+    """Training dropout, EOS for last-token pooling, the strategy's wrapping (LoRA, ...) and, under
+    autocast, adapter inputs in its dtype."""
+    from embedtune.last_token import append_eos_for_last_token
+
     apply_training_dropout(model, config)
+    append_eos_for_last_token(model)
     model = strategy.prepare(model, config)
     if precision != "fp32" and config.strategy in ("lora", "qlora"):
         from embedtune.training.strategies import keep_adapter_inputs_in_compute_dtype
