@@ -91,6 +91,9 @@ class TrainConfig:
     seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
     precision: str = field(default="auto", metadata={"help": "auto: bf16 autocast where the CPU/GPU has native bf16 "
                                                             "(fp16 on older GPUs), else fp32; or fp32, bf16, fp16."})
+    gradient_checkpointing: bool = field(default=False, metadata={
+        "help": "Recompute activations in the backward pass instead of keeping them: less memory (longer "
+                "texts, bigger batches on a GPU) for about a third more time per step."})
     dropout: float | None = field(default=0.0, metadata={"help": "Dropout inside the model while training (hidden and "
                                                                  "attention); null keeps the model's own (0.1 for BERT-family). "
                                                                  "0 is faster and scored higher on SciFact dev."})

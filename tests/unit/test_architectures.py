@@ -173,3 +173,36 @@ def test_every_pooling_mode_on_the_fast_path(pooling: str, tmp_path: Path) -> No
         encoder = FastEncoder(model, backend, export_dir=tmp_path / "onnx")  # type: ignore[arg-type]
         assert encoder.backend == backend
         assert _min_cosine(encoder.encode(TEXTS), reference) >= EXACT, (pooling, backend)
+
+
+def test_gradient_checkpointing_trains_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recomputing activations changes memory, not the result."""
+    from safetensors.numpy import load_file
+    from sentence_transformers import SentenceTransformer
+
+    enabled = []
+    name = next(n for n in ("activation_checkpointing_enable", "gradient_checkpointing_enable")
+                if hasattr(SentenceTransformer, n))
+    original = getattr(SentenceTransformer, name)
+
+    def record(self: SentenceTransformer, *args: object, **kwargs: object) -> None:
+        enabled.append(True)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, name, record)
+
+    from embedtune.config import TrainConfig
+    from embedtune.training import train_model
+
+    model = tiny_model(tmp_path / "m", "bert")
+    pairs = _pairs(tmp_path / "pairs.jsonl")
+    weights = []
+    for checkpointing in (False, True):
+        out = tmp_path / f"run-{checkpointing}"
+        train_model(pairs, out, TrainConfig(model=str(model), epochs=1, batch_size=8, max_seq_length=32, recipe="fixed",
+                                            precision="fp32", gradient_checkpointing=checkpointing),
+                    show_progress=False)
+        weights.append(load_file(str(out / "model.safetensors")))
+    assert enabled == [True], "only the second run recomputes activations"
+    assert weights[0].keys() == weights[1].keys()
+    assert all(np.allclose(weights[0][k], weights[1][k], atol=1e-5) for k in weights[0])

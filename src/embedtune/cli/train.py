@@ -85,6 +85,8 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on "
                    "older GPUs, else fp32 [auto].")
+@click.option("--gradient-checkpointing", is_flag=True, default=None,
+              help="Recompute activations in the backward pass: less memory for about a third more time per step.")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Dropout inside the model while training; 0 lets attention use its fused kernel, "
                    "0.1 is MiniLM's/BERT's own [0].")

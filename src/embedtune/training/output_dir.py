@@ -18,7 +18,7 @@ RESULT_FILE = "embedtune_train.json"  # written last: its presence means the run
 CHECKPOINTS = "checkpoints"
 RECIPE_DIR = "recipe"  # --recipe auto's candidate runs and its choice, until the run finishes
 # settings a resumed run may change: they decide when work is saved, not what is trained
-RESUMABLE_CHANGES = frozenset({"save_every_minutes"})
+RESUMABLE_CHANGES = frozenset({"save_every_minutes", "gradient_checkpointing"})
 
 
 COMPLETE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without it was cut off mid-save

@@ -60,7 +60,8 @@ def build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, dev
         metric_for_best_model=evaluator.best_model_metric,
         logging_steps=max(1, min(10, num_rows // config.batch_size // 4)),
         report_to=[], disable_tqdm=not show_progress,
-        use_cpu=not cuda, bf16=precision == "bf16", fp16=precision == "fp16",
+        use_cpu=not cuda, bf16=precision == "bf16", fp16=precision == "fp16",  # fp16: with loss scaling
+        **_checkpointing_arguments(config.gradient_checkpointing),
         dataloader_pin_memory=cuda,
         ddp_backend=None if cuda or not distributed else "gloo",
     )
@@ -82,6 +83,20 @@ def build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, dev
     for callback in progress_callbacks(show_progress):  # no bar off a terminal: a progress log line instead
         trainer.add_callback(callback)
     return trainer, evaluator
+
+
+def _checkpointing_arguments(enabled: bool) -> dict[str, Any]:
+    """Trainer arguments that turn activation (gradient) checkpointing on: transformers 5.23 renamed
+    ``gradient_checkpointing`` to ``activation_checkpointing`` and no longer reads the old name."""
+    if not enabled:
+        return {}
+    from dataclasses import fields
+
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    names = {f.name for f in fields(SentenceTransformerTrainingArguments)}
+    prefix = "activation" if "activation_checkpointing" in names else "gradient"
+    return {f"{prefix}_checkpointing": True, f"{prefix}_checkpointing_kwargs": {"use_reentrant": False}}
 
 
 def best_step(trainer: Any) -> int | None:
