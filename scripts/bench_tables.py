@@ -1,7 +1,10 @@
-"""Render the README's measured-results tables from bench/results/*.json (``--check`` fails on drift).
+"""Render the measured-results sections of README.md and docs/ from bench/results/*.json (``--check`` fails on drift).
 
-The README never carries a number by hand: every figure in these tables is read from a results
-file that records the command that produced it.
+Neither the README nor a docs page carries a measured number by hand: every figure in these sections
+is read from a results file that records the command that produced it. A section is the text between
+the marker comments ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` for a NAME in ``TABLES``; it is
+rendered wherever it appears, in README.md (the one results table there) or in any page under docs/
+(the benchmark pages).
 """
 from __future__ import annotations
 
@@ -10,8 +13,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported by a test
+import _readme_section as readme_section  # noqa: E402
+
+ROOT = readme_section.ROOT
+README = readme_section.README
+DOCS = readme_section.DOCS
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -146,6 +153,25 @@ def strategies(data: dict) -> str:
     return "\n".join(lines)
 
 
+def rotation_guard(data: dict) -> str:
+    """The rotation fitted on SciFact, checked on dbpedia-5k cut to each size: rotated against unrotated."""
+    rows = {name: row for name, row in data["summary"].items() if row.get("dbpedia_test_by_dim_unrotated")}
+    if not rows:
+        return "_No recipe in bench/results/scifact_strategies.json records dbpedia-5k by size yet._"
+    dims = list(next(iter(rows.values()))["dbpedia_test_by_dim"])
+    lines = [f"From the same results file (`bench/results/scifact_strategies.json`): dbpedia-5k test "
+             "nDCG@10 of each rotated recipe cut to each size, and of the same weights with the rotation "
+             "removed.", "",
+             "| recipe | " + " | ".join(f"{d} dims" for d in dims) + " |",
+             "|---|" + "---|" * len(dims)]
+    for name, row in rows.items():
+        for label, by_dim in ((name.replace("_", " "), row["dbpedia_test_by_dim"]),
+                              ("↳ same weights, rotation removed", row["dbpedia_test_by_dim_unrotated"])):
+            lines.append(f"| {label} | " + " | ".join(f"{by_dim[d]:.4f}" if d in by_dim else "—" for d in dims)
+                         + " |")
+    return "\n".join(lines)
+
+
 def matryoshka_dev(data: dict) -> str:
     """Matryoshka variants on SciFact train queries held out from training: nDCG@10 per size."""
     carve = data["carve"]
@@ -169,13 +195,32 @@ def unsupervised(data: dict) -> str:
     gen = adapt["generation"]
     line = (f"`{data['command']}`: `adapt` saw only the SciFact corpus ({gen['passages']} documents, "
             f"{gen['kept']} generated pairs kept: {', '.join(f'{n} {m}' for m, n in gen['kept_by_method'].items())}) "
-            f"and took {s['adapt_wall_seconds']:.0f} s. SciFact test nDCG@10 {sci['base']:.4f} → {sci['adapted']:.4f} "
+            f"and took {s['adapt_wall_seconds']:.0f} s{_peak(adapt)}. SciFact test nDCG@10 {sci['base']:.4f} → {sci['adapted']:.4f} "
             f"({sci['gain']:+.4f}); its own held-out generated queries {adapt['heldout_ndcg@10']['base']:.4f} → "
             f"{adapt['heldout_ndcg@10']['adapted']:.4f}")
     if guard:
         line += f"; dbpedia-5k {guard['base']:.4f} → {guard['adapted']:.4f} (drop {guard['drop']:+.4f})"
-    met = ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in s["targets_met"].items())
+    met = ", ".join(f"{_target(k, s.get('targets') or {})} {'met' if v else 'NOT met'}"
+                    for k, v in s["targets_met"].items())
     return f"{line}. Targets: {met}." + (f" {data['notes']}" if data.get("notes") else "")
+
+
+# a target's name in targets_met -> (what it is, its key in targets, how its bound reads)
+TARGETS = {"scifact_gain": ("SciFact gain", "scifact_gain_at_least", "≥ {:+g}"),
+           "adapt_time": ("adapt time", "adapt_seconds_at_most", "≤ {:g} s"),
+           "dbpedia_drop": ("dbpedia-5k drop", "dbpedia_drop_at_most", "≤ {:g}")}
+
+
+def _target(name: str, bounds: dict) -> str:
+    """A target as "what ≤ bound" when the results file records its bound, else its bare name."""
+    if name not in TARGETS or TARGETS[name][1] not in bounds:
+        return name
+    label, key, bound = TARGETS[name]
+    return f"{label} {bound.format(bounds[key])}"
+
+
+def _peak(step: dict) -> str:
+    return f" (peak {step['peak_rss_gb']:.1f} GB)" if step.get("peak_rss_gb") is not None else ""
 
 
 def demo(data: dict) -> str:
@@ -184,6 +229,34 @@ def demo(data: dict) -> str:
     return (f"`embedtune demo` (`{data['command']}`): {s['wall_seconds']:.0f} s end to end, peak "
             f"{s['peak_rss_gb']:.2f} GB; code-search test nDCG@10 {nd['base']:.4f} → {nd['tuned']:.4f} "
             f"({nd['gain']:+.4f}).")
+
+
+def quantize(data: dict) -> str:
+    """Every (size, precision) operating point of an ``eval --quantize --dims`` run: bytes per vector and quality."""
+    metrics = list(data["metrics"])
+    names = {"ndcg@10": "nDCG@10", "recall@100": "Recall@100"}
+    lines = [f"`{data['command']}`: {data['model']} on {data['num_queries']} {Path(data['data']).name} "
+             f"{data['split']} queries, {data['num_documents']:,} documents; {data['machine']}.", "",
+             "| dim | precision | bytes/vector | " + " | ".join(names.get(m, m) for m in metrics) + " |",
+             "|---|---|---|" + "---|" * len(metrics)]
+    for point in data["operating_points"]:
+        lines.append(f"| {point['dim']} | {point['precision']} | {point['bytes_per_vector']} | "
+                     + " | ".join(f"{point['metrics'][m]:.4f}" for m in metrics) + " |")
+    return "\n".join(lines)
+
+
+def serve_load(data: dict) -> str:
+    """``bench/serve_load.py``: requests/s and latency at each concurrency level."""
+    machine, load = data["machine"], data.get("load_average_before") or []
+    busy = f", load average {load[0]:.0f} when it started" if load else ""
+    lines = [f"`{data['command']}`: `POST /v1/{data['endpoint']}` with {data['model']}, "
+             f"{data['summary']['total_errors']} errors, on {machine['cores']} {machine['cpu']} cores{busy}.", "",
+             "| concurrency | requests/s | p50 ms | p99 ms | texts per batch |",
+             "|---|---|---|---|---|"]
+    for step in data["steps"].values():
+        lines.append(f"| {step['concurrency']} | {step['requests_per_second']:.1f} | {step['p50_ms']:.0f} "
+                     f"| {step['p99_ms']:.0f} | {step['mean_texts_per_batch']:.1f} |")
+    return "\n".join(lines)
 
 
 def _encode_rows(data: dict) -> list[tuple[str, dict, dict]]:
@@ -225,7 +298,37 @@ def speed_encode_on_cpu(data: dict) -> str:
             f"{plain['fraction_of_matmul_peak']:.0%} of the fp32 peak. " + speed_encode(data))
 
 
+RUN_LABELS = {"base": "base model (all-MiniLM-L6-v2)", "embedtune_default": "`embedtune train` (default: recipe auto)",
+              "embedtune_in_batch": "`embedtune train --recipe fixed` (in-batch negatives only)",
+              "plain_expert": "plain sentence-transformers expert script (MNRL, 3 epochs, bf16)"}
+
+
+def default_recipe(data: dict) -> str:
+    """``bench/default_recipe.py``: the plain default command against in-batch only and an expert script."""
+    summary = data.get("summary") or {}
+    lines = [f"`{data['command']}` ({data['machine']['cpu']}, {data['machine']['cores']} cores; "
+             "each model scored once on the test split after every choice was made on dev):", ""]
+    for name, entry in summary.items():
+        lines += [f"**{name}**", "", "| run | test nDCG@10 | dbpedia-5k nDCG@10 | wall seconds (train) | recipe chosen |",
+                  "|---|---|---|---|---|"]
+        for run, label in RUN_LABELS.items():
+            if run not in entry:
+                continue
+            row = entry[run]
+            seconds = f"{row['train_wall_seconds']:.0f}" if row["train_wall_seconds"] else "—"
+            lines.append(f"| {label} | {row['test_ndcg@10']:.4f} | {row.get('dbpedia_ndcg@10', '—')} | {seconds} | "
+                         f"{row.get('recipe_chosen', '—')} |")
+        margins = [f"{key.replace('_', ' ')}: {entry[key]:+.4f}" for key in
+                   ("default_minus_embedtune_in_batch", "default_minus_plain_expert", "default_dbpedia_drop")
+                   if key in entry]
+        if "default_time_ratio" in entry:
+            margins.append(f"default time / in-batch time: {entry['default_time_ratio']:.2f}")
+        lines += ["", "; ".join(margins) + ("." if margins else ""), ""]
+    return "\n".join(lines).rstrip()
+
+
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
+    "default-recipe": ("default_recipe.json", default_recipe),
     "results": ("scifact_supervised.json", supervised),
     "speed": ("speed.json", speed),
     "speed-train": ("speed_train.json", speed_train),
@@ -240,15 +343,19 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
+    "strategies-rotation-dbpedia": ("scifact_strategies.json", rotation_guard),
     "matryoshka-dev": ("matryoshka_dev.json", matryoshka_dev),
     "unsupervised": ("scifact_unsupervised.json", unsupervised),
     "unsupervised-gpl": ("scifact_unsupervised_gpl.json", unsupervised),
     "unsupervised-mnrl": ("scifact_unsupervised_mnrl.json", unsupervised),
     "unsupervised-margin-mse": ("scifact_unsupervised_margin_mse.json", unsupervised),
+    "quantize": ("scifact_quantize.json", quantize),
+    "serve-load": ("serve_load.json", serve_load),
 }
 
 
-def updated(text: str) -> str:
+def updated(text: str, where: str = "the text") -> str:
+    """``text`` with every section of ``TABLES`` it holds rendered from its results file."""
     for marker, (filename, render) in TABLES.items():
         start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
         if start not in text:
@@ -256,14 +363,38 @@ def updated(text: str) -> str:
         path = RESULTS / filename
         body = render(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else \
             f"_Not measured yet: run the benchmark that writes bench/results/{filename}._"
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        text = f"{head}{start}\n{body}\n{end}{tail}"
+        text = readme_section.updated(text, start, end, f"{body}\n", where=where)
     return text
 
 
+def targets() -> list[Path]:
+    """The files that may hold sections: README.md and every Markdown page under docs/."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
+def main() -> None:
+    check = "--check" in sys.argv
+    texts = {path: path.read_text(encoding="utf-8") for path in targets() if path.is_file()}
+    unplaced = [m for m in TABLES if not any(f"<!-- {m}:start -->" in t for t in texts.values())]
+    if unplaced:
+        message = (f"no page holds the results section(s) {', '.join(unplaced)}: add their markers to README.md "
+                   "or a page under docs/")
+        if check:
+            sys.exit(message)
+        print(f"warning: {message}", file=sys.stderr)
+    stale = []
+    for path, current in texts.items():
+        try:
+            new = updated(current, where=readme_section.relative(path))
+        except readme_section.MissingMarkerError as e:
+            sys.exit(str(e))
+        if new != current:
+            stale.append(readme_section.relative(path))
+            if not check:
+                path.write_text(new, encoding="utf-8")
+    if check and stale:
+        sys.exit(f"results are stale in {', '.join(stale)}: run python scripts/bench_tables.py")
+
+
 if __name__ == "__main__":
-    current = README.read_text(encoding="utf-8")
-    if "--check" in sys.argv:
-        sys.exit(0 if updated(current) == current else "README results are stale: run scripts/bench_tables.py")
-    README.write_text(updated(current), encoding="utf-8")
+    main()

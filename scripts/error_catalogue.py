@@ -1,6 +1,6 @@
-"""Render the bad-input catalogue (tests/cli/error_cases.py, the table the CLI tests run) into README.md.
+"""Render the bad-input catalogue (tests/cli/error_cases.py, the table the CLI tests run) into docs/errors.md.
 
-``--check`` fails when README's section differs; tests/cli/test_cli_errors.py checks it too.
+``--check`` fails when that page's section differs; tests/cli/test_cli_reference.py runs it.
 """
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))  # also when imported by a test
 
-import _readme_section as readme_section  # noqa: E402
+import _readme_section  # noqa: E402
 from tests.cli.error_cases import CASES, ErrorCase  # noqa: E402  (the repository root is on sys.path now)
 
+TARGET = _readme_section.DOCS / "errors.md"
 START, END = "<!-- error-catalogue:start -->", "<!-- error-catalogue:end -->"
 PLACEHOLDERS = {"{tmp}": "<tmp>", "{port}": "<port>"}
 
@@ -49,8 +50,9 @@ def render() -> str:
 
 
 def updated(text: str) -> str:
-    return readme_section.updated(text, START, END, render())
+    return _readme_section.updated(text, START, END, render(), where=_readme_section.relative(TARGET))
 
 
 if __name__ == "__main__":
-    readme_section.main(START, END, render, "README's error catalogue is stale: run python scripts/error_catalogue.py")
+    _readme_section.main(TARGET, START, END, render,
+                         "docs/errors.md's error catalogue is stale: run python scripts/error_catalogue.py")

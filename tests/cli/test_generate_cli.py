@@ -34,7 +34,7 @@ def docs(tmp_path: Path) -> Path:
 
 def test_generate_writes_pairs_and_a_json_summary(docs: Path, tmp_path: Path) -> None:
     out = tmp_path / "pairs.jsonl"
-    proc = embedtune("generate", "--corpus", docs, "--out", out, "--min-passage-words", "5", "--json")
+    proc = embedtune("generate", "--data", docs, "--out", out, "--min-passage-words", "5", "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -43,7 +43,7 @@ def test_generate_writes_pairs_and_a_json_summary(docs: Path, tmp_path: Path) ->
 
 
 def test_a_missing_doc2query_model_is_one_line(docs: Path, tmp_path: Path) -> None:
-    proc = embedtune("generate", "--corpus", docs, "--out", tmp_path / "p.jsonl", "--method", "doc2query",
+    proc = embedtune("generate", "--data", docs, "--out", tmp_path / "p.jsonl", "--method", "doc2query",
                      "--doc2query-model", "doc2query/msmarco-t5-base-v1", "--quiet")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -59,11 +59,11 @@ def cases(tmp: Path, docs: Path) -> dict[str, tuple[list, str]]:
     finished.mkdir()
     (finished / "embedtune_train.json").write_text("{}", encoding="utf-8")
     return {
-        "llm without url": (["generate", "--corpus", docs, "--out", tmp / "p.jsonl", "--method", "llm"],
+        "llm without url": (["generate", "--data", docs, "--out", tmp / "p.jsonl", "--method", "llm"],
                             "flags: method llm needs llm_url and llm_model (--llm-url, --llm-model)"),
-        "output exists": (["generate", "--corpus", docs, "--out", existing],
+        "output exists": (["generate", "--data", docs, "--out", existing],
                           f'"{existing}" already exists; pass --overwrite to replace it or choose another --out'),
-        "missing corpus": (["generate", "--corpus", tmp / "nope", "--out", tmp / "p.jsonl"],
+        "missing corpus": (["generate", "--data", tmp / "nope", "--out", tmp / "p.jsonl"],
                            f"{tmp}/nope: not found (give a BEIR folder, a corpus .jsonl/.csv file, or a folder of "
                            ".txt/.md files)"),
         "adapt cross-encoder": (["adapt", docs, "--out", tmp / "m", "--cross-encoder", tmp / "no-such-ce"],

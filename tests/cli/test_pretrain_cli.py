@@ -15,13 +15,13 @@ def embedtune(*args: str, env: dict | None = None) -> subprocess.CompletedProces
 
 def test_pretrained_model_feeds_the_contrastive_stage(scifact_slice: Path, tmp_path: Path) -> None:
     pretrained = tmp_path / "tsdae"
-    proc = embedtune("pretrain", "--corpus", str(scifact_slice), "--out", str(pretrained), "--max-docs", "20",
+    proc = embedtune("pretrain", "--data", str(scifact_slice), "--out", str(pretrained), "--max-docs", "20",
                      "--max-steps", "2", "--max-seq-length", "48", "--batch-size", "4", "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["pretrained"] is True and result["num_documents"] == 20 and result["num_steps"] == 2
 
-    again = embedtune("pretrain", "--corpus", str(scifact_slice), "--out", str(pretrained), "--quiet")
+    again = embedtune("pretrain", "--data", str(scifact_slice), "--out", str(pretrained), "--quiet")
     assert again.returncode == 1
     assert again.stderr.splitlines()[0] == (f'embedtune: error: "{pretrained}" already holds a finished model; '
                                             "pass --overwrite to replace it or choose another --out")

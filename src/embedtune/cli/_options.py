@@ -20,6 +20,74 @@ no_cache_option = click.option("--no-cache", is_flag=True,
                                help="Do not read or write the corpus-embedding cache (EMBEDTUNE_CACHE_DIR).")
 
 
+def data_option(help_text: str, *, old: str | None = None, old_short: str | None = None) -> Callable[[Any], Any]:
+    """``--data``, the one name for input data in every command; ``old`` (its former spelling) is kept
+    as a hidden alias for one release. Resolve the two with :func:`given_data`."""
+    decorators = [click.option("--data", "data", type=click.Path(), default=None,
+                               help=help_text + " (required)")]
+    if old:
+        names = [old, old_short] if old_short else [old]
+        decorators.append(click.option(*names, "data_alias", type=click.Path(), default=None,
+                                       hidden=True))
+    return compose(*decorators)
+
+
+def given_data(data: str | None, alias: str | None = None, *, old: str = "",
+               positional: str | None = None) -> str:
+    """The input data, given as ``--data``, under its old name (with a deprecation note) or positionally."""
+    given = [value for value in (data, alias, positional) if value]
+    if not given:
+        raise click.UsageError("Missing option '--data'.")
+    if len(set(given)) > 1:
+        raise click.UsageError(f"the input data is given twice ({' and '.join(given)}): "
+                               "give it once, as --data")
+    if alias:
+        click.echo(f"embedtune: note: {old} is now --data; {old} still works in this release", err=True)
+    return given[0]
+
+
+def model_argument(help_text: str) -> Callable[[Any], Any]:
+    """A model read as a positional MODEL or as ``--model`` (the name every other command uses)."""
+    return compose(click.argument("model", required=False),
+                   click.option("--model", "-m", "model_flag", default=None, help=help_text))
+
+
+def given_model(positional: str | None, flag: str | None) -> str:
+    if positional and flag and positional != flag:
+        raise click.UsageError(f"the model is given twice ({positional} and --model {flag}): give it once")
+    if not (positional or flag):
+        raise click.UsageError("Missing argument 'MODEL' (or --model).")
+    return positional or flag  # type: ignore[return-value]
+
+
+def json_option(what: str) -> Callable[[Any], Any]:
+    """``--json FILE`` in every command: write ``what`` as JSON to FILE; ``--json`` alone or ``--json -``
+    prints it on stdout."""
+    return click.option("--json", "json_target", is_flag=False, flag_value="-", default=None,
+                        metavar="FILE",
+                        help=f"Write {what} as JSON to FILE; '-' or no FILE: print it on stdout.")
+
+
+def check_json_target(target: str | None) -> None:
+    """Refuse an unwritable --json FILE before any work is done."""
+    if target and target != "-":
+        from embedtune._writable import check_writable
+
+        check_writable(target, "--json")
+
+
+def emit_json(payload: Any, target: str) -> None:
+    """Print ``payload`` on stdout (``-``) or write it to the file ``target`` atomically."""
+    import json
+
+    if target == "-":
+        click.echo(json.dumps(payload, indent=2))
+        return
+    from embedtune._io import write_json_atomic
+
+    write_json_atomic(target, payload)
+
+
 def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def apply(func: Any) -> Any:
         for decorator in reversed(decorators):

@@ -1,19 +1,31 @@
 """``embedtune adapt``: unsupervised domain adaptation, generate -> mine -> train -> evaluate, in one command."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from embedtune.cli._options import compose, model_option, no_cache_option, quiet_option, setup_output
+from embedtune.cli._options import (
+    check_json_target,
+    compose,
+    data_option,
+    emit_json,
+    given_data,
+    json_option,
+    model_option,
+    no_cache_option,
+    quiet_option,
+    setup_output,
+)
 from embedtune.cli.generate import generate_config_values, generation_options
 from embedtune.config import MINING_METHODS
 from embedtune.generate.config import PSEUDO_LABEL_LOSSES
 
 
 @click.command("adapt")
-@click.argument("docs", type=click.Path())
+@click.argument("docs", type=click.Path(), required=False)
+@data_option("Documents to adapt to: a BEIR folder or corpus.jsonl, a .jsonl/.csv of id/title/text, or a folder "
+             "of .txt/.md files (DOCS, the positional form, still works)")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Folder for the adapted model (generated and mined pairs go to OUT.adapt beside it).")
 @compose(model_option)
@@ -46,11 +58,12 @@ from embedtune.generate.config import PSEUDO_LABEL_LOSSES
                    "margins alone) [margin_kl; margin_mse for a cross-encoder].")
 @click.option("--seed", type=int, default=None, help="One seed for generation, the split and training [42].")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out (only a folder embedtune made, holding only its files).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@json_option("the report")
 @compose(no_cache_option, quiet_option)
-def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite: bool, as_json: bool,
+def adapt_command(docs: str | None, data: str | None, out: str, no_dedupe: bool, no_mine: bool, overwrite: bool,
+                  json_target: str | None,
                   no_cache: bool, quiet: bool, **flags: Any) -> None:
-    """Adapt a model to DOCS without labels: generate -> mine -> train -> evaluate.
+    """Adapt a model to documents (--data, or DOCS) without labels: generate -> mine -> train -> evaluate.
 
     Queries generated from a held-out 10% of the documents (split by document, left out of
     mining and training) score the base and the adapted model. The report is also saved as
@@ -60,16 +73,18 @@ def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite
 
     \b
     Examples:
-      embedtune adapt ../shared/data/scifact --out runs/adapted
-      embedtune adapt docs/ --chunk-size 150 --guard-data ../shared/data/dbpedia-5k --out runs/docs
-      embedtune adapt docs/ --method llm --llm-url http://localhost:8000/v1 --llm-model m --out runs/llm
+      embedtune adapt --data docs/ --out runs/adapted
+      embedtune adapt --data docs/ --chunk-size 150 --guard-data general-beir/ --out runs/docs
+      embedtune adapt --data docs/ --method llm --llm-url http://localhost:8000/v1 --llm-model m --out runs/llm
     """
     from embedtune.config import MineConfig, TrainConfig, build_config
     from embedtune.evaluation import EmbeddingCache
     from embedtune.generate.adapt import ADAPT_EPOCHS, ADAPT_MAX_PAIRS, ADAPT_MINE, adapt_model
     from embedtune.generate.config import AdaptConfig, GenerateConfig
 
-    show_progress = setup_output(quiet or as_json)
+    docs = given_data(data, positional=docs)
+    show_progress = setup_output(quiet or json_target == "-")
+    check_json_target(json_target)
     seed = {"seed": flags["seed"]} if flags["seed"] is not None else {}
     generate = build_config(GenerateConfig, {"max_pairs": ADAPT_MAX_PAIRS, **generate_config_values(flags, no_dedupe)},
                             source="flags")
@@ -84,9 +99,10 @@ def adapt_command(docs: str, out: str, no_dedupe: bool, no_mine: bool, overwrite
                          source="flags")
     result = adapt_model(docs, out, generate=generate, mine=mine, train=train, adapt=adapt, overwrite=overwrite,
                          show_progress=show_progress, cache=None if no_cache else EmbeddingCache())
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-        return
+    if json_target:
+        emit_json(result.to_dict(), json_target)
+        if json_target == "-":
+            return
     click.echo(result.to_table())
     click.echo(f"model saved to {result.model_dir}")
 

@@ -56,13 +56,13 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
 
     \b
     Examples:
-      embedtune eval --data ../shared/data/scifact --split test
-      embedtune eval --model runs/scifact --data ../shared/data/scifact --json after.json
-      embedtune eval --data ../shared/data/scifact --backend onnx-int8
-      embedtune eval --model runs/matryoshka --data ../shared/data/scifact --dims 384,256,128,64
-      embedtune eval --data ../shared/data/scifact --quantize int8,binary --dims 128
-      embedtune eval --data ../shared/data/scifact --rerank my-cross-encoder --rerank-top 50
-      embedtune eval --model runs/scifact --data ../shared/data/scifact --report reports/scifact
+      embedtune eval --data my-beir-folder --split test
+      embedtune eval --model runs/scifact --data my-beir-folder --json after.json
+      embedtune eval --data my-beir-folder --backend onnx-int8
+      embedtune eval --model runs/matryoshka --data my-beir-folder --dims 384,256,128,64
+      embedtune eval --data my-beir-folder --quantize int8,binary --dims 128
+      embedtune eval --data my-beir-folder --rerank my-cross-encoder --rerank-top 50
+      embedtune eval --model runs/scifact --data my-beir-folder --report reports/scifact
     """
     from embedtune._writable import check_writable
     from embedtune.config import parse_dims

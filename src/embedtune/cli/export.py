@@ -1,16 +1,22 @@
 """``embedtune export``: write a model as a sentence-transformers folder, a peft adapter or ONNX."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from embedtune.cli._options import quiet_option, setup_output
+from embedtune.cli._options import (
+    check_json_target,
+    emit_json,
+    given_model,
+    json_option,
+    model_argument,
+    quiet_option,
+    setup_output,
+)
 from embedtune.export.export import FORMATS
 
 
 @click.command("export")
-@click.argument("model")
+@model_argument("The model to export (folder or hub id); the same as the positional MODEL.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="st: sentence-transformers folder; adapter: the LoRA adapter kept by train --strategy lora "
                    "(peft); onnx / onnx-int8: one ONNX graph giving finished embeddings, plus the tokenizer "
@@ -20,10 +26,10 @@ from embedtune.export.export import FORMATS
               help="BEIR folder: also score nDCG@10 of the source and of the export (the cost of int8).")
 @click.option("--eval-split", default="test", show_default=True, help="The --eval-data split to score.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out (only a folder embedtune made, holding only its files).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@json_option("the result")
 @quiet_option
-def export_command(model: str, fmt: str, out: str, eval_data: str | None, eval_split: str, overwrite: bool,
-                   as_json: bool, quiet: bool) -> None:
+def export_command(model: str | None, model_flag: str | None, fmt: str, out: str, eval_data: str | None,
+                   eval_split: str, overwrite: bool, json_target: str | None, quiet: bool) -> None:
     """Export MODEL (a folder or hub id) in the form its consumer loads unchanged.
 
     The export is loaded back as its user would load it and compared with MODEL on probe texts;
@@ -34,11 +40,17 @@ def export_command(model: str, fmt: str, out: str, eval_data: str | None, eval_s
       embedtune export runs/scifact --format st --out dist/scifact-st
       embedtune export runs/lora --format adapter --out dist/lora-adapter
       embedtune export runs/scifact --format onnx --out dist/scifact-onnx
-      embedtune export runs/scifact --format onnx-int8 --out dist/int8 --eval-data ../shared/data/scifact
+      embedtune export runs/scifact --format onnx-int8 --out dist/int8 --eval-data my-beir-folder
+      embedtune export --model runs/scifact --format onnx --out dist/scifact-onnx
     """
     from embedtune.export import export_model
 
-    setup_output(quiet or as_json)
+    model = given_model(model, model_flag)
+    setup_output(quiet or json_target == "-")
+    check_json_target(json_target)
     result = export_model(model, fmt, out, overwrite=overwrite, eval_data=eval_data,  # type: ignore[arg-type]
                           eval_split=eval_split)
-    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.to_table())
+    if json_target:
+        emit_json(result.to_dict(), json_target)
+    if json_target != "-":
+        click.echo(result.to_table())

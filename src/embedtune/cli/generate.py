@@ -1,12 +1,20 @@
 """``embedtune generate``: (query, positive) pairs from an unlabelled corpus, written as a training file."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from embedtune.cli._options import compose, quiet_option, setup_output
+from embedtune.cli._options import (
+    check_json_target,
+    compose,
+    data_option,
+    emit_json,
+    given_data,
+    json_option,
+    quiet_option,
+    setup_output,
+)
 from embedtune.generate.config import GENERATION_METHODS, ROUND_TRIP_METHODS
 
 # Shared with `embedtune adapt`, which generates the same way.
@@ -63,17 +71,18 @@ def generate_config_values(flags: dict[str, Any], no_dedupe: bool) -> dict[str, 
 
 
 @click.command("generate")
-@click.option("--corpus", "-c", required=True, type=click.Path(),
-              help="BEIR folder or corpus.jsonl, a .jsonl/.csv of id/title/text, or a folder of .txt/.md files.")
+@data_option("Documents: a BEIR folder or corpus.jsonl, a .jsonl/.csv of id/title/text, or a folder of .txt/.md "
+             "files", old="--corpus", old_short="-c")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="JSONL of {query, positive, doc_id, method} rows (input for embedtune train --data or mine).")
 @generation_options
 @click.option("--model", "-m", default=None, envvar="EMBEDTUNE_MODEL", help="Model for --round-trip dense [all-MiniLM-L6-v2].")
 @click.option("--seed", type=int, default=None, help="Seed for sentence choice and sampling [42].")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@json_option("the summary")
 @compose(quiet_option)
-def generate_command(corpus: str, out: str, no_dedupe: bool, overwrite: bool, as_json: bool, quiet: bool,
+def generate_command(data: str | None, data_alias: str | None, out: str, no_dedupe: bool, overwrite: bool,
+                     json_target: str | None, quiet: bool,
                      **flags: Any) -> None:
     """Generate (query, positive) pairs from documents without labels, then filter them.
 
@@ -83,21 +92,23 @@ def generate_command(corpus: str, out: str, no_dedupe: bool, overwrite: bool, as
 
     \b
     Examples:
-      embedtune generate --corpus ../shared/data/scifact --out pairs.jsonl
-      embedtune generate --corpus docs/ --chunk-size 150 --method title --out pairs.jsonl
-      OPENAI_API_KEY=... embedtune generate --corpus docs/ --method llm --llm-url http://localhost:8000/v1 \\
+      embedtune generate --data docs/ --out pairs.jsonl
+      embedtune generate --data docs/ --chunk-size 150 --method title --out pairs.jsonl
+      OPENAI_API_KEY=... embedtune generate --data docs/ --method llm --llm-url http://localhost:8000/v1 \\
           --llm-model qwen2.5-7b-instruct --max-requests 2000 --out pairs.jsonl
       embedtune train --data pairs.jsonl --out runs/adapted
     """
     from embedtune.config import build_config
     from embedtune.generate import GenerateConfig, GenerationError, generate_pairs
 
-    show_progress = setup_output(quiet or as_json)
+    corpus = given_data(data, data_alias, old="--corpus")
+    show_progress = setup_output(quiet or json_target == "-")
+    check_json_target(json_target)
     config = build_config(GenerateConfig, generate_config_values(flags, no_dedupe), source="flags")
     result = generate_pairs(corpus, config, out=out, overwrite=overwrite, show_progress=show_progress)
-    if as_json:
-        click.echo(json.dumps({**result.summary(), "out": out}, indent=2))
-    else:
+    if json_target:
+        emit_json({**result.summary(), "out": out}, json_target)
+    if json_target != "-":
         click.echo(result.to_table())
         click.echo(f"wrote {out}")
     if result.stopped:

@@ -28,8 +28,8 @@ def index_command(model: str | None, data: str, out: str, kind: str, batch_size:
 
     \b
     Examples:
-      embedtune index --data ../shared/data/scifact --out indexes/scifact
-      embedtune index --model runs/scifact --data ../shared/data/scifact --out indexes/tuned --kind hnsw
+      embedtune index --data my-beir-folder --out indexes/scifact
+      embedtune index --model runs/scifact --data my-beir-folder --out indexes/tuned --kind hnsw
     """
     from embedtune.evaluation import EmbeddingCache
     from embedtune.serving import build_index

@@ -1,13 +1,21 @@
 """``embedtune mine``: hard negatives for a labelled BEIR split, written as a JSONL training file."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from embedtune.cli._options import compose, model_option, no_cache_option, quiet_option, setup_output
+from embedtune.cli._options import (
+    check_json_target,
+    compose,
+    emit_json,
+    json_option,
+    model_option,
+    no_cache_option,
+    quiet_option,
+    setup_output,
+)
 from embedtune.config import MINING_METHODS, SAMPLINGS
 from embedtune.inference.encoder import BACKENDS
 
@@ -41,9 +49,9 @@ from embedtune.inference.encoder import BACKENDS
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text.")
 @click.option("--seed", type=int, default=None, help="Seed for random sampling [42].")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-@click.option("--json", "as_json", is_flag=True, help="Print the mining summary as JSON on stdout.")
+@json_option("the mining summary")
 @compose(no_cache_option, quiet_option)
-def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, overwrite: bool, as_json: bool,
+def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, overwrite: bool, json_target: str | None,
                  no_cache: bool, quiet: bool, **flags: Any) -> None:
     """Mine hard negatives: documents that rank high for a query but are not labelled relevant.
 
@@ -53,8 +61,8 @@ def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, 
 
     \b
     Examples:
-      embedtune mine --data ../shared/data/scifact --method bm25 --out negatives.jsonl
-      embedtune mine --data ../shared/data/scifact --method dense --range-min 3 --num-negatives 3 --out hard.jsonl
+      embedtune mine --data my-beir-folder --method bm25 --out negatives.jsonl
+      embedtune mine --data my-beir-folder --method dense --range-min 3 --num-negatives 3 --out hard.jsonl
       embedtune train --data hard.jsonl --out runs/hard
     """
     from embedtune._writable import check_writable
@@ -64,7 +72,8 @@ def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, 
     from embedtune.evaluation import EmbeddingCache
     from embedtune.mining import mine_hard_negatives
 
-    show_progress = setup_output(quiet or as_json, inference=True)
+    show_progress = setup_output(quiet or json_target == "-", inference=True)
+    check_json_target(json_target)
     if Path(out).exists() and not overwrite:
         raise OutputExistsError(f'"{out}" already exists; pass --overwrite to replace it or choose another --out')
     check_writable(out)
@@ -77,8 +86,9 @@ def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, 
     result = mine_hard_negatives(dataset, config, cache=None if no_cache else EmbeddingCache(),
                                  show_progress=show_progress)
     result.save(out)
-    if as_json:
-        click.echo(json.dumps({**result.summary(), "out": out}, indent=2))
-        return
+    if json_target:
+        emit_json({**result.summary(), "out": out}, json_target)
+        if json_target == "-":
+            return
     click.echo(result.to_table())
     click.echo(f"wrote {out}")

@@ -1,19 +1,27 @@
 """``embedtune pretrain``: domain-adaptive pre-training (TSDAE or MLM) on a raw corpus."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from embedtune.cli._options import compose, model_option, quiet_option, setup_output
+from embedtune.cli._options import (
+    check_json_target,
+    compose,
+    data_option,
+    emit_json,
+    given_data,
+    json_option,
+    model_option,
+    quiet_option,
+    setup_output,
+)
 from embedtune.config import PRECISIONS, PRETRAIN_METHODS
 
 
 @click.command("pretrain")
-@click.option("--corpus", "-c", required=True, type=click.Path(),
-              help="Raw text: a BEIR folder (its corpus.jsonl), a .jsonl file with a \"text\" field per line, "
-                   "or a .txt file with one document per line.")
+@data_option("Raw text: a BEIR folder (its corpus.jsonl), a .jsonl file with a \"text\" field per line, or a "
+             ".txt file with one document per line", old="--corpus", old_short="-c")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Folder for the adapted model (input for embedtune train --model).")
 @click.option("--method", type=click.Choice(PRETRAIN_METHODS), default=None,
@@ -39,9 +47,10 @@ from embedtune.config import PRECISIONS, PRETRAIN_METHODS
               help="Also checkpoint after this many minutes without one; 0: only every save_steps [10].")
 @click.option("--overwrite", is_flag=True,
               help="Replace an earlier run in --out (only a folder embedtune made, holding only its files).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@json_option("the result")
 @compose(quiet_option)
-def pretrain_command(corpus: str, out: str, config_path: str | None, overwrite: bool, as_json: bool, quiet: bool,
+def pretrain_command(data: str | None, data_alias: str | None, out: str, config_path: str | None, overwrite: bool,
+                     json_target: str | None, quiet: bool,
                      **flags: Any) -> None:
     """Adapt a model to your domain's raw text before contrastive training (no labels needed).
 
@@ -51,21 +60,24 @@ def pretrain_command(corpus: str, out: str, config_path: str | None, overwrite: 
 
     \b
     Examples:
-      embedtune pretrain --corpus ../shared/data/scifact --out runs/tsdae --max-steps 1000
-      embedtune pretrain --corpus notes.txt --method mlm --out runs/mlm --epochs 1
-      embedtune train --model runs/tsdae --data ../shared/data/scifact --out runs/tsdae-tuned
+      embedtune pretrain --data my-beir-folder --out runs/tsdae --max-steps 1000
+      embedtune pretrain --data notes.txt --method mlm --out runs/mlm --epochs 1
+      embedtune train --model runs/tsdae --data my-beir-folder --out runs/tsdae-tuned
     """
     from embedtune.config import PretrainConfig, build_config, load_yaml
 
-    show_progress = setup_output(quiet or as_json)
+    corpus = given_data(data, data_alias, old="--corpus")
+    show_progress = setup_output(quiet or json_target == "-")
+    check_json_target(json_target)
     values = load_yaml(config_path) if config_path else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build_config(PretrainConfig, values, source=config_path or "flags")
     from embedtune.training.pretrain import pretrain_model  # torch: after the settings are known to be usable
 
     result = pretrain_model(corpus, out, config, overwrite=overwrite, show_progress=show_progress)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-        return
+    if json_target:
+        emit_json(result.to_dict(), json_target)
+        if json_target == "-":
+            return
     click.echo(result.to_table())
     click.echo(f"model saved to {result.model_dir}; next: embedtune train --model {result.model_dir} --data ...")

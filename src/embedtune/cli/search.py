@@ -1,11 +1,9 @@
 """``embedtune search``: query a saved index, optionally reranking the top N with a cross-encoder."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from embedtune.cli._options import quiet_option, setup_output
+from embedtune.cli._options import check_json_target, emit_json, json_option, quiet_option, setup_output
 
 
 @click.command("search")
@@ -17,9 +15,9 @@ from embedtune.cli._options import quiet_option, setup_output
                    "--rerank-top hits.")
 @click.option("--rerank-top", type=click.IntRange(min=1), default=50, show_default=True,
               help="How many dense hits the cross-encoder rescores.")
-@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON on stdout.")
+@json_option("the hits")
 @quiet_option
-def search_command(index_dir: str, query: str, top_k: int, rerank: str | None, rerank_top: int, as_json: bool,
+def search_command(index_dir: str, query: str, top_k: int, rerank: str | None, rerank_top: int, json_target: str | None,
                    quiet: bool) -> None:
     """Search INDEX_DIR (built by `embedtune index`) for QUERY with the model that built it.
 
@@ -30,11 +28,13 @@ def search_command(index_dir: str, query: str, top_k: int, rerank: str | None, r
     """
     from embedtune.serving import search_index
 
-    setup_output(quiet or as_json, inference=True)
+    setup_output(quiet or json_target == "-", inference=True)
+    check_json_target(json_target)
     hits = search_index(index_dir, query, top_k=top_k, rerank=rerank, rerank_top=rerank_top)
-    if as_json:
-        click.echo(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
-        return
+    if json_target:
+        emit_json([h.to_dict() for h in hits], json_target)
+        if json_target == "-":
+            return
     for rank, hit in enumerate(hits, 1):
         text = hit.text if len(hit.text) <= 100 else hit.text[:97] + "..."
         click.echo(f"{rank:>3}  {hit.score:8.4f}  {hit.id}  {text}")

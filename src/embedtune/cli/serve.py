@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import click
 
-from embedtune.cli._options import setup_output
+from embedtune.cli._options import given_model, model_argument, setup_output
 from embedtune.inference.encoder import BACKENDS
 
 
 @click.command("serve")
-@click.argument("model")
+@model_argument("The model to serve (folder or hub id); the same as the positional MODEL.")
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None,
               help="Index folder (from `embedtune index`, built with MODEL) to serve POST /search over.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -35,7 +35,7 @@ from embedtune.inference.encoder import BACKENDS
               help="CPU threads per encoding batch [torch's default, one per core]; 1 can be much faster on a "
                    "machine busy with other work.")
 @click.option("--quiet", "-q", is_flag=True, help="Log warnings only (no access log).")
-def serve_command(model: str, index_dir: str | None, host: str, port: int, api_key: str | None,
+def serve_command(model: str | None, model_flag: str | None, index_dir: str | None, host: str, port: int, api_key: str | None,
                   rerank: str | None, rerank_top: int, backend: str, max_batch_size: int, max_input_chars: int,
                   max_request_bytes: int, max_top_k: int, batch_wait_ms: float, threads: int | None, quiet: bool) -> None:
     """Serve MODEL over HTTP: POST /v1/embeddings (OpenAI-compatible), POST /search, GET /health.
@@ -46,12 +46,13 @@ def serve_command(model: str, index_dir: str | None, host: str, port: int, api_k
     \b
     Examples:
       embedtune serve runs/scifact --index indexes/scifact
-      EMBEDTUNE_API_KEY=secret embedtune serve all-MiniLM-L6-v2 --port 9000
+      EMBEDTUNE_API_KEY=secret embedtune serve --model all-MiniLM-L6-v2 --port 9000
       curl -s localhost:8000/v1/embeddings -H 'Content-Type: application/json' -d '{"input": ["hello"]}'
       curl -s localhost:8000/search -H 'Content-Type: application/json' -d '{"query": "vitamin D", "top_k": 5}'
     """
     from embedtune.serving.server import ServerSettings, serve
 
+    model = given_model(model, model_flag)
     setup_output(quiet, inference=True)
     settings = ServerSettings(max_batch_size=max_batch_size, max_input_chars=max_input_chars,
                               max_request_bytes=max_request_bytes, max_top_k=max_top_k, batch_wait_ms=batch_wait_ms)

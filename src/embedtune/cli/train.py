@@ -1,13 +1,20 @@
 """``embedtune train``: contrastive fine-tuning, settings from flags and/or a YAML file."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from embedtune.cli._options import compose, model_option, quiet_option, setup_output
+from embedtune.cli._options import (
+    check_json_target,
+    compose,
+    emit_json,
+    json_option,
+    model_option,
+    quiet_option,
+    setup_output,
+)
 from embedtune.config import (
     DATASET_SAMPLINGS,
     LOSS_NAMES,
@@ -125,9 +132,9 @@ from embedtune.evaluation.report_html import REPORT_HTML
                    "[0.9,0.8,0.7,0.6,0.5].")
 @click.option("--overwrite", is_flag=True,
               help="Replace an earlier run in --out (only a folder embedtune made, holding only its files).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@json_option("the result")
 @compose(quiet_option)
-def train_command(data: tuple[str, ...], out: str, config_path: str | None, overwrite: bool, as_json: bool, quiet: bool,
+def train_command(data: tuple[str, ...], out: str, config_path: str | None, overwrite: bool, json_target: str | None, quiet: bool,
                   **flags: Any) -> None:
     """Fine-tune an embedding model with in-batch (and mined hard) negatives.
 
@@ -144,19 +151,20 @@ def train_command(data: tuple[str, ...], out: str, config_path: str | None, over
 
     \b
     Examples:
-      embedtune train --data ../shared/data/scifact --out runs/scifact
+      embedtune train --data my-beir-folder --out runs/scifact
       embedtune train --data pairs.jsonl --strategy lora --out runs/lora --epochs 1
       embedtune train --data pairs.jsonl --matryoshka-dims 384,256,128,64 --query-prompt "query: " --out runs/mrl
-      embedtune train --data ../shared/data/scifact --config train.yaml --out runs/cfg
-      embedtune train --data ../shared/data/scifact --guard-data ../shared/data/dbpedia-5k --out runs/guarded
+      embedtune train --data my-beir-folder --config train.yaml --out runs/cfg
+      embedtune train --data my-beir-folder --guard-data general-beir-folder --out runs/guarded
       embedtune train --data mined.jsonl --loss margin_mse --teacher all-mpnet-base-v2 --out runs/distilled
-      embedtune train --data ../shared/data/scifact --data faq-pairs.jsonl --sampling round_robin --out runs/multi
+      embedtune train --data my-beir-folder --data faq-pairs.jsonl --sampling round_robin --out runs/multi
       torchrun --nproc_per_node 2 -m embedtune.cli.app train --data pairs.jsonl --out runs/ddp
     """
     from embedtune.config import TrainConfig, build_config, load_yaml
     from embedtune.evaluation.report import comparison_table
 
-    show_progress = setup_output(quiet or as_json)
+    show_progress = setup_output(quiet or json_target == "-")
+    check_json_target(json_target)
     values = load_yaml(config_path) if config_path else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = build_config(TrainConfig, values, source=config_path or "flags")
@@ -167,9 +175,10 @@ def train_command(data: tuple[str, ...], out: str, config_path: str | None, over
                          show_progress=show_progress)
     if not is_main_process():  # under torchrun the main process reports for all
         return
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-        return
+    if json_target:
+        emit_json(result.to_dict(), json_target)
+        if json_target == "-":
+            return
     if result.before and result.after:
         click.echo(f"\nHeld-out split '{result.heldout_split}':")
         mixed = bool(result.guard and result.guard["interpolated"])  # the after-scores are of the saved mix
