@@ -1,4 +1,8 @@
-"""Small real slices of ../shared/data, written as BEIR folders, for tests that train or encode."""
+"""Small slices of the session's fixture retrieval sets (see tests/fixture_data.py), written as BEIR folders.
+
+The slicing helpers work on any BEIR folder (the benchmarks in bench/ use them on ../shared/data);
+the tests slice only the sets built inside the test session, so they never read ../shared/data.
+"""
 from __future__ import annotations
 
 import csv
@@ -6,18 +10,33 @@ import json
 from pathlib import Path
 from typing import Any
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from tests.fixture_data import DBPEDIA, SCIFACT, build_fixture_data
 
 
-def scifact_slice_or_skip(tmp_path_factory: Any, name: str, *, train_qrels: int, test_qrels: int,
-                          distractors: int) -> Path:
-    """A SciFact slice (see ``write_beir_slice``) in a fresh temporary folder; the test skips without
-    ../shared/data/scifact."""
-    import pytest
+def fixture_data(tmp_path_factory: Any) -> Path:
+    """The folder holding the fixture sets ``scifact-like`` and ``dbpedia-like``, built once per session."""
+    root = tmp_path_factory.getbasetemp() / "fixture-data"
+    done = root / ".complete"
+    if not done.is_file():
+        build_fixture_data(root)
+        done.write_text("", encoding="utf-8")
+    return root
 
-    if not (SHARED_DATA / "scifact").is_dir():
-        pytest.skip("../shared/data/scifact is not available")
-    return write_beir_slice(SHARED_DATA / "scifact", tmp_path_factory.mktemp(name), train_qrels=train_qrels,
+
+def scifact_like(tmp_path_factory: Any) -> Path:
+    """The SciFact-shaped fixture set: prose documents with titles, one positive per query, train and test."""
+    return fixture_data(tmp_path_factory) / SCIFACT
+
+
+def dbpedia_like(tmp_path_factory: Any) -> Path:
+    """The DBpedia-shaped fixture set: code documents, a test split of graded (0/1/2) judgments, ~12 per query."""
+    return fixture_data(tmp_path_factory) / DBPEDIA
+
+
+def scifact_like_slice(tmp_path_factory: Any, name: str, *, train_qrels: int, test_qrels: int,
+                       distractors: int) -> Path:
+    """A slice of the SciFact-like fixture set (see ``write_beir_slice``) in a fresh temporary folder."""
+    return write_beir_slice(scifact_like(tmp_path_factory), tmp_path_factory.mktemp(name), train_qrels=train_qrels,
                             test_qrels=test_qrels, distractors=distractors)
 
 

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.slices import SHARED_DATA
-
 FAST = ["--max-seq-length", "48", "--batch-size", "8", "--epochs", "1", "--json", "--quiet"]
 
 
@@ -20,13 +18,11 @@ def embedtune(*args: str, env: dict | None = None) -> subprocess.CompletedProces
 
 
 @pytest.fixture(scope="module")
-def entity_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20 (query, positive) rows from dbpedia-5k: a second domain, much smaller than the SciFact slice."""
-    if not (SHARED_DATA / "dbpedia-5k").is_dir():
-        pytest.skip("../shared/data/dbpedia-5k is not available")
+def entity_pairs(dbpedia_like: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 (query, positive) rows from the DBpedia-like set: a second domain, much smaller than the SciFact slice."""
     from embedtune.data.beir import load_beir
 
-    data = load_beir(SHARED_DATA / "dbpedia-5k", "test")
+    data = load_beir(dbpedia_like, "test")
     rows = [{"query": data.queries[q], "positive": data.corpus[data.positives(q)[0]]}
             for q in sorted(data.evaluable_query_ids())[:20]]
     path = tmp_path_factory.mktemp("entities") / "entities.jsonl"

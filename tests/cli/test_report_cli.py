@@ -36,8 +36,9 @@ def test_train_and_eval_reports_show_the_runs_numbers(scifact_tiny: Path, tmp_pa
     assert f"{changes['better']} better, {changes['worse']} worse" in card
 
     report_dir = tmp_path / "report"
+    # at the training's max sequence length: the base model would otherwise be scored at its own (256)
     evaluated = embedtune("eval", "--model", str(out), "--data", str(scifact_tiny), "--dims", "384,128",
-                          "--quantize", "int8,binary", "--report", str(report_dir),
+                          "--max-seq-length", "48", "--quantize", "int8,binary", "--report", str(report_dir),
                           "--json", str(tmp_path / "eval.json"), "--quiet", env=env)
     assert evaluated.returncode == 0, evaluated.stderr
     assert f"wrote {report_dir / 'report.html'}" in evaluated.stdout
@@ -52,7 +53,7 @@ def test_train_and_eval_reports_show_the_runs_numbers(scifact_tiny: Path, tmp_pa
     assert 'data-fact="operating_points.0.tuned"' in text
     assert compared["base_model"] == "sentence-transformers/all-MiniLM-L6-v2", "the base the training recorded"
     assert compared["metrics"]["tuned"] == json.loads((tmp_path / "eval.json").read_text())["metrics"]
-    # the same split and weights as train's before/after scores: the same numbers
+    # the same split, weights and max sequence length as train's before/after scores: the same numbers
     for side, scores in (("base", result["before"]), ("tuned", result["after"])):
         assert compared["metrics"][side]["ndcg@10"] == pytest.approx(scores["ndcg@10"], abs=1e-4)
     assert compared["training"]["best_step"] == result["best_step"], "curves come from the model's training record"

@@ -36,9 +36,9 @@ def embedtune_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def index_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`embedtune index` (the CLI) over ~30 SciFact abstracts."""
-    data = write_beir_slice(shared_data / "scifact", tmp_path_factory.mktemp("data"), train_qrels=1,
+def index_dir(scifact_like: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`embedtune index` (the CLI) over ~30 documents of the SciFact-like fixture set."""
+    data = write_beir_slice(scifact_like, tmp_path_factory.mktemp("data"), train_qrels=1,
                             test_qrels=10, distractors=20)
     out = tmp_path_factory.mktemp("idx") / "index"
     proc = subprocess.run([sys.executable, "-m", "embedtune.cli.app", "index", "--data", str(data), "--out", str(out),

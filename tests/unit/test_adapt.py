@@ -1,4 +1,4 @@
-"""`adapt_model` end to end on 60 SciFact abstracts (no labels): what it trains on, and what it never sees."""
+"""`adapt_model` end to end on 60 SciFact-like documents (no labels): what it trains on, and what it never sees."""
 from __future__ import annotations
 
 import json
@@ -9,14 +9,12 @@ import pytest
 from embedtune.config import MineConfig, TrainConfig
 from embedtune.generate import AdaptConfig, GenerateConfig, read_passages
 from embedtune.generate.adapt import REPORT_FILE, adapt_model, work_dir_for
-from tests.slices import SHARED_DATA, write_corpus_only
+from tests.slices import write_corpus_only
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (SHARED_DATA / "scifact").is_dir():
-        pytest.skip("../shared/data/scifact is not available")
-    return write_corpus_only(SHARED_DATA / "scifact", tmp_path_factory.mktemp("adapt-docs"), documents=60)
+def docs(scifact_like: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_corpus_only(scifact_like, tmp_path_factory.mktemp("adapt-docs"), documents=60)
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -169,8 +169,8 @@ def test_grade_zero_is_never_a_positive(tmp_path: Path) -> None:
         ("what do T cells do", "Aspirin thins the blood."), ("what do T cells do", "T cells T cells fight infection.")]
 
 
-def test_dbpedia_graded_labels_never_make_a_grade_zero_training_pair(shared_data: Path) -> None:
-    data = load_beir(shared_data / "dbpedia-5k", "test")
+def test_dbpedia_graded_labels_never_make_a_grade_zero_training_pair(dbpedia_like: Path) -> None:
+    data = load_beir(dbpedia_like, "test")
     grades = [s for judged in data.qrels.values() for s in judged.values()]
     assert grades.count(0) > 0 and grades.count(1) > 0 and grades.count(2) > 0, "the slice must be graded 0/1/2"
 

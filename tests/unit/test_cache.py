@@ -79,3 +79,21 @@ def test_approximate_embeddings_never_share_an_exact_cache_entry(model, tmp_path
     assert calls == [30, 30]
     names = [p.name for p in tmp_path.glob("documents-*.npy")]
     assert len(names) == 2 and sum(n.startswith("documents-torch-bf16-") for n in names) == 1
+
+
+def test_the_fingerprint_follows_the_tokenisation(tmp_path: Path) -> None:
+    """Embeddings of texts cut at 48 tokens must not be served to the same weights at 256, nor to a
+    tokenizer that now ends texts with EOS."""
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.evaluation.cache import model_fingerprint
+    from embedtune.last_token import append_eos_for_last_token
+    from tests.tiny_models import tiny_model
+
+    model = SentenceTransformer(str(tiny_model(tmp_path / "qwen3", "qwen3")), device="cpu")
+    first = model_fingerprint(model)
+    model.max_seq_length = 48
+    shorter = model_fingerprint(model)
+    assert shorter != first
+    assert append_eos_for_last_token(model)
+    assert model_fingerprint(model) not in (first, shorter)

@@ -1,4 +1,4 @@
-"""Each export format loaded the way its user loads it, against the source model on SciFact abstracts."""
+"""Each export format loaded the way its user loads it, against the source model on SciFact-like documents."""
 from __future__ import annotations
 
 import json
@@ -23,8 +23,8 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def abstracts(shared_data: Path) -> list[str]:
-    with open(shared_data / "scifact" / "corpus.jsonl", encoding="utf-8") as f:
+def abstracts(scifact_like: Path) -> list[str]:
+    with open(scifact_like / "corpus.jsonl", encoding="utf-8") as f:
         return [(d["title"] + " " + d["text"]).strip() for d in map(json.loads, f.readlines()[:12])]
 
 
@@ -86,9 +86,9 @@ def test_onnx_export_runs_on_onnxruntime_without_torch(source, abstracts, tmp_pa
 
 
 @pytest.mark.slow
-def test_onnx_int8_export_reports_its_ndcg_loss(shared_data: Path, tmp_path: Path) -> None:
+def test_onnx_int8_export_reports_its_ndcg_loss(scifact_like: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    data = write_beir_slice(shared_data / "scifact", tmp_path / "slice", train_qrels=1, test_qrels=40,
+    data = write_beir_slice(scifact_like, tmp_path / "slice", train_qrels=1, test_qrels=40,
                             distractors=160)
     result = export_model(None, "onnx-int8", tmp_path / "int8", eval_data=str(data))
     assert result.files == ["embedtune_export.json", "model-int8.onnx", "tokenizer.json", "tokenizer_config.json"]

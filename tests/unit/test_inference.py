@@ -1,4 +1,4 @@
-"""Fast encoders against sentence-transformers' own ``encode`` on real SciFact abstracts."""
+"""Fast encoders against sentence-transformers' own ``encode`` on documents of the SciFact-like fixture set."""
 from __future__ import annotations
 
 import json
@@ -21,13 +21,15 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def abstracts(shared_data: Path) -> list[str]:
-    """40 abstracts of very different lengths (titles alone, and full texts cut at 128 tokens)."""
+def abstracts(scifact_like: Path) -> list[str]:
+    """40 texts of very different lengths: the titles alone, and the full texts of the first 20 documents
+    of at least 100 words (abstract-sized, like SciFact's: cut at 128 tokens)."""
     texts = []
-    with open(shared_data / "scifact" / "corpus.jsonl", encoding="utf-8") as f:
-        for line, _ in zip(f, range(20)):
-            doc = json.loads(line)
-            texts += [doc["title"], (doc["title"] + " " + doc["text"]).strip()]
+    with open(scifact_like / "corpus.jsonl", encoding="utf-8") as f:
+        docs = [doc for doc in map(json.loads, f) if len(doc["text"].split()) >= 100][:20]
+    for doc in docs:
+        texts += [doc["title"], (doc["title"] + " " + doc["text"]).strip()]
+    assert len(texts) == 40
     return texts
 
 

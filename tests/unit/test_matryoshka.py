@@ -1,4 +1,4 @@
-"""Matryoshka: scores at truncated sizes (encoded once) and the loss that trains for them, on a SciFact slice."""
+"""Matryoshka: scores at truncated sizes (encoded once) and the loss that trains for them, on SciFact-like data."""
 from __future__ import annotations
 
 import json
@@ -18,14 +18,14 @@ from embedtune.models import load_model
 from embedtune.training import train_model
 from embedtune.training.dev_evaluator import DevRetrievalEvaluator
 from embedtune.training.losses import build_loss
-from tests.slices import scifact_slice_or_skip
+from tests.slices import scifact_like_slice
 
 METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100")
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return scifact_slice_or_skip(tmp_path_factory, "matryoshka", train_qrels=30, test_qrels=25, distractors=80)
+    return scifact_like_slice(tmp_path_factory, "matryoshka", train_qrels=30, test_qrels=25, distractors=80)
 
 
 @pytest.fixture(scope="module")

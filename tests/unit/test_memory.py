@@ -33,12 +33,14 @@ def _probe(**env: str) -> tuple[bool, int]:
     return applied == "True", int(grown_kb)
 
 
+@pytest.mark.allow_skip  # expected off Linux, even under CI
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc setting, Linux only")
 def test_applied_on_linux():
     applied, _ = _probe(EMBEDTUNE_MALLOC_TUNING="1")
     assert applied
 
 
+@pytest.mark.allow_skip  # expected off Linux, even under CI
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc setting, Linux only")
 def test_off_by_default_it_leaves_the_allocator_alone():
     env = {k: v for k, v in os.environ.items() if k != "EMBEDTUNE_MALLOC_TUNING"}
@@ -48,6 +50,7 @@ def test_off_by_default_it_leaves_the_allocator_alone():
     assert not applied
 
 
+@pytest.mark.allow_skip  # expected off Linux, even under CI
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc setting, Linux only")
 def test_freed_large_buffers_go_back_to_the_system():
     _, grown_default = _probe(EMBEDTUNE_MALLOC_TUNING="0")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,6 @@ from embedtune.errors import ConfigError
 from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric, query_metrics
 
 pytrec_eval = pytest.importorskip("pytrec_eval")
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 # embedtune name -> (pytrec_eval measure, key in its output); MRR@10 is recip_rank on the top-10 run.
 TREC = {"ndcg": ("ndcg_cut", "ndcg_cut_{k}"), "map": ("map_cut", "map_cut_{k}"),
@@ -41,11 +39,11 @@ def trec_value(qrels: dict, run: dict, metric: str) -> dict[str, float]:
     return {q: v[key.format(k=k)] for q, v in out.items()}
 
 
-@pytest.mark.parametrize("dataset,split", [("scifact", "test"), ("dbpedia-5k", "test")])
-def test_metrics_equal_pytrec_eval_on_real_qrels(dataset: str, split: str) -> None:
-    if not (DATA / dataset).is_dir():
-        pytest.skip(f"{DATA / dataset} not available")
-    data = load_beir(DATA / dataset, split)
+@pytest.mark.parametrize("dataset,split", [("scifact_like", "test"), ("dbpedia_like", "test")])
+def test_metrics_equal_pytrec_eval_on_fixture_qrels(dataset: str, split: str,
+                                                    request: pytest.FixtureRequest) -> None:
+    """Binary qrels (SciFact-like) and graded 0/1/2 ones with many judgments per query (DBpedia-like)."""
+    data = load_beir(request.getfixturevalue(dataset), split)
     qrels = {q: dict(j) for q, j in data.qrels.items() if any(g > 0 for g in j.values())}
     run = random_run(qrels, sorted(data.corpus), depth=150, seed=7)
     _, ours = evaluate_run(qrels, run, DEFAULT_METRICS)

@@ -1,4 +1,4 @@
-"""Hard-negative mining on real SciFact slices: what ends up in the training file, and what never does."""
+"""Hard-negative mining on SciFact-like slices: what ends up in the training file, and what never does."""
 from __future__ import annotations
 
 import json
@@ -15,12 +15,12 @@ from embedtune.errors import ConfigError
 from embedtune.mining import MiningError, mine_hard_negatives
 from embedtune.mining.filters import MarginFilter
 from embedtune.models import load_model
-from tests.slices import scifact_slice_or_skip
+from tests.slices import scifact_like_slice
 
 
 @pytest.fixture(scope="module")
 def scifact(tmp_path_factory: pytest.TempPathFactory) -> RetrievalSet:
-    folder = scifact_slice_or_skip(tmp_path_factory, "mine", train_qrels=40, test_qrels=5, distractors=120)
+    folder = scifact_like_slice(tmp_path_factory, "mine", train_qrels=40, test_qrels=5, distractors=120)
     return load_beir(folder, "train")
 
 
@@ -30,7 +30,7 @@ def model():
 
 
 def positives_of(data: RetrievalSet, query_text: str) -> set[str]:
-    """Positive texts of every query id asking ``query_text`` (SciFact repeats some questions)."""
+    """Positive texts of every query id asking ``query_text`` (a data set may repeat a question)."""
     return {data.corpus[d] for q, t in data.queries.items() if t == query_text for d in data.positives(q)}
 
 

@@ -50,10 +50,10 @@ def test_unknown_quantization_is_one_clear_error() -> None:
 
 
 @pytest.fixture(scope="module")
-def slice_set(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+def slice_set(scifact_like: Path, tmp_path_factory: pytest.TempPathFactory):
     from embedtune.data.beir import load_beir
 
-    folder = write_beir_slice(shared_data / "scifact", tmp_path_factory.mktemp("scifact"), train_qrels=1,
+    folder = write_beir_slice(scifact_like, tmp_path_factory.mktemp("scifact"), train_qrels=1,
                               test_qrels=20, distractors=40)
     return load_beir(folder, "test")
 

@@ -12,7 +12,7 @@ from embedtune.evaluation import evaluate_model
 from embedtune.inference import FastEncoder, unsupported_reason
 from embedtune.models import load_model
 from embedtune.training.rotation import _Rows, add_rotation, fit_and_add_rotation, rotation_path
-from tests.slices import scifact_slice_or_skip
+from tests.slices import scifact_like_slice
 
 TEXTS = ["what do T cells do", "Aspirin lowered the risk of a second stroke in the trial.",
          "protein folding in yeast", "Short.", ("A much longer sentence about cerebral white matter in newborns, "
@@ -105,7 +105,7 @@ def test_the_fit_moves_the_signal_into_the_leading_dimensions() -> None:
 
 @pytest.fixture(scope="module")
 def scifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return scifact_slice_or_skip(tmp_path_factory, "rotation", train_qrels=120, test_qrels=40, distractors=200)
+    return scifact_like_slice(tmp_path_factory, "rotation", train_qrels=120, test_qrels=40, distractors=200)
 
 
 def test_dev_chooses_the_step_and_its_scores_are_what_eval_reports(scifact: Path) -> None:

@@ -1,4 +1,4 @@
-"""Index building, reopening and two-stage search on a small real SciFact slice."""
+"""Index building, reopening and two-stage search on a small slice of the SciFact-like fixture set."""
 from __future__ import annotations
 
 import json
@@ -21,9 +21,9 @@ MAX_LEN = 128
 
 
 @pytest.fixture(scope="module")
-def corpus_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20 judged SciFact test queries with their abstracts plus 40 distractors (~60 documents)."""
-    return write_beir_slice(shared_data / "scifact", tmp_path_factory.mktemp("scifact"), train_qrels=1,
+def corpus_dir(scifact_like: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 judged SciFact-like test queries with their documents plus 40 distractors (~60 documents)."""
+    return write_beir_slice(scifact_like, tmp_path_factory.mktemp("scifact"), train_qrels=1,
                             test_qrels=20, distractors=40)
 
 

@@ -7,6 +7,7 @@ and any change to the weights, tokenizer length, prompt or a single text gives a
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -38,6 +39,14 @@ def model_fingerprint(model: SentenceTransformer) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(model).encode())
     digest.update(repr((sorted((model.prompts or {}).items()), model.default_prompt_name)).encode())
+    # Tokenisation: the repr stopped showing max_seq_length in sentence-transformers 6.3, and a
+    # tokenizer taught to append EOS (embedtune.last_token) encodes the same texts differently.
+    tokenizer = getattr(model, "tokenizer", None)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    # Only the post-processor: the tokenizer's truncation and padding state changes with each call.
+    post_processor = json.loads(backend.to_str()).get("post_processor") if backend is not None else None
+    digest.update(repr((model.max_seq_length, getattr(tokenizer, "padding_side", None))).encode())
+    digest.update(json.dumps(post_processor, sort_keys=True).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
