@@ -53,7 +53,7 @@ def server(index_dir: Path):
     """`embedtune serve` in its own process; yields its base URL; stopped (by its pid) at the end."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "embedtune.cli.app", "serve", "all-MiniLM-L6-v2", "--index", str(index_dir),
+        [sys.executable, "-m", "embedtune.cli.app", "serve", "--model", "all-MiniLM-L6-v2", "--index", str(index_dir),
          "--port", str(port), "--max-batch-size", "8", "--max-input-chars", "2000", "--max-request-bytes", "20000",
          "--max-top-k", "20", "--batch-wait-ms", "20", "-q"],
         env={**embedtune_env(), "EMBEDTUNE_API_KEY": KEY}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -245,7 +245,7 @@ def test_cli_errors_for_export_index_and_serve_are_one_line(tmp_path: Path) -> N
         (["search", str(tmp_path), "query"],
          f'"{tmp_path}" is not an embedtune index (missing index.faiss, documents.jsonl, index.json); '
          "build one with `embedtune index`"),
-        (["serve", "all-MiniLM-L6-v2", "--rerank", "some-cross-encoder"],
+        (["serve", "--model", "all-MiniLM-L6-v2", "--rerank", "some-cross-encoder"],
          "--rerank reranks /search results, which need --index DIR"),
     ]
     for args, message in cases:
