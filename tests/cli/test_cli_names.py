@@ -2,26 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from embedtune.cli.app import cli
+from tests.cli.test_generate_cli import DOCS, embedtune
 from tests.tiny_models import tiny_bert
-
-DOCS = "".join(json.dumps({"_id": f"d{i}", "title": f"Protein {i} folding in yeast cells",
-                           "text": f"Protein {i} folds with chaperone {i}. Misfolded protein {i} aggregates in "
-                                   f"old yeast cells. Heat shock raises chaperone {i} levels within minutes."}) + "\n"
-               for i in range(6))
-
-
-def embedtune(*args: str | Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDTUNE_DEBUG": "", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run([sys.executable, "-m", "embedtune.cli.app", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=300)
 
 
 def test_every_command_that_reads_data_takes_data_and_every_model_reader_takes_model() -> None:

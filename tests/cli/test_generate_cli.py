@@ -22,7 +22,7 @@ DOCS = "".join(json.dumps({"_id": f"d{i}", "title": f"Protein {i} folding in yea
 def embedtune(*args: str | Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDTUNE_DEBUG": "", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run([sys.executable, "-m", "embedtune.cli.app", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=120)
+                          text=True, env=env, timeout=300)
 
 
 @pytest.fixture()
