@@ -307,7 +307,8 @@ def default_recipe(data: dict) -> str:
     """``bench/default_recipe.py``: the plain default command against in-batch only and an expert script."""
     summary = data.get("summary") or {}
     lines = [f"`{data['command']}` ({data['machine']['cpu']}, {data['machine']['cores']} cores; "
-             "each model scored once on the test split after every choice was made on dev):", ""]
+             "each model scored once on the test split after every choice was made on dev)."
+             + (f" {data['note_last_run']}" if data.get("note_last_run") else ""), ""]
     for name, entry in summary.items():
         lines += [f"**{name}**", "", "| run | test nDCG@10 | dbpedia-5k nDCG@10 | wall seconds (train) | recipe chosen |",
                   "|---|---|---|---|---|"]
