@@ -76,16 +76,21 @@ def check_json_target(target: str | None) -> None:
         check_writable(target, "--json")
 
 
-def emit_json(payload: Any, target: str) -> None:
-    """Print ``payload`` on stdout (``-``) or write it to the file ``target`` atomically."""
+def emit_json(payload: Any, target: str | None) -> bool:
+    """Print ``payload`` on stdout (``-``) or write it to the file ``target`` atomically (``None``: neither).
+
+    Returns True when it went to stdout: the command then prints nothing else, so stdout stays JSON.
+    """
     import json
 
     if target == "-":
-        click.echo(json.dumps(payload, indent=2))
-        return
-    from embedtune._io import write_json_atomic
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))  # as the file gets it
+        return True
+    if target:
+        from embedtune._io import write_json_atomic
 
-    write_json_atomic(target, payload)
+        write_json_atomic(target, payload)
+    return False
 
 
 def compose(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -99,10 +99,8 @@ def adapt_command(docs: str | None, data: str | None, out: str, no_dedupe: bool,
                          source="flags")
     result = adapt_model(docs, out, generate=generate, mine=mine, train=train, adapt=adapt, overwrite=overwrite,
                          show_progress=show_progress, cache=None if no_cache else EmbeddingCache())
-    if json_target:
-        emit_json(result.to_dict(), json_target)
-        if json_target == "-":
-            return
+    if emit_json(result.to_dict(), json_target):
+        return
     click.echo(result.to_table())
     click.echo(f"model saved to {result.model_dir}")
 

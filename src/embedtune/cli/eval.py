@@ -5,8 +5,8 @@ import json
 
 import click
 
-from embedtune.cli._options import (batch_size_option, compose, max_seq_length_option, model_option,
-                                    no_cache_option, quiet_option, setup_output)
+from embedtune.cli._options import (batch_size_option, check_json_target, compose, max_seq_length_option,
+                                    model_option, no_cache_option, quiet_option, setup_output)
 from embedtune.inference.encoder import BACKENDS
 
 
@@ -72,8 +72,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
 
     if report_dir is None and (base_model or overwrite):
         raise ConfigError(f"{'--base-model' if base_model else '--overwrite'} only applies with --report DIR")
-    if json_path not in (None, "-"):  # written last: fail now, not after the evaluation
-        check_writable(json_path, "--json")
+    check_json_target(json_path)  # written last: fail now, not after the evaluation
     if report_dir is not None:
         check_writable(report_dir, "--report")
     show_progress = setup_output(quiet or json_path == "-", inference=True)

@@ -50,7 +50,5 @@ def export_command(model: str | None, model_flag: str | None, fmt: str, out: str
     check_json_target(json_target)
     result = export_model(model, fmt, out, overwrite=overwrite, eval_data=eval_data,  # type: ignore[arg-type]
                           eval_split=eval_split)
-    if json_target:
-        emit_json(result.to_dict(), json_target)
-    if json_target != "-":
+    if not emit_json(result.to_dict(), json_target):
         click.echo(result.to_table())

@@ -106,9 +106,7 @@ def generate_command(data: str | None, data_alias: str | None, out: str, no_dedu
     check_json_target(json_target)
     config = build_config(GenerateConfig, generate_config_values(flags, no_dedupe), source="flags")
     result = generate_pairs(corpus, config, out=out, overwrite=overwrite, show_progress=show_progress)
-    if json_target:
-        emit_json({**result.summary(), "out": out}, json_target)
-    if json_target != "-":
+    if not emit_json({**result.summary(), "out": out}, json_target):
         click.echo(result.to_table())
         click.echo(f"wrote {out}")
     if result.stopped:

@@ -86,9 +86,7 @@ def mine_command(data: str, out: str, config_path: str | None, no_margin: bool, 
     result = mine_hard_negatives(dataset, config, cache=None if no_cache else EmbeddingCache(),
                                  show_progress=show_progress)
     result.save(out)
-    if json_target:
-        emit_json({**result.summary(), "out": out}, json_target)
-        if json_target == "-":
-            return
+    if emit_json({**result.summary(), "out": out}, json_target):
+        return
     click.echo(result.to_table())
     click.echo(f"wrote {out}")

@@ -75,9 +75,7 @@ def pretrain_command(data: str | None, data_alias: str | None, out: str, config_
     from embedtune.training.pretrain import pretrain_model  # torch: after the settings are known to be usable
 
     result = pretrain_model(corpus, out, config, overwrite=overwrite, show_progress=show_progress)
-    if json_target:
-        emit_json(result.to_dict(), json_target)
-        if json_target == "-":
-            return
+    if emit_json(result.to_dict(), json_target):
+        return
     click.echo(result.to_table())
     click.echo(f"model saved to {result.model_dir}; next: embedtune train --model {result.model_dir} --data ...")

@@ -31,10 +31,8 @@ def search_command(index_dir: str, query: str, top_k: int, rerank: str | None, r
     setup_output(quiet or json_target == "-", inference=True)
     check_json_target(json_target)
     hits = search_index(index_dir, query, top_k=top_k, rerank=rerank, rerank_top=rerank_top)
-    if json_target:
-        emit_json([h.to_dict() for h in hits], json_target)
-        if json_target == "-":
-            return
+    if emit_json([h.to_dict() for h in hits], json_target):
+        return
     for rank, hit in enumerate(hits, 1):
         text = hit.text if len(hit.text) <= 100 else hit.text[:97] + "..."
         click.echo(f"{rank:>3}  {hit.score:8.4f}  {hit.id}  {text}")

@@ -175,10 +175,8 @@ def train_command(data: tuple[str, ...], out: str, config_path: str | None, over
                          show_progress=show_progress)
     if not is_main_process():  # under torchrun the main process reports for all
         return
-    if json_target:
-        emit_json(result.to_dict(), json_target)
-        if json_target == "-":
-            return
+    if emit_json(result.to_dict(), json_target):
+        return
     if result.before and result.after:
         click.echo(f"\nHeld-out split '{result.heldout_split}':")
         mixed = bool(result.guard and result.guard["interpolated"])  # the after-scores are of the saved mix
