@@ -32,7 +32,7 @@ def test_results_match_the_benchmark_files() -> None:
     """README's one results table and the docs' benchmark pages, each section where its markers are."""
     proc = check("bench_tables.py")
     assert proc.returncode == 0, proc.stderr
-    assert "<!-- results:start -->" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "<!-- default-recipe:start -->" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_is_short_and_keeps_the_setup_commands() -> None:
