@@ -66,6 +66,26 @@ def test_the_search_tries_the_stage_winner_at_twice_the_learning_rate() -> None:
     assert "dev nDCG@10 0.8000" in choice.to_table()
 
 
+def _search_with_faster_at(faster_shift: float) -> str:
+    """The chosen name when the lr x2 run's dev scores are the winner's, shifted by ``faster_shift``."""
+    winner_scores = _per_query(0.60, 0.3, seed=3)
+
+    def probe(candidate: Candidate) -> ProbeOutcome:
+        if candidate.lr_scale > 1:
+            return _outcome({q: v + faster_shift for q, v in winner_scores.items()})
+        return _outcome(winner_scores if candidate == MINED else {q: v - 0.2 for q, v in winner_scores.items()})
+
+    winner, choice = search_recipe([MINED, SIMPLE], probe, vary_learning_rate=True)
+    assert winner.name == choice.chosen
+    return choice.chosen
+
+
+def test_the_learning_rate_goes_to_the_higher_dev_mean_even_within_the_spread() -> None:
+    """No learning rate is the simpler one: a small dev edge is enough, a small dev loss is not."""
+    assert _search_with_faster_at(+0.002) == "hybrid negatives, filtered, lr x2"
+    assert _search_with_faster_at(-0.002) == "hybrid negatives, filtered"
+
+
 def test_paired_interval_of_identical_scores_is_zero() -> None:
     scores = _per_query(0.5, 0.3)
     assert paired_interval(scores, scores, seed=0) == (0.0, 0.0)
