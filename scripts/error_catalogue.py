@@ -43,8 +43,9 @@ def render() -> str:
         rows.append(f"| {problem} | {code(command_line(case))} | {case.exit_code} | "
                     f"{code(placeholders(case.message))} |")
     intro = (f"Every case below is run by `tests/cli/test_cli_errors.py` ({len(CASES)} cases; this table is "
-             "generated from it by `python scripts/error_catalogue.py`). Exit 1 lines follow `embedtune: error: ` "
-             "and nothing is written; exit 2 is a usage error, shown by its last line. `<tmp>` is the folder "
+             "generated from it by `python scripts/error_catalogue.py`). Each is one line after `embedtune: error: `, "
+             "and nothing is written; exit 1 is bad input found while running, exit 2 a usage error (a wrong "
+             "flag or value), whose line ends with `(see 'embedtune COMMAND --help')`. `<tmp>` is the folder "
              "the command ran in.")
     return f"{intro}\n\n" + "\n".join(rows) + "\n"
 

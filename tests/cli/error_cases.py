@@ -19,7 +19,7 @@ class ErrorCase:
     name: str  # the pytest id
     problem: str  # what is wrong, in a few words (the README's first column)
     args: tuple[str, ...]  # after `embedtune`
-    message: str  # stderr's first line after "embedtune: error: "; for exit 2, click's "Error: ..." line
+    message: str  # stderr's first line after "embedtune: error: " (for exit 2, before the pointer to --help)
     files: dict[str, str | bytes] = field(default_factory=dict)  # relative path -> content; "x/" is a folder
     exit_code: int = 1
     # no-space: every fsync fails with ENOSPC, as on a full disk. read-only: the folder "locked" is
@@ -110,7 +110,7 @@ CASES: list[ErrorCase] = [
               files={"pairs.jsonl": PAIRS}),
     ErrorCase("train out is a file", "--out names an existing file", ("train", "--data", "{tmp}/pairs.jsonl",
               "--out", "{tmp}/pairs.jsonl"),
-              "Error: Invalid value for '--out' / '-o': Directory '{tmp}/pairs.jsonl' is a file.",
+              "Invalid value for '--out' / '-o': Directory '{tmp}/pairs.jsonl' is a file.",
               files={"pairs.jsonl": PAIRS}, exit_code=2),
     ErrorCase("train out under a file", "--out inside a path whose parent is a file",
               ("train", "--data", "{tmp}/pairs.jsonl", "--out", "{tmp}/pairs.jsonl/run"),
@@ -139,10 +139,10 @@ CASES: list[ErrorCase] = [
               "flags: guard_alphas must be in (0, 1] (the tuned model's weight in the mix), got 1.2",
               files={"pairs.jsonl": PAIRS, **beir()}),
     ErrorCase("train unknown flag", "a misspelt flag", ("train", "--data", "x", "--out", "y", "--epoch", "3"),
-              "Error: No such option '--epoch'. (Did you mean one of: '--epochs', '--teacher'?)", exit_code=2),
+              "No such option '--epoch'. (Did you mean one of: '--epochs', '--teacher'?)", exit_code=2),
     ErrorCase("train bad choice", "a value outside a flag's choices",
               ("train", "--data", "x", "--out", "y", "--strategy", "dora"),
-              "Error: Invalid value for '--strategy': 'dora' is not one of 'full', 'lora', 'qlora'.", exit_code=2),
+              "Invalid value for '--strategy': 'dora' is not one of 'full', 'lora', 'qlora'.", exit_code=2),
     # --- eval --------------------------------------------------------------------------------------
     ErrorCase("eval missing folder", "--data names a folder that does not exist", ("eval", "--data", "{tmp}/scifcat"),
               f"{{tmp}}/scifcat: data folder not found ({BEIR_LAYOUT})"),
@@ -184,7 +184,7 @@ CASES: list[ErrorCase] = [
               'cannot write "{tmp}/data/corpus.jsonl/metrics.json": "{tmp}/data/corpus.jsonl" is a file, not a folder; '
               "choose another --json", files=beir()),
     ErrorCase("eval bad backend", "--backend outside its choices", ("eval", "--data", "{tmp}/data", "--backend", "tf"),
-              "Error: Invalid value for '--backend': 'tf' is not one of 'sentence-transformers', 'torch', "
+              "Invalid value for '--backend': 'tf' is not one of 'sentence-transformers', 'torch', "
               "'torch-bf16', 'onnx', 'onnx-int8'.", files=beir(), exit_code=2),
     # --- mine --------------------------------------------------------------------------------------
     ErrorCase("mine missing folder", "--data names a folder that does not exist",
@@ -213,10 +213,10 @@ CASES: list[ErrorCase] = [
               ("generate", "--data", "{tmp}/docs", "--out", "{tmp}/pairs.jsonl"),
               f"{{tmp}}/docs: not found ({CORPUS_KINDS})"),
     ErrorCase("generate without data", "no --data", ("generate", "--out", "{tmp}/pairs.jsonl"),
-              "Error: Missing option '--data'.", exit_code=2),
+              "Missing option '--data'.", exit_code=2),
     ErrorCase("generate data twice", "--data and its old name --corpus naming different paths",
               ("generate", "--data", "{tmp}/a.jsonl", "--corpus", "{tmp}/b.jsonl", "--out", "{tmp}/pairs.jsonl"),
-              "Error: the input data is given twice ({tmp}/a.jsonl and {tmp}/b.jsonl): give it once, as --data",
+              "the input data is given twice ({tmp}/a.jsonl and {tmp}/b.jsonl): give it once, as --data",
               exit_code=2),
     ErrorCase("generate empty corpus", "an empty corpus file",
               ("generate", "--data", "{tmp}/corpus.jsonl", "--out", "{tmp}/pairs.jsonl"),
@@ -238,7 +238,7 @@ CASES: list[ErrorCase] = [
               files={"corpus.jsonl": DOCS}, fault="no-space"),
     ErrorCase("generate out is a folder", "--out names a folder",
               ("generate", "--data", "{tmp}/corpus.jsonl", "--out", "{tmp}/runs"),
-              "Error: Invalid value for '--out' / '-o': File '{tmp}/runs' is a directory.",
+              "Invalid value for '--out' / '-o': File '{tmp}/runs' is a directory.",
               files={"corpus.jsonl": DOCS, "runs/": ""}, exit_code=2),
     # --- adapt -------------------------------------------------------------------------------------
     ErrorCase("adapt missing docs", "--data names a path that does not exist",
@@ -250,17 +250,17 @@ CASES: list[ErrorCase] = [
               "choose another --out", files={"corpus.jsonl": DOCS, "runs/notes.txt": "my notes\n"}),
     ErrorCase("adapt out is a file", "--out names an existing file",
               ("adapt", "--data", "{tmp}/corpus.jsonl", "--out", "{tmp}/corpus.jsonl"),
-              "Error: Invalid value for '--out' / '-o': Directory '{tmp}/corpus.jsonl' is a file.",
+              "Invalid value for '--out' / '-o': Directory '{tmp}/corpus.jsonl' is a file.",
               files={"corpus.jsonl": DOCS}, exit_code=2),
     # --- export ------------------------------------------------------------------------------------
     ErrorCase("export missing model", "MODEL path that does not exist",
               ("export", "{tmp}/runs/nope", "--format", "st", "--out", "{tmp}/dist"),
               'model path "{tmp}/runs/nope" does not exist'),
     ErrorCase("export without model", "neither MODEL nor --model", ("export", "--format", "st", "--out", "{tmp}/dist"),
-              "Error: Missing argument 'MODEL' (or --model).", exit_code=2),
+              "Missing argument 'MODEL' (or --model).", exit_code=2),
     ErrorCase("export model twice", "MODEL and --model naming different models",
               ("export", "{tmp}/a", "--model", "{tmp}/b", "--format", "st", "--out", "{tmp}/dist"),
-              "Error: the model is given twice ({tmp}/a and --model {tmp}/b): give it once", exit_code=2),
+              "the model is given twice ({tmp}/a and --model {tmp}/b): give it once", exit_code=2),
     ErrorCase("export model without weights", "model folder with config.json and modules.json but no weights",
               ("export", "{tmp}/model", "--format", "st", "--out", "{tmp}/dist", "--quiet"),
               'cannot load model "{tmp}/model": the folder is not a complete sentence-transformers or transformers '
@@ -268,12 +268,12 @@ CASES: list[ErrorCase] = [
               "model.safetensors, or pytorch_model.bin, found in directory {tmp}/model.)",
               files=MODEL_WITHOUT_WEIGHTS),
     ErrorCase("export bad format", "--format outside its choices", ("export", "x", "--format", "gguf", "--out", "y"),
-              "Error: Invalid value for '--format': 'gguf' is not one of 'st', 'adapter', 'onnx', 'onnx-int8'.",
+              "Invalid value for '--format': 'gguf' is not one of 'st', 'adapter', 'onnx', 'onnx-int8'.",
               exit_code=2),
     # --- index -------------------------------------------------------------------------------------
     ErrorCase("index missing data", "--data names a path that does not exist",
               ("index", "--data", "{tmp}/data", "--out", "{tmp}/index"),
-              "Error: Invalid value for '--data' / '-d': Path '{tmp}/data' does not exist.", exit_code=2),
+              "Invalid value for '--data' / '-d': Path '{tmp}/data' does not exist.", exit_code=2),
     ErrorCase("index corpus without text", "corpus rows with no text column",
               ("index", "--data", "{tmp}/corpus.jsonl", "--out", "{tmp}/index"),
               '{tmp}/corpus.jsonl line 1: missing field "text" (fields seen: "_id", "body")',
@@ -333,5 +333,5 @@ CASES: list[ErrorCase] = [
               files={"notes.txt": NOTES, "locked/": ""}, fault="read-only"),
     ErrorCase("pretrain bad method", "--method outside its choices",
               ("pretrain", "--data", "x", "--out", "y", "--method", "simcse"),
-              "Error: Invalid value for '--method': 'simcse' is not one of 'tsdae', 'mlm'.", exit_code=2),
+              "Invalid value for '--method': 'simcse' is not one of 'tsdae', 'mlm'.", exit_code=2),
 ]

@@ -31,6 +31,9 @@ def run_with_clean_errors(entry: Callable[..., Any], *args: Any, **kwargs: Any) 
     except click.exceptions.Abort:  # click's own prompts, or a KeyboardInterrupt raised outside our handler
         click.echo(f"embedtune: {MESSAGE}", err=True)
         return 130
+    except click.UsageError as exc:  # a wrong flag or value: one line like ours, not click's four
+        click.echo(usage_line(exc), err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -46,6 +49,16 @@ def run_with_clean_errors(entry: Callable[..., Any], *args: Any, **kwargs: Any) 
         click.echo(f"embedtune: {MESSAGE}", err=True)
         return 130
     return 0
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """``embedtune: error: MESSAGE (see 'embedtune CMD --help')``: the flag and the problem, then where to look."""
+    names, ctx = [], exc.ctx
+    while ctx is not None and ctx.parent is not None:  # the root's name may be "python -m embedtune.cli.app"
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    message = " ".join(exc.format_message().split())
+    return f"embedtune: error: {message} (see '{' '.join(['embedtune', *names])} --help')"
 
 
 def exit_with(code: int) -> None:
