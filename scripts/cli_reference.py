@@ -11,14 +11,20 @@ START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 
 def render() -> str:
+    """Each command's help as the CLI prints it: in a context under the group's, as ``embedtune CMD --help``."""
     parts = []
-    for name in [None, *sorted(cli.commands)]:
-        command = cli if name is None else cli.commands[name]
-        info = " ".join(["embedtune"] + ([name] if name else []))
-        with click.Context(command, info_name=info, terminal_width=100, max_content_width=100,
-                           help_option_names=["-h", "--help"]) as ctx:
-            parts.append(f"## `{info}`\n\n```text\n{command.get_help(ctx)}\n```\n")
+    with cli.context_class(cli, info_name="embedtune", terminal_width=100, **cli.context_settings) as root:
+        parts.append(section("embedtune", cli, root))
+        for name in sorted(cli.commands):
+            command = cli.commands[name]
+            with command.context_class(command, info_name=name, parent=root) as ctx:
+                parts.append(section(f"embedtune {name}", command, ctx))
     return "\n".join(parts)
+
+
+def section(title: str, command: click.Command, ctx: click.Context) -> str:
+    text = "\n".join(line.rstrip() for line in command.get_help(ctx).splitlines()).strip("\n")
+    return f"## `{title}`\n\n```text\n{text}\n```\n"
 
 
 def updated(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -190,14 +191,14 @@ def test_help_mentions_every_option(command: str | None) -> None:
     for param in group_or_command.params:
         if getattr(param, "hidden", False):  # an old spelling kept for one release (--corpus): not advertised
             continue
-        if isinstance(param, click.Argument):  # positional: shown by its metavar (MODEL), not its name
-            assert param.make_metavar(click.Context(group_or_command)) in proc.stdout
+        if param.param_type_name == "argument":  # positional: shown by its metavar (MODEL), not its name
+            assert param.make_metavar(click.Context(group_or_command)).upper() in proc.stdout
             continue
         for opt in [*param.opts, *param.secondary_opts]:
             assert opt in proc.stdout, f"{command or 'embedtune'} --help does not mention {opt}"
     if command is None:
         for name in cli.commands:
-            assert f"  {name} " in proc.stdout, f"embedtune --help does not list {name}"
+            assert f" {name} " in proc.stdout, f"embedtune --help does not list {name}"
 
 
 def test_importing_the_cli_does_not_import_torch() -> None:
@@ -206,3 +207,16 @@ def test_importing_the_cli_does_not_import_torch() -> None:
             "assert not heavy, heavy")
     proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_help_groups_the_options_and_shows_every_default_one_way() -> None:
+    """train's forty-odd options come in sections; a default reads "[default: X]" whether click or we wrote it."""
+    proc = subprocess.run([sys.executable, "-m", "embedtune.cli.app", "train", "--help"], check=False,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    panels = [line.split("─ ", 1)[1].split(" ─", 1)[0] for line in proc.stdout.splitlines() if line.startswith("╭─ ")]
+    assert panels[:5] == ["Inputs", "Model", "Training", "Output", "Advanced"], panels
+    text = " ".join(proc.stdout.replace("│", " ").split())
+    assert "[default: 3]" in text and "[default: auto]" in text  # --epochs (ours), --recipe (ours)
+    assert re.search(r"\[(?!default:|required|env var:|x>=|0<=|\w+\|)[^\]]*\]\.", text) is None, \
+        "a default typed as [X] instead of [default: X]"

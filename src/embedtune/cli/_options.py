@@ -10,12 +10,12 @@ import click
 
 model_option = click.option(
     "--model", "-m", default=None, envvar="EMBEDTUNE_MODEL", show_envvar=True,
-    help="Model: local folder or Hugging Face id. Default: all-MiniLM-L6-v2 (installed offline).")
+    help="Model: local folder or Hugging Face id [default: all-MiniLM-L6-v2, installed offline].")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="Only print results: no progress bars or log lines.")
-batch_size_option = click.option("--batch-size", type=click.IntRange(min=1), default=None,
-                                 help="Texts per encoding/training batch.")
+batch_size_option = click.option("--batch-size", type=click.IntRange(min=1), default=32,
+                                 help="Texts per encoding batch.")
 max_seq_length_option = click.option("--max-seq-length", type=click.IntRange(min=8), default=None,
-                                     help="Tokens kept per text (default: the model's own).")
+                                     help="Tokens kept per text [default: the model's own].")
 no_cache_option = click.option("--no-cache", is_flag=True,
                                help="Do not read or write the corpus-embedding cache (EMBEDTUNE_CACHE_DIR).")
 

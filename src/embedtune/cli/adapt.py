@@ -31,32 +31,32 @@ from embedtune.generate.config import PSEUDO_LABEL_LOSSES
 @compose(model_option)
 @generation_options
 @click.option("--mine-method", type=click.Choice(MINING_METHODS), default=None,
-              help="Hard negatives for the generated queries: bm25, dense or hybrid [bm25].")
-@click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Hard negatives per pair [3].")
+              help="Hard negatives for the generated queries: bm25, dense or hybrid [default: bm25].")
+@click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Hard negatives per pair [default: 3].")
 @click.option("--no-mine", is_flag=True, help="Train with in-batch negatives only.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the pairs [1].")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Passes over the pairs [default: 1].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Peak learning rate [5e-5].")
-@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Pairs per batch [32].")
-@click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text [256].")
+              help="Peak learning rate [default: 5e-5].")
+@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Pairs per batch [default: 32].")
+@click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text [default: 256].")
 @click.option("--heldout-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
-              help="Share of documents whose generated queries only score the model, before and after [0.1].")
+              help="Share of documents whose generated queries only score the model, before and after [default: 0.1].")
 @click.option("--guard-data", type=click.Path(), default=None, envvar="EMBEDTUNE_GUARD_DATA", show_envvar=True,
               help="Forgetting guard (as embedtune train): a general-domain BEIR folder; if its nDCG@10 drops by "
-                   "more than 0.01 the weights are mixed back towards the base [off].")
+                   "more than 0.01 the weights are mixed back towards the base [default: off].")
 @click.option("--cross-encoder", default=None,
               help="GPL-style pseudo-labels: this cross-encoder (folder or hub id) scores each mined row and "
                    "training distils its margins (the same as --teacher CE).")
 @click.option("--teacher", default=None,
               help="GPL-style pseudo-labels from this teacher, distilled as --loss says: hybrid (BM25 fused with "
                    "--model; nothing to download), hybrid:MODEL, a cross-encoder or bi-encoder (folder or hub "
-                   "id), or none (MultipleNegativesRankingLoss on the mined rows) [hybrid; none with --no-mine]. "
+                   "id), or none (MultipleNegativesRankingLoss on the mined rows) [default: hybrid; none with --no-mine]. "
                    "--cross-encoder is the same option under its first name.")
 @click.option("--loss", type=click.Choice(PSEUDO_LABEL_LOSSES), default=None,
               help="How the teacher's pseudo-labels are learnt: margin_kl (its margins on the mined negatives and "
                    "its ranking of every document in the batch; bi-encoder or hybrid teachers) or margin_mse (the "
-                   "margins alone) [margin_kl; margin_mse for a cross-encoder].")
-@click.option("--seed", type=int, default=None, help="One seed for generation, the split and training [42].")
+                   "margins alone) [default: margin_kl; margin_mse for a cross-encoder].")
+@click.option("--seed", type=int, default=None, help="One seed for generation, the split and training [default: 42].")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out (only a folder embedtune made, holding only its files).")
 @json_option("the report")
 @compose(no_cache_option, quiet_option)

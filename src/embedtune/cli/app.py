@@ -3,23 +3,27 @@ from __future__ import annotations
 
 import click
 
-from embedtune import __version__
-from embedtune.cli._errors import exit_with, run_with_clean_errors
-from embedtune.cli._options import quiet_bars_off_a_terminal
-from embedtune.cli.adapt import adapt_command
-from embedtune.cli.demo import demo_command
-from embedtune.cli.eval import eval_command
-from embedtune.cli.generate import generate_command
-from embedtune.cli.export import export_command
-from embedtune.cli.index import index_command
-from embedtune.cli.mine import mine_command
-from embedtune.cli.pretrain import pretrain_command
-from embedtune.cli.search import search_command
-from embedtune.cli.serve import serve_command
-from embedtune.cli.train import train_command
+from embedtune.cli._help import group_options, use_grouped_help
+
+use_grouped_help()  # before the commands below are defined: their click.command draws --help in sections
+
+from embedtune import __version__  # noqa: E402
+from embedtune.cli._errors import exit_with, run_with_clean_errors  # noqa: E402
+from embedtune.cli._options import quiet_bars_off_a_terminal  # noqa: E402
+from embedtune.cli.adapt import adapt_command  # noqa: E402
+from embedtune.cli.demo import demo_command  # noqa: E402
+from embedtune.cli.eval import eval_command  # noqa: E402
+from embedtune.cli.generate import generate_command  # noqa: E402
+from embedtune.cli.export import export_command  # noqa: E402
+from embedtune.cli.index import index_command  # noqa: E402
+from embedtune.cli.mine import mine_command  # noqa: E402
+from embedtune.cli.pretrain import pretrain_command  # noqa: E402
+from embedtune.cli.search import search_command  # noqa: E402
+from embedtune.cli.serve import serve_command  # noqa: E402
+from embedtune.cli.train import train_command  # noqa: E402
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "show_default": True})
 @click.version_option(__version__, prog_name="embedtune")
 def cli() -> None:
     """Fine-tune a text-embedding model for your domain and measure the gain honestly.
@@ -44,6 +48,7 @@ cli.add_command(pretrain_command)
 cli.add_command(search_command)
 cli.add_command(serve_command)
 cli.add_command(train_command)
+group_options(cli)
 
 
 def main() -> None:

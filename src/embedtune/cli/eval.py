@@ -16,7 +16,7 @@ from embedtune.inference.encoder import BACKENDS
 @click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv to score.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write metrics and per-query scores to this JSON file ('-' for stdout).")
-@click.option("--metrics", default=None, help="Comma-separated, e.g. ndcg@10,recall@100 (default: the full set).")
+@click.option("--metrics", default=None, help="Comma-separated, e.g. ndcg@10,recall@100 [default: the full set].")
 @compose(batch_size_option, max_seq_length_option)
 @click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True,
               help="How texts are encoded. torch and onnx reproduce sentence-transformers' fp32 embeddings "
@@ -41,11 +41,11 @@ from embedtune.inference.encoder import BACKENDS
                    "no base model (a stock model, no --base-model) gets a report of its own scores. With "
                    "--quantize the page also plots quality against bytes per vector for both models.")
 @click.option("--base-model", default=None,
-              help="With --report: the model to compare with [the base a model trained by embedtune records].")
+              help="With --report: the model to compare with [default: the base a model trained by embedtune records].")
 @click.option("--overwrite", is_flag=True, help="With --report: replace a report already in DIR.")
 @compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
-                 batch_size: int | None, max_seq_length: int | None, backend: str, devices: str | None,
+                 batch_size: int, max_seq_length: int | None, backend: str, devices: str | None,
                  dims: str | None, quantize: str | None, rerank: str | None, rerank_top: int,
                  report_dir: str | None, base_model: str | None, overwrite: bool, no_cache: bool,
                  quiet: bool) -> None:
@@ -78,7 +78,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
     show_progress = setup_output(quiet or json_path == "-", inference=True)
     settings = dict(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else DEFAULT_METRICS,
-        batch_size=batch_size or 32, max_seq_length=max_seq_length,
+        batch_size=batch_size, max_seq_length=max_seq_length,
         cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
         devices=[d.strip() for d in devices.split(",") if d.strip()] if devices else None,
         dims=parse_dims(dims, "--dims"), quantize=parse_quantize(quantize, "--quantize"), rerank=rerank,

@@ -22,33 +22,33 @@ generation_options = compose(
     click.option("--method", type=click.Choice(GENERATION_METHODS), default=None,
                  help="offline: ict + title pairs, no LLM and no download; ict: one sentence as the query, the "
                       "rest of the passage as its positive; title: title/heading -> passage; llm: an "
-                      "OpenAI-compatible chat endpoint; doc2query: a seq2seq model [offline]."),
+                      "OpenAI-compatible chat endpoint; doc2query: a seq2seq model [default: offline]."),
     click.option("--queries-per-doc", type=click.IntRange(min=1), default=None,
-                 help="Queries per passage (ict sentences, LLM or doc2query queries) [1]."),
+                 help="Queries per passage (ict sentences, LLM or doc2query queries) [default: 1]."),
     click.option("--ict-keep-probability", type=click.FloatRange(0, 1), default=None,
-                 help="ict: chance the query sentence stays in its positive [0.1]."),
-    click.option("--min-query-words", type=click.IntRange(min=1), default=None, help="Shortest query kept [4]."),
-    click.option("--max-query-words", type=click.IntRange(min=1), default=None, help="Longest query kept [64]."),
-    click.option("--min-passage-words", type=click.IntRange(min=1), default=None, help="Shortest positive kept [16]."),
+                 help="ict: chance the query sentence stays in its positive [default: 0.1]."),
+    click.option("--min-query-words", type=click.IntRange(min=1), default=None, help="Shortest query kept [default: 4]."),
+    click.option("--max-query-words", type=click.IntRange(min=1), default=None, help="Longest query kept [default: 64]."),
+    click.option("--min-passage-words", type=click.IntRange(min=1), default=None, help="Shortest positive kept [default: 16]."),
     click.option("--no-dedupe", is_flag=True, help="Keep repeated queries."),
     click.option("--round-trip", type=click.Choice(ROUND_TRIP_METHODS), default=None,
                  help="Keep a pair only if its positive ranks in the top --round-trip-k for its query under bm25 "
-                      "or the dense model (--model); none: off [bm25]."),
-    click.option("--round-trip-k", type=click.IntRange(min=1), default=None, help="Round-trip rank cutoff [10]."),
+                      "or the dense model (--model); none: off [default: bm25]."),
+    click.option("--round-trip-k", type=click.IntRange(min=1), default=None, help="Round-trip rank cutoff [default: 10]."),
     click.option("--max-pairs", type=click.IntRange(min=1), default=None,
                  help="Keep at most this many pairs, a seeded sample after the filters."),
     click.option("--chunk-size", type=click.IntRange(min=1), default=None,
-                 help="Folders of .txt/.md: words per passage [200]."),
+                 help="Folders of .txt/.md: words per passage [default: 200]."),
     click.option("--chunk-overlap", type=click.IntRange(min=0), default=None,
-                 help="Words shared by consecutive passages [40]."),
+                 help="Words shared by consecutive passages [default: 40]."),
     click.option("--llm-url", default=None, help="llm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1."),
     click.option("--llm-model", default=None, help="llm: model name sent with each request."),
-    click.option("--llm-api-key-env", default=None, help="llm: environment variable holding the API key [OPENAI_API_KEY]."),
+    click.option("--llm-api-key-env", default=None, help="llm: environment variable holding the API key [default: OPENAI_API_KEY]."),
     click.option("--prompt-template", type=click.Path(dir_okay=False), default=None,
-                 help="llm: text file with {passage} (optional {n}, {title}) [a built-in prompt]."),
-    click.option("--concurrency", type=click.IntRange(min=1), default=None, help="llm: requests in flight [4]."),
+                 help="llm: text file with {passage} (optional {n}, {title}) [default: a built-in prompt]."),
+    click.option("--concurrency", type=click.IntRange(min=1), default=None, help="llm: requests in flight [default: 4]."),
     click.option("--max-retries", type=click.IntRange(min=0), default=None,
-                 help="llm: retries on timeouts, 429 and 5xx, with exponential backoff [4]."),
+                 help="llm: retries on timeouts, 429 and 5xx, with exponential backoff [default: 4]."),
     click.option("--max-requests", type=click.IntRange(min=1), default=None, help="llm: request budget for this run."),
     click.option("--max-total-tokens", type=click.IntRange(min=1), default=None,
                  help="llm: token budget for this run (as the endpoint reports usage)."),
@@ -76,8 +76,8 @@ def generate_config_values(flags: dict[str, Any], no_dedupe: bool) -> dict[str, 
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="JSONL of {query, positive, doc_id, method} rows (input for embedtune train --data or mine).")
 @generation_options
-@click.option("--model", "-m", default=None, envvar="EMBEDTUNE_MODEL", help="Model for --round-trip dense [all-MiniLM-L6-v2].")
-@click.option("--seed", type=int, default=None, help="Seed for sentence choice and sampling [42].")
+@click.option("--model", "-m", default=None, envvar="EMBEDTUNE_MODEL", help="Model for --round-trip dense [default: all-MiniLM-L6-v2].")
+@click.option("--seed", type=int, default=None, help="Seed for sentence choice and sampling [default: 42].")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @json_option("the summary")
 @compose(quiet_option)

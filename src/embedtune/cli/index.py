@@ -19,7 +19,7 @@ from embedtune.serving.index import INDEX_KINDS
 @compose(batch_size_option, max_seq_length_option, no_cache_option)
 @click.option("--overwrite", is_flag=True, help="Replace an earlier index in --out (only a folder embedtune made, holding only its files).")
 @quiet_option
-def index_command(model: str | None, data: str, out: str, kind: str, batch_size: int | None,
+def index_command(model: str | None, data: str, out: str, kind: str, batch_size: int,
                   max_seq_length: int | None, no_cache: bool, overwrite: bool, quiet: bool) -> None:
     """Encode every document of a corpus with MODEL and save a searchable index in --out.
 
@@ -35,7 +35,7 @@ def index_command(model: str | None, data: str, out: str, kind: str, batch_size:
     from embedtune.serving import build_index
 
     show_progress = setup_output(quiet, inference=True)
-    info = build_index(model, data, out, kind=kind, batch_size=batch_size or 32,  # type: ignore[arg-type]
+    info = build_index(model, data, out, kind=kind, batch_size=batch_size,  # type: ignore[arg-type]
                        max_seq_length=max_seq_length, cache=None if no_cache else EmbeddingCache(),
                        show_progress=show_progress, overwrite=overwrite)
     click.echo(info.to_table(out))

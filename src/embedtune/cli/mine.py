@@ -22,32 +22,32 @@ from embedtune.inference.encoder import BACKENDS
 
 @click.command("mine")
 @click.option("--data", "-d", required=True, type=click.Path(), help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/).")
-@click.option("--split", default=None, help="Split whose queries get negatives [train].")
+@click.option("--split", default=None, help="Split whose queries get negatives [default: train].")
 @click.option("--method", type=click.Choice(MINING_METHODS), default=None,
-              help="bm25: lexical (bm25s); dense: the model's own ranking; hybrid: both, rank-fused [hybrid].")
+              help="bm25: lexical (bm25s); dense: the model's own ranking; hybrid: both, rank-fused [default: hybrid].")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="JSONL file of {query, positive, negatives} rows (input for embedtune train --data).")
 @compose(model_option)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
-@click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Negatives per row [5].")
+@click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Negatives per row [default: 5].")
 @click.option("--range-min", type=click.IntRange(min=0), default=None,
-              help="Skip this many top-ranked candidates [0].")
-@click.option("--range-max", type=click.IntRange(min=1), default=None, help="Consider candidates down to this rank [50].")
+              help="Skip this many top-ranked candidates [default: 0].")
+@click.option("--range-max", type=click.IntRange(min=1), default=None, help="Consider candidates down to this rank [default: 50].")
 @click.option("--sampling", type=click.Choice(SAMPLINGS), default=None,
-              help="top: best-ranked survivors; random: a seeded sample of the window [top].")
+              help="top: best-ranked survivors; random: a seeded sample of the window [default: top].")
 @click.option("--relative-margin", type=click.FloatRange(0, 1, max_open=True), default=None,
-              help="Refuse candidates scoring above (1 - this) x the positive's score [0.05].")
+              help="Refuse candidates scoring above (1 - this) x the positive's score [default: 0.05].")
 @click.option("--absolute-margin", type=click.FloatRange(min=0), default=None,
-              help="Refuse candidates scoring above the positive's score minus this [off].")
+              help="Refuse candidates scoring above the positive's score minus this [default: off].")
 @click.option("--no-margin", is_flag=True, help="Turn the margin (false-negative) filters off.")
-@click.option("--cross-encoder", default=None, help="Cross-encoder that vetoes candidates it finds relevant [off].")
+@click.option("--cross-encoder", default=None, help="Cross-encoder that vetoes candidates it finds relevant [default: off].")
 @click.option("--cross-encoder-threshold", type=float, default=None,
-              help="Cross-encoder score at which a candidate counts as relevant [0.5].")
-@click.option("--backend", type=click.Choice(BACKENDS), default=None, help="Encoding backend for dense mining [torch].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Texts per encoding batch [32].")
+              help="Cross-encoder score at which a candidate counts as relevant [default: 0.5].")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None, help="Encoding backend for dense mining [default: torch].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Texts per encoding batch [default: 32].")
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None, help="Tokens kept per text.")
-@click.option("--seed", type=int, default=None, help="Seed for random sampling [42].")
+@click.option("--seed", type=int, default=None, help="Seed for random sampling [default: 42].")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @json_option("the mining summary")
 @compose(no_cache_option, quiet_option)

@@ -26,25 +26,25 @@ from embedtune.config import PRECISIONS, PRETRAIN_METHODS
               help="Folder for the adapted model (input for embedtune train --model).")
 @click.option("--method", type=click.Choice(PRETRAIN_METHODS), default=None,
               help="tsdae: rebuild each sentence from the embedding of a copy with 60% of its words deleted; "
-                   "mlm: masked-language modelling on the transformer [tsdae].")
+                   "mlm: masked-language modelling on the transformer [default: tsdae].")
 @compose(model_option)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Passes over the corpus texts [1].")
+              help="Passes over the corpus texts [default: 1].")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None,
-              help="Stop after this many optimiser steps, whatever --epochs says [off].")
+              help="Stop after this many optimiser steps, whatever --epochs says [default: off].")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Learning rate [3e-5 tsdae (constant, as the paper), 5e-5 mlm].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Texts per batch [8].")
+              help="Learning rate [default: 3e-5 tsdae (constant, as the paper), 5e-5 mlm].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Texts per batch [default: 8].")
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None,
-              help="Tokens per text: longer sentences are cut, mlm chunks packed up to it [the model's own].")
-@click.option("--max-docs", type=click.IntRange(min=1), default=None, help="Use only the first N documents [all].")
+              help="Tokens per text: longer sentences are cut, mlm chunks packed up to it [default: the model's own].")
+@click.option("--max-docs", type=click.IntRange(min=1), default=None, help="Use only the first N documents [default: all].")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-              help="auto: bf16 autocast where the hardware has native bf16, else fp32 [auto].")
-@click.option("--seed", type=int, default=None, help="One seed for Python, numpy, torch and the noise [42].")
+              help="auto: bf16 autocast where the hardware has native bf16, else fp32 [default: auto].")
+@click.option("--seed", type=int, default=None, help="One seed for Python, numpy, torch and the noise [default: 42].")
 @click.option("--save-every-minutes", type=click.FloatRange(min=0), default=None,
-              help="Also checkpoint after this many minutes without one; 0: only every save_steps [10].")
+              help="Also checkpoint after this many minutes without one; 0: only every save_steps [default: 10].")
 @click.option("--overwrite", is_flag=True,
               help="Replace an earlier run in --out (only a folder embedtune made, holding only its files).")
 @json_option("the result")

@@ -14,7 +14,7 @@ from embedtune.inference.encoder import BACKENDS
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
 @click.option("--api-key", default=None, envvar="EMBEDTUNE_API_KEY", show_envvar=True,
-              help="Require 'Authorization: Bearer KEY' on every endpoint but /health [off].")
+              help="Require 'Authorization: Bearer KEY' on every endpoint but /health [default: off].")
 @click.option("--rerank", default=None, metavar="CROSS_ENCODER",
               help="Rerank /search results with this sentence-transformers CrossEncoder (folder or hub id).")
 @click.option("--rerank-top", type=click.IntRange(min=1), default=50, show_default=True,
