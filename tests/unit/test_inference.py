@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import transformers
+from packaging import version
 
 from embedtune.errors import ConfigError
 from embedtune.inference import FastEncoder
@@ -75,7 +77,10 @@ def test_onnx_backend_reproduces_sentence_transformers(model, abstracts, referen
     import onnx
 
     ops = {node.op_type for node in onnx.load(str(tmp_path / "model.onnx"), load_external_data=False).graph.node}
-    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= ops, f"the export lost its fusions: {sorted(ops)}"
+    # transformers < 5.9 traces attention in a shape ONNX Runtime's optimizer does not fuse (found by .ci/floors):
+    # the export is exact either way, only slower there
+    fused_attention = {"Attention"} if version.parse(transformers.__version__) >= version.parse("5.9") else set()
+    assert {"SkipLayerNormalization", "BiasGelu"} | fused_attention <= ops, f"the export lost its fusions: {sorted(ops)}"
 
 
 @pytest.mark.parametrize(("backend", "min_cosine"), [("torch-bf16", 0.999), ("onnx-int8", 0.98)])
