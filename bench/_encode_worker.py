@@ -27,7 +27,7 @@ def main() -> None:
 
     from embedtune.data.beir import load_beir
     from embedtune.evaluation.metrics import evaluate_run
-    from embedtune.evaluation.search import exact_top_k
+    from embedtune.inference.search import exact_top_k
     from embedtune.models import load_model
 
     data = load_beir(args.data, "test")
@@ -42,7 +42,7 @@ def main() -> None:
             return model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
         encode_docs, encode_queries_ = encode, encode
     else:
-        from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
+        from embedtune.inference.search import encode_documents, encode_queries, make_encoder
         from embedtune.inference.memory import return_freed_buffers
 
         result["malloc_tuning"] = return_freed_buffers()  # as `embedtune eval` does (on only with EMBEDTUNE_MALLOC_TUNING=1)

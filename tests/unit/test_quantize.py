@@ -8,7 +8,7 @@ import pytest
 
 from embedtune.errors import ConfigError
 from embedtune.evaluation import evaluate_model
-from embedtune.export.quantize import (bytes_per_vector, dequantize_int8, int8_ranges, parse_quantize,
+from embedtune.inference.quantize import (bytes_per_vector, dequantize_int8, int8_ranges, parse_quantize,
                                        quantize_binary, quantize_int8, scoring_space)
 from embedtune.models import load_model
 from tests.slices import write_beir_slice

@@ -121,7 +121,7 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
     monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)  # 9 dev queries: a search in seconds
 
     from embedtune.config import TrainConfig
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
     from embedtune.training import train_model
     from tests.tiny_models import tiny_bert
 
@@ -147,7 +147,7 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
 
 def test_recipe_fixed_takes_the_settings_as_given(tmp_path) -> None:
     from embedtune.config import TrainConfig
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
     from embedtune.training import train_model
     from tests.tiny_models import tiny_bert
 
@@ -162,7 +162,7 @@ def test_recipe_fixed_takes_the_settings_as_given(tmp_path) -> None:
 
 def test_too_small_a_dev_split_takes_the_simplest_recipe_without_a_search(tmp_path) -> None:
     from embedtune.config import TrainConfig
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
     from embedtune.training import train_model
     from tests.tiny_models import tiny_bert
 
@@ -175,7 +175,7 @@ def test_too_small_a_dev_split_takes_the_simplest_recipe_without_a_search(tmp_pa
 
 def test_a_search_cut_off_midway_does_not_run_finished_candidates_again(tmp_path, monkeypatch) -> None:
     from embedtune.config import TrainConfig
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
     from embedtune.interrupts import Interrupted
     from embedtune.training import probes, train_model
     from tests.tiny_models import tiny_bert

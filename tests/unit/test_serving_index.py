@@ -11,7 +11,7 @@ pytest.importorskip("faiss")
 
 from embedtune.errors import OutputExistsError  # noqa: E402
 from embedtune.evaluation import EmbeddingCache  # noqa: E402
-from embedtune.evaluation.search import encode_documents, encode_queries, exact_top_k  # noqa: E402
+from embedtune.inference.search import encode_documents, encode_queries, exact_top_k  # noqa: E402
 from embedtune.models import load_model  # noqa: E402
 from embedtune.serving import IndexFolderError, SearchIndex, Searcher, build_index  # noqa: E402
 from embedtune.serving.index import make_faiss_index  # noqa: E402

@@ -68,7 +68,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
     from embedtune.config import parse_dims
     from embedtune.errors import ConfigError
     from embedtune.evaluation import DEFAULT_METRICS, EmbeddingCache, evaluate_path
-    from embedtune.export.quantize import parse_quantize
+    from embedtune.inference.quantize import parse_quantize
 
     if report_dir is None and (base_model or overwrite):
         raise ConfigError(f"{'--base-model' if base_model else '--overwrite'} only applies with --report DIR")

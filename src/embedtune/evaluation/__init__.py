@@ -1,7 +1,7 @@
-"""Metrics, retrieval, embedding cache and evaluation reports."""
+"""Metrics, scoring a model on a labelled split, cross-encoder reranking and evaluation reports."""
 from __future__ import annotations
 
-from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.inference.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model, evaluate_path, sample_corpus
 from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run
 from embedtune.evaluation.report import EvalReport, comparison_table

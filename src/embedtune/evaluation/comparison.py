@@ -10,7 +10,7 @@ from typing import Any
 
 from embedtune.config import parse_dims
 from embedtune.errors import OutputExistsError
-from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.inference.cache import EmbeddingCache
 from embedtune.evaluation.metrics import DEFAULT_METRICS, parse_metric
 from embedtune.evaluation.report import EvalReport
 from embedtune.evaluation.report_html import REPORT_HTML
@@ -82,7 +82,7 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
 
     for name in metrics:
         parse_metric(name)
-    from embedtune.export.quantize import parse_quantize
+    from embedtune.inference.quantize import parse_quantize
 
     dims = parse_dims(dims, "dims")
     quantize = parse_quantize(quantize, "quantize")

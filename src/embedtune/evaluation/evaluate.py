@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from embedtune.config import check_dims_fit, parse_dims
 from embedtune.data.types import RetrievalSet
-from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.inference.cache import EmbeddingCache
 from embedtune.evaluation.metrics import DEFAULT_METRICS, evaluate_run, parse_metric, rank
 from embedtune.evaluation.report import EvalReport
-from embedtune.evaluation.search import encode_retrieval_set, search, truncate
-from embedtune.export.quantize import bytes_per_vector, scoring_space
+from embedtune.inference.search import encode_retrieval_set, search, truncate
+from embedtune.inference.quantize import bytes_per_vector, scoring_space
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder, SentenceTransformer
@@ -41,7 +41,7 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
     two-stage scores go to ``report.two_stage``.
     ``keep_top`` keeps each query's best ``keep_top`` document ids in ``report.top_documents``.
     """
-    from embedtune.export.quantize import parse_quantize
+    from embedtune.inference.quantize import parse_quantize
 
     quantize = parse_quantize(quantize, "quantize")
     start = time.perf_counter()
@@ -75,7 +75,7 @@ def evaluate_model(model: SentenceTransformer, data: RetrievalSet, *,
                                      "bytes_per_vector": bytes_per_vector(dim, precision), "metrics": scores})
     two_stage: dict[str, Any] = {}
     if reranker is not None:
-        from embedtune.serving.search import rerank_run
+        from embedtune.evaluation.rerank import rerank_run
 
         reranked = rerank_run(reranker, {q: data.queries[q] for q in query_ids}, run, data.corpus, rerank_top)
         two_stage = {"cross_encoder": reranker_name, "rerank_top": rerank_top,
@@ -142,7 +142,7 @@ def evaluate_path(model: str | None, data: str, split: str = "test", *,
 
     ``rerank`` names a cross-encoder (folder or hub id) for the two-stage score.
     """
-    from embedtune.export.quantize import parse_quantize
+    from embedtune.inference.quantize import parse_quantize
     from embedtune.data.beir import load_beir
     from embedtune.models import display_name, load_model
 
@@ -154,7 +154,7 @@ def evaluate_path(model: str | None, data: str, split: str = "test", *,
     loaded = load_model(model, max_seq_length=max_seq_length)
     reranker = None
     if rerank:
-        from embedtune.serving.search import load_cross_encoder
+        from embedtune.evaluation.rerank import load_cross_encoder
 
         reranker = load_cross_encoder(rerank)
     return evaluate_model(loaded, dataset, metrics=metrics, batch_size=batch_size, cache=cache,

@@ -1,4 +1,4 @@
-"""Exports (sentence-transformers folder, peft adapter, ONNX fp32/int8) and embedding quantization."""
+"""Exports: sentence-transformers folder, peft adapter, ONNX fp32/int8."""
 from __future__ import annotations
 
 from embedtune.export.export import FORMATS, ExportResult, NoAdapterError, export_model

@@ -88,7 +88,7 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
     ``eval_data`` (a BEIR folder) also scores nDCG@10 of the source and of the export on
     ``eval_split``: the measured quality cost of an int8 export.
     """
-    from embedtune.evaluation.search import make_encoder
+    from embedtune.inference.search import make_encoder
     from embedtune.models import display_name, load_model, resolve_model
 
     if fmt not in FORMATS:
@@ -173,7 +173,7 @@ def _load_export(fmt: str, out: Path) -> Encode:
         from embedtune.export.onnx_model import OnnxEmbedder
 
         return OnnxEmbedder(out).encode
-    from embedtune.evaluation.search import make_encoder
+    from embedtune.inference.search import make_encoder
 
     if fmt == "st":
         from sentence_transformers import SentenceTransformer
@@ -201,10 +201,10 @@ def _load_eval_set(folder: str, split: str):
 
 def _ndcg_at_10(encode: Encode, dataset: Any, metrics: Sequence[str] = ("ndcg@10",)) -> float:
     from embedtune.evaluation.metrics import evaluate_run
-    from embedtune.evaluation.search import _normalised, search
+    from embedtune.inference.search import normalised, search
 
     query_ids = dataset.evaluable_query_ids()
-    documents = _normalised(encode(list(dataset.corpus.values()), "document"))
-    queries = _normalised(encode([dataset.queries[q] for q in query_ids], "query"))
+    documents = normalised(encode(list(dataset.corpus.values()), "document"))
+    queries = normalised(encode([dataset.queries[q] for q in query_ids], "query"))
     run = search(queries, documents, query_ids, list(dataset.corpus), 10)
     return evaluate_run({q: dataset.qrels[q] for q in query_ids}, run, list(metrics))[0]["ndcg@10"]

@@ -21,7 +21,7 @@ from embedtune._writable import check_writable
 from embedtune.config import MineConfig, TrainConfig
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.errors import ConfigError, OutputExistsError
-from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.inference.cache import EmbeddingCache
 from embedtune.generate.config import AdaptConfig, GenerateConfig
 from embedtune.generate.corpus import Passage, read_passages
 from embedtune.generate.offline import GeneratedPair

@@ -1,4 +1,4 @@
-"""Fast encoding (token-budget batches, ONNX Runtime, int8) that reproduces sentence-transformers' embeddings."""
+"""Encoding (token-budget batches, ONNX Runtime, int8), the embedding cache, exact search, quantization."""
 from embedtune.inference.encoder import BACKENDS, EXACT_BACKENDS, FastEncoder, unsupported_reason
 from embedtune.inference.precision import PRECISIONS, resolve_precision
 

@@ -184,7 +184,7 @@ def _onnx_session(model: SentenceTransformer, export_dir: str | Path | None, *, 
     import torch
 
     from embedtune._optional import require
-    from embedtune.evaluation.cache import default_cache_dir, model_fingerprint
+    from embedtune.inference.cache import default_cache_dir, model_fingerprint
     from embedtune.inference.onnx_export import export_onnx
 
     directory = Path(export_dir) if export_dir is not None else (

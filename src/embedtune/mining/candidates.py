@@ -18,7 +18,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def dense_embeddings(model: SentenceTransformer, documents: list[str], queries: 
                      backend: str, cache: EmbeddingCache | None,
                      show_progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """Normalised (documents, queries) embeddings; documents come from the cache when it has them."""
-    from embedtune.evaluation.search import encode_documents, encode_queries, make_encoder
+    from embedtune.inference.search import encode_documents, encode_queries, make_encoder
 
     encoder = make_encoder(model, backend, batch_size=batch_size)
     doc_vectors = encode_documents(model, documents, cache=cache, show_progress=show_progress, encoder=encoder)
@@ -105,7 +105,7 @@ def dense_candidates(doc_vectors: np.ndarray, query_vectors: np.ndarray, depth: 
         if found is not None:
             scores, indices = found
             return Candidates(indices, scores, _cosine(doc_vectors, query_vectors))
-    from embedtune.evaluation.search import exact_top_k
+    from embedtune.inference.search import exact_top_k
 
     scores, indices = exact_top_k(query_vectors, doc_vectors, depth)
     return Candidates(indices, scores, _cosine(doc_vectors, query_vectors))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from embedtune.data.types import RetrievalSet
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
 
 logger = logging.getLogger(__name__)
 

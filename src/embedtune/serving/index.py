@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from sentence_transformers import SentenceTransformer
 
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
     """Encode the corpus of ``data`` (a BEIR folder or a corpus .jsonl) and save a searchable index in ``out``."""
     from embedtune import __version__
     from embedtune.data.beir import read_corpus
-    from embedtune.evaluation.cache import model_fingerprint
-    from embedtune.evaluation.search import encode_documents
+    from embedtune.inference.cache import model_fingerprint
+    from embedtune.inference.search import encode_documents
     from embedtune.models import display_name, load_model
 
     start = time.perf_counter()
@@ -197,7 +197,7 @@ class SearchIndex:
 
     def check_model(self, model: SentenceTransformer, name: str) -> None:
         """Refuse to search with a model other than the one that encoded the documents."""
-        from embedtune.evaluation.cache import model_fingerprint
+        from embedtune.inference.cache import model_fingerprint
 
         if model_fingerprint(model) != self.info.model_fingerprint:
             raise IndexFolderError(f'index "{self.directory}" was built with model {self.info.model}, not {name}: '

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embedtune.errors import ModelNotFoundError
+from embedtune.evaluation.rerank import load_cross_encoder, rerank_order, rerank_scores
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder, SentenceTransformer
@@ -40,63 +40,19 @@ class Hit:
         return asdict(self)
 
 
-def load_cross_encoder(name: str) -> CrossEncoder:
-    """A sentence-transformers CrossEncoder from a folder or hub id, failures as one line."""
-    from sentence_transformers import CrossEncoder
-
-    from embedtune.models import resolve_model
-
-    try:
-        return CrossEncoder(resolve_model(name))
-    except OSError as exc:
-        raise ModelNotFoundError(f'cannot load cross-encoder "{name}": {str(exc).splitlines()[0]}') from exc
-
-
-def rerank_scores(cross_encoder: CrossEncoder, query: str, texts: list[str], batch_size: int = 32) -> np.ndarray:
-    """The cross-encoder's relevance score of each text for ``query`` (higher is better)."""
-    if not texts:
-        return np.empty(0, dtype=np.float32)
-    scores = cross_encoder.predict([(query, t) for t in texts], batch_size=batch_size, show_progress_bar=False,
-                                   convert_to_numpy=True)
-    return np.asarray(scores, dtype=np.float32).reshape(len(texts))
-
-
-def rerank_order(scores: np.ndarray) -> np.ndarray:
-    """Candidates best first; ties keep the dense order (a stable sort), so equal scores never shuffle."""
-    return np.argsort(-scores, kind="stable")
-
-
-def rerank_run(cross_encoder: CrossEncoder, queries: dict[str, str], run: dict[str, dict[str, float]],
-               corpus: dict[str, str], top: int) -> dict[str, dict[str, float]]:
-    """A run whose first ``top`` documents per query are reordered by the cross-encoder, the rest kept after.
-
-    The scores written are rank-based (n, n-1, ...): a cross-encoder's and a cosine's scales do not mix.
-    """
-    from embedtune.evaluation.metrics import rank
-
-    reranked: dict[str, dict[str, float]] = {}
-    for qid, scores in run.items():
-        ranking = rank(scores)
-        head = ranking[:top]
-        order = [head[i] for i in rerank_order(rerank_scores(cross_encoder, queries[qid], [corpus[d] for d in head]))]
-        final = order + ranking[top:]
-        reranked[qid] = {doc: float(len(final) - i) for i, doc in enumerate(final)}
-    return reranked
-
-
 class Searcher:
     """Query → hits over one index with one embedding model (loaded once), optionally reranked."""
 
     def __init__(self, index: SearchIndex, model: SentenceTransformer, *, reranker: CrossEncoder | None = None,
                  rerank_top: int = DEFAULT_RERANK_TOP, encoder: FastEncoder | None = None) -> None:
-        from embedtune.evaluation.search import make_encoder
+        from embedtune.inference.search import make_encoder
 
         self.index, self.model, self.reranker, self.rerank_top = index, model, reranker, rerank_top
         self.encoder = encoder or make_encoder(model, "torch")
 
     def search(self, queries: list[str], top_k: int = 10, *, rerank: bool | None = None) -> list[list[Hit]]:
         """The ``top_k`` hits of each query; ``rerank`` (default: whenever a reranker is loaded) adds stage two."""
-        from embedtune.evaluation.search import encode_queries
+        from embedtune.inference.search import encode_queries
 
         vectors = encode_queries(self.model, queries, encoder=self.encoder)
         return self.search_vectors(queries, vectors, top_k, rerank=rerank)

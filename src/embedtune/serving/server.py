@@ -165,14 +165,14 @@ class BodySizeLimit:
 def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searcher | None = None,
                settings: ServerSettings | None = None, backend: str = "torch") -> FastAPI:
     """The FastAPI app serving an already-loaded ``model`` (and ``searcher``, for ``/search``)."""
-    from embedtune.evaluation.search import _normalised, make_encoder, truncate
+    from embedtune.inference.search import normalised, make_encoder, truncate
 
     settings = settings or ServerSettings()
     encoder = searcher.encoder if searcher is not None else make_encoder(model, backend)
     dimension = model.get_embedding_dimension() or 0
 
     def encode(texts: list[str], role: str) -> np.ndarray:
-        return _normalised(encoder.encode(texts, role))  # type: ignore[arg-type]
+        return normalised(encoder.encode(texts, role))  # type: ignore[arg-type]
 
     batcher = MicroBatcher(encode, max_texts=settings.max_batch_texts, wait_s=settings.batch_wait_ms / 1000)
 
@@ -312,7 +312,7 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
     check_port_free(host, port)  # a busy port fails in a second, not after the model loads
     import torch
 
-    from embedtune.evaluation.search import make_encoder
+    from embedtune.inference.search import make_encoder
     from embedtune.models import display_name, load_model
     from embedtune.serving.search import Searcher, load_cross_encoder
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from embedtune.data.types import TrainingPairs
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def _teacher_scorer(teacher: str, kind: TeacherKind, rows: list[list[str]], batc
     """A bi-encoder or hybrid teacher ready to score any (query, document) of the rows.
 
     ``teacher`` is a model name for a bi-encoder and ``hybrid:MODEL`` for the hybrid teacher."""
-    from embedtune.evaluation.search import make_encoder
+    from embedtune.inference.search import make_encoder
     from embedtune.models import load_model
 
     name = hybrid_dense_model(teacher, None) if kind == "hybrid" else teacher
@@ -260,7 +260,7 @@ def _embedding_columns(pairs: TrainingPairs, config: Any, student: SentenceTrans
     Queries and documents go in one column, the trainer's first, so the student encodes every text
     with its query prompt, and the teacher does the same: the student copies the teacher's space.
     """
-    from embedtune.evaluation.search import encode_queries, make_encoder
+    from embedtune.inference.search import encode_queries, make_encoder
     from embedtune.models import load_model
 
     if (kind := teacher_kind(config.teacher, config.teacher_kind)) != "bi-encoder":

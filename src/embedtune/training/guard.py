@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from embedtune.data.split import split_by_query
 from embedtune.data.types import RetrievalSet
 from embedtune.errors import ConfigError
-from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.inference.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_model
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.training.pretrain import RESULT_FILE as PRETRAIN_RESULT

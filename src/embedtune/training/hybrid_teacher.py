@@ -25,7 +25,7 @@ import numpy as np
 from embedtune.errors import ConfigError
 
 if TYPE_CHECKING:
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
     from embedtune.inference.encoder import FastEncoder
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def dense_scorer(queries: list[str], docs: list[str], encoder: FastEncoder, *, s
                  cache: EmbeddingCache | None = None) -> PairScorer:
     """Cosine of the encoder's query and document embeddings (each distinct text encoded once;
     the documents, most of the work, kept in ``cache`` when one is given)."""
-    from embedtune.evaluation.search import encode_documents, encode_queries
+    from embedtune.inference.search import encode_documents, encode_queries
 
     q_vectors = encode_queries(encoder.model, queries, encoder=encoder, show_progress=show_progress)
     d_vectors = encode_documents(encoder.model, docs, encoder=encoder, show_progress=show_progress, cache=cache)

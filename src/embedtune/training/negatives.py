@@ -23,7 +23,7 @@ from embedtune.training.data_prep import PreparedData, pairs_as_retrieval_set
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from embedtune.evaluation.cache import EmbeddingCache
+    from embedtune.inference.cache import EmbeddingCache
     from embedtune.training.recipe import Candidate
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def training_rows(candidate: Candidate, prepared: PreparedData, config: TrainCon
     if candidate.negatives == "none":
         return TrainingPairs(queries=list(prepared.train.queries), positives=list(prepared.train.positives),
                              source=prepared.train.source)
-    from embedtune.evaluation.cache import model_fingerprint
+    from embedtune.inference.cache import model_fingerprint
 
     return mine_training_rows(mining_corpus(prepared), method=candidate.negatives,
                               num_negatives=config.num_negatives, filtered=candidate.filtered, model=model,

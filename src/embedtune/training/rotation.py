@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedtune.evaluation.metrics import evaluate_run
-from embedtune.evaluation.search import (
+from embedtune.inference.search import (
     encode_documents,
     encode_queries,
     encode_retrieval_set,

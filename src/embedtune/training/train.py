@@ -12,7 +12,7 @@ from embedtune._writable import check_writable
 from embedtune.config import TrainConfig, check_dims_fit
 from embedtune.data.types import RetrievalSet, TrainingPairs
 from embedtune.errors import ConfigError
-from embedtune.evaluation.cache import EmbeddingCache
+from embedtune.inference.cache import EmbeddingCache
 from embedtune.evaluation.evaluate import evaluate_bm25, evaluate_model, sample_corpus
 from embedtune.evaluation.report import EvalReport
 from embedtune.evaluation.report_html import TOP_DOCUMENTS, build_facts, write_report

@@ -6,7 +6,7 @@
 - ``binary``: one bit per dimension, its sign (32× smaller); queries are binarised too and
   ranked by Hamming distance, the cheapest search there is.
 
-Combined with Matryoshka truncation (``embedtune.evaluation.search.truncate``) these give the
+Combined with Matryoshka truncation (``embedtune.inference.search.truncate``) these give the
 operating points ``embedtune eval --quantize int8 --dims 128`` scores side by side.
 """
 from __future__ import annotations

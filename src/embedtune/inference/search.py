@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embedtune.evaluation.cache import EmbeddingCache, model_fingerprint
+from embedtune.inference.cache import EmbeddingCache, model_fingerprint
 from embedtune.inference.encoder import DEFAULT_BACKEND, EXACT_BACKENDS
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size
     if path is not None and (cached := cache.load(path)) is not None and len(cached) == len(texts):
         logger.info("loaded %d document embeddings from the cache (%s)", len(texts), path.name)
         return cached
-    embeddings = _normalised(encoder.encode(texts, "document", show_progress=show_progress))
+    embeddings = normalised(encoder.encode(texts, "document", show_progress=show_progress))
     if path is not None:
         cache.save(path, embeddings)
     return embeddings
@@ -56,10 +56,10 @@ def encode_queries(model: SentenceTransformer, texts: list[str], *, batch_size: 
                    show_progress: bool = False, backend: str = DEFAULT_BACKEND,
                    devices: list[str] | None = None, encoder: FastEncoder | None = None) -> np.ndarray:
     encoder = encoder or make_encoder(model, backend, batch_size=batch_size, devices=devices)
-    return _normalised(encoder.encode(texts, "query", show_progress=show_progress))
+    return normalised(encoder.encode(texts, "query", show_progress=show_progress))
 
 
-def _normalised(embeddings: np.ndarray) -> np.ndarray:
+def normalised(embeddings: np.ndarray) -> np.ndarray:
     """Unit rows, whether or not the model ends in a Normalize module (search is by inner product)."""
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     return (embeddings / np.clip(norms, 1e-12, None)).astype(np.float32, copy=False)
@@ -83,7 +83,7 @@ def exact_top_k(queries: np.ndarray, documents: np.ndarray, k: int, chunk: int =
 
 def truncate(embeddings: np.ndarray, dim: int) -> np.ndarray:
     """The first ``dim`` dimensions of each row, re-normalised (how Matryoshka embeddings are used)."""
-    return _normalised(np.ascontiguousarray(embeddings[:, :dim]))
+    return normalised(np.ascontiguousarray(embeddings[:, :dim]))
 
 
 def encode_retrieval_set(model: SentenceTransformer, data: RetrievalSet, query_ids: list[str], *,
