@@ -20,12 +20,9 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 def cpu_has_native_bf16() -> bool:
     """True when oneDNN runs bf16 matmuls in hardware (AVX512-BF16 or AMX), not by emulation."""
-    import torch
+    from embedtune.compat import cpu_has_native_bf16_kernels
 
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return cpu_has_native_bf16_kernels()
 
 
 def resolve_precision(precision: str, device: str) -> Literal["fp32", "bf16", "fp16"]:

@@ -228,7 +228,7 @@ def _train_tsdae(model: Any, texts: list[str], config: PretrainConfig, checkpoin
     try:
         loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
     except (OSError, ValueError) as exc:  # the decoder is read from the encoder's own files
-        source = model.transformers_model.config._name_or_path
+        source = model.transformers_model.config.name_or_path
         raise ModelNotFoundError(f'cannot build the TSDAE decoder from "{source}": {str(exc).splitlines()[0]} '
                                  "(it needs the model's files locally and a BERT-like architecture with a "
                                  "causal-LM head; --method mlm works for more models)") from None

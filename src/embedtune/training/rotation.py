@@ -150,20 +150,19 @@ def rotation_path(rows: Sequence[_Rows], dims: Sequence[int], *, steps: int = ST
 def add_rotation(model: SentenceTransformer, matrix: np.ndarray) -> None:
     """Append ``matrix`` to the model as a bias-free, linear sentence-transformers Dense module
     (``embedding @ matrix``), before the closing Normalize if the model has one."""
-    from collections import OrderedDict
-
     import torch
+
+    from embedtune.compat import insert_module
 
     dense_class = _dense_class()
     full = matrix.shape[0]
     dense = dense_class(full, full, bias=False, activation_function=torch.nn.Identity(),
                         init_weight=torch.from_numpy(np.ascontiguousarray(matrix.T)))
     dense.to(model.device)
-    modules = list(model._modules.values())
+    modules = list(model)
     # on the finished embedding: last, or just before a closing Normalize (which it commutes with)
     position = len(modules) - 1 if type(modules[-1]).__name__ == "Normalize" else len(modules)
-    modules.insert(position, dense)
-    model._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
+    insert_module(model, position, dense)
 
 
 def _dense_class() -> type:

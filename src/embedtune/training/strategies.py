@@ -114,6 +114,8 @@ def merge_lora(model: SentenceTransformer) -> int:
     """Fold every LoRA layer into its base weights in place; returns how many were merged."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
+    from embedtune.compat import forget_peft_config
+
     backbone = model.transformers_model
     merged = 0
     for name, module in list(backbone.named_modules()):
@@ -122,9 +124,7 @@ def merge_lora(model: SentenceTransformer) -> int:
             parent_name, _, child = name.rpartition(".")
             setattr(backbone.get_submodule(parent_name) if parent_name else backbone, child, module.get_base_layer())
             merged += 1
-    backbone._hf_peft_config_loaded = False
-    if hasattr(backbone, "peft_config"):
-        del backbone.peft_config
+    forget_peft_config(backbone)
     return merged
 
 
