@@ -41,7 +41,8 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--recipe", type=click.Choice(RECIPES), default=None,
               help="auto: try in-batch vs mined hard negatives, the false-negative filter on and off and the "
                    "learning rate at two values, each for one epoch, and keep training the one the dev split "
-                   "picks (the simplest within its bootstrap spread); fixed: the settings as given [default: auto].")
+                   "picks (the simplest recipe within its bootstrap spread, the learning rate by its dev mean); fixed: "
+                   "the settings as given [default: auto].")
 @click.option("--negatives", type=click.Choice(TRAIN_NEGATIVES), default=None,
               help="Hard negatives for rows without their own: none, or mined by bm25, dense or hybrid (from the "
                    "corpus, or a pair file's other positives); auto: --recipe auto chooses, fixed uses none "
