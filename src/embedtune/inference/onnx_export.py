@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 def _torchscript_exporter() -> dict[str, bool]:
-    """``dynamo=False`` where torch.onnx.export takes it (2.5+; the dynamo exporter is the default from 2.9)."""
+    """``dynamo=False`` where torch.onnx.export takes it (2.5+; dynamo is the default exporter from 2.9)."""
     import inspect
 
     import torch
@@ -169,7 +170,8 @@ def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> N
             # input (the mask always matches the tokens); the parity check after export proves it.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(wrapper, tuple(example), str(path), input_names=input_names,
-                              output_names=[output], dynamic_axes=axes, opset_version=17, **_torchscript_exporter())
+                              output_names=[output], dynamic_axes=axes, opset_version=17,
+                              **_torchscript_exporter())
     finally:
         if previous not in (None, "eager"):
             transformer.set_attn_implementation(previous)

@@ -137,13 +137,13 @@ def search_recipe(stage_one: Sequence[Candidate], probe: Callable[[Candidate], P
         attempt(candidate)
     if not tried:
         raise ValueError(f"no recipe candidate could run: {skipped}")
-    winner, _ = pick(tried, guard_base, guard_threshold, seed)
+    winner, scores = pick(tried, guard_base, guard_threshold, seed)
     if vary_learning_rate:
         faster = Candidate(f"{winner.name}, lr x{LR_FACTOR:g}", winner.negatives, winner.filtered,
                            winner.lr_scale * LR_FACTOR, simplicity=winner.simplicity + 10)
         attempt(faster)
         winner = pick_learning_rate(winner, faster, dict(tried), guard_base, guard_threshold)
-    _, scores = pick(tried, guard_base, guard_threshold, seed)  # every candidate's interval vs the best
+        _, scores = pick(tried, guard_base, guard_threshold, seed)  # intervals against the new best
     outcome = dict((c.name, o) for c, o in tried)[winner.name]
     choice = RecipeChoice(
         chosen=winner.name, candidates=scores, seconds=round(time.perf_counter() - start, 1),
@@ -178,7 +178,7 @@ def pick(tried: Sequence[tuple[Candidate, ProbeOutcome]], guard_base: float | No
 
 def pick_learning_rate(recipe: Candidate, faster: Candidate, outcomes: dict[Candidate, ProbeOutcome],
                        guard_base: float | None, guard_threshold: float) -> Candidate:
-    """``faster`` (the chosen recipe at a higher learning rate) when it ran, kept the guard and scored higher on dev.
+    """``faster`` (the chosen recipe at a higher learning rate) if it ran, kept the guard and beat it on dev.
 
     Why not the spread rule: it protects a simpler recipe against a more complex one picked on noise, and
     neither learning rate is the simpler; the dev mean is the best guess of which trains further in the
@@ -187,7 +187,7 @@ def pick_learning_rate(recipe: Candidate, faster: Candidate, outcomes: dict[Cand
     outcome = outcomes.get(faster)
     if outcome is None:  # could not run: reported as skipped
         return recipe
-    if guard_base is not None and outcome.guard_dev is not None and guard_base - outcome.guard_dev > guard_threshold:
+    if _forgot_too_much(outcome, guard_base, guard_threshold):
         return recipe
     return faster if _mean(outcome.per_query) > _mean(outcomes[recipe].per_query) else recipe
 
@@ -221,13 +221,21 @@ def bootstrap_error(per_query: dict[str, float], seed: int, rounds: int = BOOTST
 def _score(candidate: Candidate, outcome: ProbeOutcome, guard_base: float | None, threshold: float,
            seed: int) -> CandidateScore:
     eligible, note = True, ""
-    if guard_base is not None and outcome.guard_dev is not None and guard_base - outcome.guard_dev > threshold:
-        eligible, note = False, f"guard-dev dropped {guard_base - outcome.guard_dev:.4f} > {threshold}"
+    if _forgot_too_much(outcome, guard_base, threshold):
+        drop = guard_base - outcome.guard_dev  # type: ignore[operator]  # both set: _forgot_too_much checked
+        eligible, note = False, f"guard-dev dropped {drop:.4f} > {threshold}"
     return CandidateScore(name=candidate.name, negatives=candidate.negatives, filtered=candidate.filtered,
                           lr_scale=candidate.lr_scale, dev_ndcg=round(_mean(outcome.per_query), 4),
                           dev_spread=round(bootstrap_error(outcome.per_query, seed), 4),
                           guard_dev=None if outcome.guard_dev is None else round(outcome.guard_dev, 4),
                           eligible=eligible, note=note, seconds=round(outcome.seconds, 1))
+
+
+def _forgot_too_much(outcome: ProbeOutcome, guard_base: float | None, threshold: float) -> bool:
+    """Its guard-dev score fell more than ``threshold`` below the base's (never without a guard)."""
+    if guard_base is None or outcome.guard_dev is None:
+        return False
+    return guard_base - outcome.guard_dev > threshold
 
 
 def _mean(per_query: dict[str, float]) -> float:
