@@ -2,7 +2,7 @@
 
 Why: a floor nobody installs is a guess. ``.ci/floors`` installs exactly these pins in a fresh
 virtual environment and runs the fast tests, so a floor that is too low fails CI instead of a user.
-Only ``>=`` lower bounds are pinned; a dependency with none is left to pip.
+Only ``>=`` lower bounds are pinned; a dependency with none is left to pip. Needs Python 3.11+ (tomllib).
 """
 from __future__ import annotations
 
