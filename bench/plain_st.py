@@ -116,6 +116,8 @@ def _main() -> None:
     tr.add_argument("--seed", type=int, default=42)
     tr.add_argument("--bf16", action="store_true", help="bf16 autocast (bf16=True in the training arguments)")
     tr.add_argument("--lora", action="store_true", help="Train a LoRA adapter (r 16, alpha 32, q/k/v/dense)")
+    tr.add_argument("--lora-targets", default="query,key,value,dense",
+                    help="Comma-separated module names (suffixes) for --lora")
     tr.add_argument("--result", required=True, type=Path)
     args = parser.parse_args()
 
@@ -130,7 +132,7 @@ def _main() -> None:
             rows = [json.loads(line) for line in f]
         pairs = [(r["query"], r["positive"]) for r in rows]
         if args.lora:
-            add_lora(model)
+            add_lora(model, targets=tuple(args.lora_targets.split(",")))
         seconds = train(model, pairs, args.out + "-checkpoints", epochs=args.epochs, lr=args.lr,
                         batch_size=args.batch_size, warmup=args.warmup, seed=args.seed, bf16=args.bf16)
         model.save(args.out)  # with --lora: the adapter, which SentenceTransformer(path) loads through peft
