@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from embedtune.errors import ConfigError
+from embedtune.loss_registry import loss_spec
 
 Strategy = Literal["full", "lora", "qlora"]
 STRATEGIES: tuple[str, ...] = ("full", "lora", "qlora")  # as embedtune.training.strategies (torch-free)
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")  # as embedtune.inference.precision (torch-free)
-LOSS_NAMES: tuple[str, ...] = ("mnrl", "cached_mnrl", "gist", "margin_mse", "margin_kl", "embedding_mse")  # as training.losses
-MARGIN_LOSS_NAMES: tuple[str, ...] = ("margin_mse", "margin_kl")  # learn a teacher's margins: need hard negatives
-DISTILL_LOSS_NAMES: tuple[str, ...] = (*MARGIN_LOSS_NAMES, "embedding_mse")  # learn a teacher: need one
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")  # as embedtune.training.distill
 TEACHER_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches across several --data
@@ -175,11 +173,7 @@ class TrainConfig:
             raise ConfigError(f'unknown select_on "{self.select_on}" (choose one of: {", ".join(SELECT_ON)})')
         if self.sampling not in DATASET_SAMPLINGS:
             raise ConfigError(f'unknown sampling "{self.sampling}" (choose one of: {", ".join(DATASET_SAMPLINGS)})')
-        if self.loss not in LOSS_NAMES:
-            raise ConfigError(f'unknown loss "{self.loss}" (choose one of: {", ".join(LOSS_NAMES)})')
-        if self.loss in DISTILL_LOSS_NAMES and not self.teacher:
-            examples = "hybrid or all-mpnet-base-v2" if self.loss == "margin_kl" else "all-mpnet-base-v2 or a cross-encoder"
-            raise ConfigError(f"loss {self.loss} distils a teacher model: set teacher (--teacher), e.g. {examples}")
+        loss = loss_spec(self.loss)  # its own checks run below, once the Matryoshka sizes are parsed
         if self.teacher_kind not in TEACHER_KINDS:
             raise ConfigError(f'unknown teacher_kind "{self.teacher_kind}" (choose one of: {", ".join(TEACHER_KINDS)})')
         if self.teacher_precision not in TEACHER_PRECISIONS:
@@ -202,9 +196,7 @@ class TrainConfig:
                               f"{len(self.matryoshka_dims)} matryoshka_dims sizes: give one per size, in order")
         if self.select_on == "dims" and not self.matryoshka_dims:
             raise ConfigError("select_on dims needs matryoshka_dims (the sizes to average over)")
-        if self.matryoshka_dims and self.loss in DISTILL_LOSS_NAMES:
-            raise ConfigError(f"matryoshka_dims works with the contrastive losses (mnrl, cached_mnrl, gist), "
-                              f"not {self.loss}")
+        loss.validate(self)
         if not self.guard_threshold >= 0:  # also NaN
             raise ConfigError(f"guard_threshold must be >= 0 (the largest guard nDCG@10 drop to accept), "
                               f"got {self.guard_threshold}")

@@ -17,7 +17,6 @@ from embedtune.cli._options import (
 )
 from embedtune.config import (
     DATASET_SAMPLINGS,
-    LOSS_NAMES,
     PRECISIONS,
     RECIPES,
     SELECT_ON,
@@ -27,6 +26,7 @@ from embedtune.config import (
     TRAIN_NEGATIVES,
 )
 from embedtune.evaluation.report_html import REPORT_HTML
+from embedtune.loss_registry import loss_help, loss_names
 
 
 @click.command("train")
@@ -50,11 +50,7 @@ from embedtune.evaluation.report_html import REPORT_HTML
 @click.option("--num-negatives", type=click.IntRange(min=1), default=None, help="Mined negatives per row [default: 1].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as below, with underscores); flags override it.")
-@click.option("--loss", type=click.Choice(LOSS_NAMES), default=None,
-              help="mnrl; cached_mnrl: big batches in small memory; gist: a guide model vetoes false negatives; "
-                   "margin_mse: learn a --teacher's score margins on hard negatives; margin_kl: those margins "
-                   "plus the teacher's ranking of every document in the batch (bi-encoder or hybrid teacher); "
-                   "embedding_mse: copy a same-size bi-encoder --teacher's embeddings [default: mnrl].")
+@click.option("--loss", type=click.Choice(loss_names()), default=None, help=f"{loss_help()} [default: mnrl].")
 @click.option("--mini-batch-size", type=click.IntRange(min=1), default=None,
               help="cached_mnrl: texts per forward/backward chunk [default: 8].")
 @click.option("--guide-model", default=None, help="gist: the guide model (local folder or hub id).")

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from embedtune.config import DISTILL_LOSS_NAMES, MARGIN_LOSS_NAMES
 from embedtune.errors import ConfigError
 from embedtune.inference.precision import training_encoder_backend
 from embedtune.models import display_name
@@ -41,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 TeacherKind = Literal["cross-encoder", "bi-encoder", "hybrid"]
 TEACHER_KINDS: tuple[str, ...] = ("auto", "cross-encoder", "bi-encoder")
-DISTILL_LOSSES = frozenset(DISTILL_LOSS_NAMES)
 
 
 def teacher_kind(name: str, kind: str = "auto") -> TeacherKind:
@@ -78,7 +76,9 @@ def distillation_columns(pairs: TrainingPairs, config: Any, student: SentenceTra
 def check_distillation_rows(pairs: TrainingPairs, loss: str) -> None:
     """The margin losses learn (positive - negative) margins, so rows without negatives cannot train them;
     ``train_model`` calls this before the output folder is opened, so a corrected rerun needs no --overwrite."""
-    if loss in MARGIN_LOSS_NAMES and not pairs.num_negatives:
+    from embedtune.loss_registry import loss_spec
+
+    if loss_spec(loss).needs_negatives and not pairs.num_negatives:
         also = " as well as its ranking of the batch" if loss == "margin_kl" else ""
         instead = "" if loss == "margin_kl" else ", or use --loss embedding_mse"
         raise ConfigError(f"loss {loss} learns the teacher's score margin between a positive and a hard negative{also}, "

@@ -23,6 +23,7 @@ from transformers import TrainerCallback
 from embedtune._io import write_json_atomic
 from embedtune.config import TrainConfig
 from embedtune.data.types import RetrievalSet, TrainingPairs
+from embedtune.loss_registry import loss_spec
 from embedtune.training.checkpointing import run_training
 from embedtune.training.data_prep import PreparedData
 from embedtune.training.distributed import fit_batch_to_rows, world_size
@@ -40,7 +41,6 @@ MIN_ROW_SHARE = 0.5  # a mined candidate keeping fewer of the labelled rows is n
 # Below this many dev queries the bootstrap spread (about ±0.05 nDCG@10 at 50) is wider than the gaps
 # between recipes, so a search could only pick noise: the simplest recipe is taken without one.
 MIN_DEV_QUERIES = 50
-SEARCHED_LOSSES = ("mnrl", "cached_mnrl", "gist")  # in-batch losses whose rows may gain mined negatives
 
 
 def why_not_searched(config: TrainConfig, sets: list[PreparedData]) -> str | None:
@@ -49,7 +49,7 @@ def why_not_searched(config: TrainConfig, sets: list[PreparedData]) -> str | Non
         return None
     if len(sets) > 1:
         return "several data sets"
-    if config.loss not in SEARCHED_LOSSES:
+    if not loss_spec(config.loss).in_batch:  # only in-batch losses' rows may gain mined negatives
         return f"loss {config.loss} (its rows and labels are fixed)"
     if world_size() > 1:
         return "several processes (torchrun): the search runs in one"

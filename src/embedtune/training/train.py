@@ -5,7 +5,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from embedtune import __version__
 from embedtune._writable import check_writable
@@ -17,10 +17,11 @@ from embedtune.evaluation.evaluate import evaluate_bm25, evaluate_model, sample_
 from embedtune.evaluation.report import EvalReport
 from embedtune.evaluation.report_html import TOP_DOCUMENTS, build_facts, write_report
 from embedtune.inference.precision import resolve_precision, training_encoder_backend
+from embedtune.loss_registry import loss_spec
 from embedtune.models import display_name, load_model, resolve_model
 from embedtune.prompts import set_prompts
 from embedtune.training.data_prep import prepare_data
-from embedtune.training.distill import check_distillation_rows
+from embedtune.training.losses import training_columns
 from embedtune.training.model_card import write_model_card
 from embedtune.training.checkpointing import run_training
 from embedtune.training.dropout import apply_training_dropout
@@ -31,9 +32,6 @@ from embedtune.training.probes import choose_recipe, fixed_rows, why_not_searche
 from embedtune.training.strategies import STRATEGIES
 from embedtune.training.trainer_setup import best_step as trainer_best_step
 from embedtune.training.trainer_setup import build_trainer
-
-if TYPE_CHECKING:
-    from embedtune.training.hybrid_teacher import PairScorer
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +94,9 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     sources = list(data) if isinstance(data, (list, tuple)) else [data]
     if not sources:
         raise ConfigError("no training data given")
-    if len(sources) > 1 and config.loss == "margin_kl":
-        raise ConfigError("loss margin_kl trains on one data set (its teacher scores the rows of one set); "
+    loss = loss_spec(config.loss)
+    if len(sources) > 1 and not loss.several_datasets:
+        raise ConfigError(f"loss {loss.name} trains on one data set (its teacher scores the rows of one set); "
                           "use margin_mse for several")
     if len(sources) > 1 and config.guard_data is not None:
         raise ConfigError("the forgetting guard (guard_data) works with one training data set; "
@@ -105,8 +104,8 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     sets = [prepare_data(d, split=config.split, eval_split=config.eval_split, dev_fraction=config.dev_fraction,
                          max_dev_queries=config.max_dev_queries, seed=config.seed) for d in sources]
     prepared = sets[0]  # the guard and the before/after scores use the first set
-    for p in sets:
-        check_distillation_rows(p.train, config.loss)
+    for p in sets if loss.check_rows else []:
+        loss.check_rows(p.train)
     config = fit_batch_to_rows(config, min(len(p.train) for p in sets), world_size())
     guard_set = _load_guard(config)  # before the model loads and the output folder exists
     _seed_everything(config.seed)
@@ -156,7 +155,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
             logger.info("--recipe auto: no search with %s; the settings are taken as given", fallback)
         rows = [fixed_rows(config, p, model, cache, show_progress) for p in sets]
     num_pairs = sum(len(r) for r in rows)
-    prepared_columns = [_training_columns(model, r, config, cache, show_progress, precision) for r in rows]
+    prepared_columns = [training_columns(r, config, model, cache, show_progress, precision) for r in rows]
     columns = [c for c, _ in prepared_columns]
     trainer, evaluator = build_trainer(model, columns, num_pairs, dev_samples, config,
                                         out / CHECKPOINTS, show_progress, precision,
@@ -291,19 +290,6 @@ def _report_facts(result: TrainResult, base_report: EvalReport | None, tuned_rep
     bm25 = evaluate_bm25(heldout, metrics=list(tuned_report.metrics)) if heldout and tuned_report else None
     return build_facts(model=result.model_dir, base_model=base_model, base=base_report, tuned=tuned_report,
                        data=heldout, bm25=bm25, training=result.to_dict(), guard=result.guard, kind="train")
-
-
-def _training_columns(model: Any, pairs: TrainingPairs, config: TrainConfig, cache: EmbeddingCache,
-                      show_progress: bool, precision: str) -> tuple[dict[str, list], PairScorer | None]:
-    """The trainer's columns: the text columns, plus the teacher's labels for a distillation loss;
-    and for ``margin_kl`` the teacher that scores each batch during training."""
-    from embedtune.training.distill import DISTILL_LOSSES, distillation_columns, listwise_columns
-
-    if config.loss == "margin_kl":
-        return listwise_columns(pairs, config, show_progress, precision, cache)
-    if config.loss in DISTILL_LOSSES:
-        return distillation_columns(pairs, config, model, cache, show_progress, precision), None
-    return pairs.to_columns(), None
 
 
 def _data_name(data: TrainData, prepared: Any) -> str:
