@@ -54,3 +54,7 @@ class OutputWriteError(EmbedtuneError):
         advice = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the path"
         where = f"choose another {flag}" if flag else "write elsewhere"
         return cls(f'cannot write "{path}": {reason}; {advice} or {where}')
+
+
+class OnnxUnavailableError(EmbedtuneError):
+    """The ONNX path cannot serve this model or this installation."""

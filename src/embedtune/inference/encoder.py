@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from embedtune.inference.batching import Tokenized, token_budget_batches, tokenize
+from embedtune.inference.model_parts import head_of, transformer_of, unsupported_reason
 from embedtune.progress import progress_bar
 from embedtune.prompts import Role, role_prompt
 
@@ -48,17 +49,6 @@ CPU_MAX_TOKENS = 1024
 # SciFact abstracts (2 cores) a budget of 8,192 tokens peaked at 1.32 GB against plain
 # sentence-transformers' 0.92 GB; 1,024 peaked at 0.92 GB and ran about 10% faster.
 ONNX_MAX_TOKENS = 1024
-def unsupported_reason(model: SentenceTransformer) -> str | None:
-    """Why the fast backends cannot reproduce ``model.encode`` (``None`` when they can)."""
-    names = [type(module).__name__ for module in model]
-    if names[:2] != ["Transformer", "Pooling"] or _after_pooling(model)[1] not in ([], ["Normalize"]):
-        return f"modules {names} (fast path handles Transformer, Pooling[, rotation][, Normalize])"
-    pooling = model[1].get_config_dict()
-    if not pooling.get("include_prompt", True) and any(model.prompts.values()):
-        return "pooling excludes prompt tokens"
-    return None
-
-
 def token_budget(model: SentenceTransformer, batch_size: int) -> int:
     """Padded tokens per batch: ``batch_size`` rows of the model's full length, at most
     ``CPU_MAX_TOKENS`` unless the model runs on a GPU."""
@@ -126,41 +116,12 @@ class FastEncoder:
             return self._session.run(["last_hidden_state"], {k: v for k, v in inputs.items() if k in names})[0]
         import torch
 
-        from embedtune.inference.onnx_export import transformer_of
-
         transformer = transformer_of(self.model)
         device = self.model.device
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16,
                                                     enabled=self.backend == "torch-bf16"):
             hidden = transformer(**{k: torch.from_numpy(v).to(device) for k, v in inputs.items()}).last_hidden_state
         return hidden.float().cpu().numpy()
-
-
-def is_rotation(module: object) -> bool:
-    """A square, bias-free Dense with an identity activation: the linear map Matryoshka training may
-    add after pooling (``embedtune.training.rotation``)."""
-    import torch
-
-    linear = getattr(module, "linear", None)
-    return (type(module).__name__ == "Dense" and isinstance(linear, torch.nn.Linear) and linear.bias is None
-            and linear.in_features == linear.out_features
-            and isinstance(getattr(module, "activation_function", None), torch.nn.Identity)
-            and not getattr(module, "use_residual", False))
-
-
-def _after_pooling(model: SentenceTransformer) -> tuple[object | None, list[str]]:
-    """The rotation module right after pooling (``None`` without one) and the names of the modules after it."""
-    rest = list(model)[2:]
-    rotation = rest.pop(0) if rest and is_rotation(rest[0]) else None
-    return rotation, [type(module).__name__ for module in rest]
-
-
-def head_of(model: SentenceTransformer) -> tuple[np.ndarray | None, bool]:
-    """What follows the pooling in a model the fast path serves: the rotation matrix
-    (``embedding @ matrix``; ``None`` without one) and whether a Normalize module ends it."""
-    rotation, rest = _after_pooling(model)
-    matrix = None if rotation is None else rotation.linear.weight.detach().float().cpu().numpy().T.copy()
-    return matrix, rest[:1] == ["Normalize"]
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, pooling: torch.nn.Module, normalize: bool,

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedtune._optional import optional_imports
-from embedtune.errors import EmbedtuneError
+from embedtune.errors import OnnxUnavailableError
+from embedtune.inference.model_parts import head_of, transformer_of, unsupported_reason
 
 if TYPE_CHECKING:
     import torch
@@ -39,19 +40,6 @@ INT8_FILE = "model-int8.onnx"
 # Encoder model types whose layers ONNX Runtime's "bert" fusions are written for; other types use
 # their own optimizer entry where ONNX Runtime has one, and are exported unfused where it has none.
 BERT_LIKE_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "camembert", "modernbert"}
-
-
-class OnnxUnavailableError(EmbedtuneError):
-    """The ONNX path cannot serve this model or this installation."""
-
-
-def transformer_of(model: SentenceTransformer) -> torch.nn.Module:
-    """The Hugging Face model inside the first (Transformer) module."""
-    first = model[0]
-    auto_model = getattr(first, "auto_model", None) or getattr(first, "model", None)
-    if auto_model is None:
-        raise OnnxUnavailableError(f"the first module ({type(first).__name__}) holds no transformer")
-    return auto_model
 
 
 def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool = False,
@@ -127,12 +115,8 @@ def _fuse(raw: Path, staged: Path, config: object, optimize_model: Callable[...,
 def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> None:
     import torch
 
-    from embedtune.inference.encoder import unsupported_reason
-
     if pooled and (reason := unsupported_reason(model)) is not None:
         raise OnnxUnavailableError(f"cannot trace this model's pooling into ONNX: {reason}")
-    from embedtune.inference.encoder import head_of
-
     pooling = model[1] if pooled else None
     rotation, normalize = head_of(model) if pooled else (None, False)
     rotation_tensor = torch.from_numpy(rotation) if rotation is not None else None

@@ -10,7 +10,7 @@ from embedtune import __version__
 from embedtune._io import write_text_atomic
 
 if TYPE_CHECKING:
-    from embedtune.training.train import TrainResult
+    from embedtune.training.result import TrainResult
 
 # An absolute path (POSIX, ~, or a Windows drive) not inside a word, a relative path or a URL.
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\~])(?:[A-Za-z]:[\\/]|[/\\~])[^\s`|]*")

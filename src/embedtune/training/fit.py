@@ -1,0 +1,89 @@
+"""Step 4 of a training run: pick the recipe on the dev split (``--recipe auto``), build the trainer, train.
+
+The recipe search trains each candidate's first epoch; the winner's run continues from its
+checkpoint, so the final training here starts where the search left it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embedtune.config import TrainConfig
+from embedtune.data.types import RetrievalSet
+from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
+from embedtune.inference.cache import EmbeddingCache
+from embedtune.inference.precision import training_encoder_backend
+from embedtune.training.checkpointing import run_training
+from embedtune.training.losses import training_columns
+from embedtune.training.model_setup import fresh_model
+from embedtune.training.output_dir import CHECKPOINTS
+from embedtune.training.probes import choose_recipe, fixed_rows, why_not_searched
+from embedtune.training.run_data import RunData
+from embedtune.training.trainer_setup import best_step as trainer_best_step
+from embedtune.training.trainer_setup import build_trainer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Fit:
+    """What training produced: the settings it ran with (the recipe's choice), the trainer (its
+    logs), the dev samples that chose, and the account of the search."""
+
+    config: TrainConfig
+    trainer: Any
+    dev_samples: list[RetrievalSet]
+    num_pairs: int
+    train_seconds: float
+    best_step: int | None
+    resume: Path | None
+    recipe: dict[str, Any] | None
+
+
+def fit_model(model: Any, run: RunData, out: Path, resume: Path | None, strategy: Any, precision: str,
+              cache: EmbeddingCache, show_progress: bool) -> Fit:
+    """Choose the recipe (or take the settings as given), then train ``model`` in place to the end."""
+    config = run.config
+    # each set's dev queries over a sample of its corpus: what picks the checkpoint, the recipe, the guard's
+    # mix and the rotation
+    dev_samples = [sample_corpus(p.dev, config.dev_corpus_size, config.seed) for p in run.sets]
+    rows, recipe = [p.train for p in run.sets], None
+    fallback = why_not_searched(config, run.sets)
+    if config.recipe == "auto" and fallback is None:
+        config, rows[0], resume_from, recipe = choose_recipe(
+            config, run.first, dev_samples[0], model, out, cache, show_progress, precision,
+            fresh_model=lambda c: fresh_model(c, strategy, precision), build_trainer=build_trainer,
+            guard=run.guard, guard_score=_guard_scorer(run.guard, config, precision, cache))
+        resume = resume or resume_from
+    else:
+        if config.recipe == "auto":
+            logger.info("--recipe auto: no search with %s; the settings are taken as given", fallback)
+        rows = [fixed_rows(config, p, model, cache, show_progress) for p in run.sets]
+    num_pairs = sum(len(r) for r in rows)
+    prepared_columns = [training_columns(r, config, model, cache, show_progress, precision) for r in rows]
+    trainer, _ = build_trainer(model, [c for c, _ in prepared_columns], num_pairs, dev_samples, config,
+                               out / CHECKPOINTS, show_progress, precision, pair_scorer=prepared_columns[0][1])
+    start = time.perf_counter()
+    run_training(trainer, resume)
+    return Fit(config, trainer, dev_samples, num_pairs, round(time.perf_counter() - start, 2),
+               trainer_best_step(trainer), resume, recipe)
+
+
+def _guard_scorer(guard: RetrievalSet | None, config: TrainConfig, precision: str,
+                  cache: EmbeddingCache) -> Any:
+    """nDCG@10 on the guard-dev half of the guard queries (the half that may choose), or None without a guard."""
+    if guard is None:
+        return None
+    from embedtune.training.guard import split_guard_queries
+
+    dev_ids, _ = split_guard_queries(guard, config.seed)
+    guard_dev = guard.restrict_queries(dev_ids, guard.split)
+
+    def score(model: Any) -> float:
+        return evaluate_model(model, guard_dev, metrics=("ndcg@10",), backend=training_encoder_backend(precision),
+                              cache=cache).metrics["ndcg@10"]
+
+    return score
