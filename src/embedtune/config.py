@@ -9,7 +9,7 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from embedtune.errors import ConfigError
 from embedtune.loss_registry import loss_spec
@@ -34,111 +34,235 @@ def check_save_every_minutes(minutes: float) -> None:
         raise ConfigError(f"save_every_minutes must be 0 (off) or positive, got {minutes}")
 
 
+# TrainConfig's settings in sections, as a YAML file may group them (``guard: {data: ..., threshold: ...}``)
+# and the docs list them (docs/configuration.md); every setting is in exactly one (a test checks).
+TRAIN_SECTIONS: dict[str, tuple[str, ...]] = {
+    "data": ("split", "eval_split", "dev_fraction", "max_dev_queries", "dev_corpus_size", "sampling", "recipe",
+             "negatives", "num_negatives"),
+    "model": ("model", "strategy", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "max_seq_length",
+              "query_prompt", "document_prompt", "dropout", "attention_dropout", "precision",
+              "gradient_checkpointing"),
+    "loss": ("loss", "mini_batch_size", "guide_model", "teacher", "teacher_kind", "teacher_batch_size",
+             "teacher_precision"),
+    "matryoshka": ("matryoshka_dims", "matryoshka_weights", "matryoshka_rotation"),
+    "guard": ("guard_data", "guard_base", "guard_split", "guard_threshold", "guard_alphas"),
+    "schedule": ("epochs", "learning_rate", "batch_size", "warmup_ratio", "weight_decay", "seed", "evals_per_epoch",
+                 "select_on"),
+    "output": ("save_every_minutes",),
+}
+
+
 @dataclass
 class TrainConfig:
-    """How ``embedtune train`` fine-tunes a model. Defaults are measured on SciFact (see README)."""
+    """How ``embedtune train`` fine-tunes a model. Defaults are measured on SciFact (see README).
 
-    model: str | None = field(default=None, metadata={"help": "Base model: local folder or hub id (default all-MiniLM-L6-v2)."})
-    strategy: str = field(default="full", metadata={"help": "full: update every weight; lora: train a low-rank adapter; "
-                                                            "qlora: the same on a 4-bit base (CUDA GPU and bitsandbytes)."})
-    recipe: str = field(default="auto", metadata={"help": "auto: the dev split picks the recipe (in-batch or "
-                                                          "mined hard negatives, the false-negative filter, the "
-                                                          "learning rate at two values) from each candidate's "
-                                                          "first epoch, and the winner trains on; fixed: the "
-                                                          "settings as given, no search."})
-    negatives: str = field(default="auto", metadata={"help": "Hard negatives for rows without their own: none "
-                                                             "(in-batch only), bm25, dense or hybrid (mined from "
-                                                             "the corpus, or a pair file's other positives, with "
-                                                             "the false-negative filter); auto: recipe auto "
-                                                             "chooses, recipe fixed uses none."})
-    num_negatives: int = field(default=1, metadata={"help": "Mined hard negatives per row."})
-    loss: str = field(default="mnrl", metadata={"help": "mnrl; cached_mnrl (large batches in small memory); gist (a guide model vetoes false in-batch negatives); "
-                                                        "margin_mse (distil a teacher's score margins on hard negatives); margin_kl (margin_mse plus the teacher's ranking of every document in the batch; bi-encoder or hybrid teacher); embedding_mse (copy a same-size bi-encoder teacher's embeddings)."})
-    mini_batch_size: int = field(default=8, metadata={"help": "cached_mnrl: texts per forward/backward chunk."})
-    guide_model: str | None = field(default=None, metadata={"help": "gist: the guide model (local folder or hub id)."})
-    teacher: str | None = field(default=None, metadata={"help": "margin_mse/margin_kl/embedding_mse: the teacher (local folder or hub id; "
-                                                         "all-mpnet-base-v2 installs offline from PyPI). margin_mse "
-                                                         "and margin_kl also take hybrid (BM25 fused with the model being trained) "
-                                                         "or hybrid:MODEL."})
-    teacher_kind: str = field(default="auto", metadata={"help": "cross-encoder or bi-encoder; auto tells by the model's architecture."})
-    teacher_batch_size: int = field(default=32, metadata={"help": "Texts (or pairs) per teacher scoring batch."})
-    teacher_precision: str = field(default="auto", metadata={"help": "Teacher scoring: fp32 (exact) or bf16; auto: "
-                                                                     "bf16 when training runs in bf16."})
-    matryoshka_dims: list[int] | None = field(default=None, metadata={"help": "Embedding sizes to train for truncation "
-                                                                      "(e.g. 384,256,128,64): the loss is applied at "
-                                                                      "each size (MatryoshkaLoss); None: off."})
-    matryoshka_weights: list[float] | None = field(default=None, metadata={"help": "The loss's weight at each "
-                                                                           "matryoshka_dims size, in the same order "
-                                                                           "(e.g. 1,1,2,2 to favour the small sizes); "
-                                                                           "None: 1 each."})
-    matryoshka_rotation: bool = field(default=True, metadata={"help": "After Matryoshka training, fit an orthogonal "
-                                                              "rotation that makes the truncated sizes score higher "
-                                                              "(full-size scores unchanged) and keep it, as a Dense "
-                                                              "module after pooling, if dev says it helps."})
-    epochs: float = field(default=3.0, metadata={"help": "Passes over the training pairs."})
-    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (default: 5e-5 full, 5e-4 lora and qlora)."})
-    batch_size: int = field(default=32, metadata={"help": "Pairs per batch; each query's negatives are the other positives."})
-    max_seq_length: int = field(default=256, metadata={"help": "Tokens kept per text."})
-    query_prompt: str | None = field(default=None, metadata={"help": "Text put before every query (e.g. \"query: \") in "
-                                                              "training, evaluation and the saved model's encode_query; "
-                                                              "None keeps the base model's own, \"\" sets none."})
-    document_prompt: str | None = field(default=None, metadata={"help": "The same for documents (e.g. \"passage: \"), "
-                                                                "used by encode_document."})
-    warmup_ratio: float = field(default=0.1, metadata={"help": "Fraction of steps with a rising learning rate."})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
-    seed: int = field(default=42, metadata={"help": "Seed for Python, numpy and torch."})
-    precision: str = field(default="auto", metadata={"help": "auto: bf16 autocast where the CPU/GPU has native bf16 "
-                                                            "(fp16 on older GPUs), else fp32; or fp32, bf16, fp16."})
+    The settings are flat attributes (``config.epochs``); ``TRAIN_SECTIONS`` groups them, and a
+    YAML file may give them flat or grouped by section (``schedule: {epochs: 3}``).
+    """
+
+    SECTIONS: ClassVar[dict[str, tuple[str, ...]]] = TRAIN_SECTIONS
+
+    model: str | None = field(default=None, metadata={
+        "help": "Base model: local folder or hub id (default all-MiniLM-L6-v2).",
+    })
+    strategy: str = field(default="full", metadata={
+        "help": "full: update every weight (default); lora: train a low-rank adapter, merged at the end; "
+                "qlora: LoRA on a 4-bit base (needs a CUDA GPU and bitsandbytes).",
+    })
+    recipe: str = field(default="auto", metadata={
+        "help": "auto: try in-batch vs mined hard negatives, the false-negative filter on and off and the"
+                " learning rate at two values, each for one epoch, and keep training the one the dev "
+                "split picks (the simplest recipe within its bootstrap spread, the learning rate by its "
+                "dev mean); fixed: the settings as given",
+        "default": "auto",
+    })
+    negatives: str = field(default="auto", metadata={
+        "help": "Hard negatives for rows without their own: none, or mined by bm25, dense or hybrid (from"
+                " the corpus, or a pair file's other positives); auto: --recipe auto chooses, fixed uses "
+                "none",
+        "default": "auto",
+    })
+    num_negatives: int = field(default=1, metadata={
+        "help": "Mined negatives per row",
+        "default": "1",
+    })
+    loss: str = field(default="mnrl", metadata={
+        "help": "The training loss: one of the registered losses (embedtune.loss_registry; "
+                "`embedtune train --help` lists them with what each does)",
+        "default": "mnrl",
+    })
+    mini_batch_size: int = field(default=8, metadata={
+        "help": "cached_mnrl: texts per forward/backward chunk",
+        "default": "8",
+    })
+    guide_model: str | None = field(default=None, metadata={
+        "help": "gist: the guide model (local folder or hub id).",
+    })
+    teacher: str | None = field(default=None, metadata={
+        "help": "margin_mse/margin_kl/embedding_mse: the teacher (local folder or hub id; "
+                "all-mpnet-base-v2 installs offline from PyPI). margin_mse and margin_kl also take "
+                "hybrid: BM25 fused with --model (hybrid:MODEL: with MODEL). margin_mse's scores are "
+                "computed once and cached.",
+    })
+    teacher_kind: str = field(default="auto", metadata={
+        "help": "cross-encoder or bi-encoder",
+        "default": "auto: from the model's architecture",
+    })
+    teacher_batch_size: int = field(default=32, metadata={
+        "help": "Texts (or pairs) per teacher scoring batch.",
+    })
+    teacher_precision: str = field(default="auto", metadata={
+        "help": "Teacher scoring in fp32 (exact) or bf16",
+        "default": "auto: bf16 when training runs in bf16",
+    })
+    matryoshka_dims: list[int] | None = field(default=None, metadata={
+        "help": "Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss "
+                "is applied at each size (MatryoshkaLoss)",
+        "default": "off",
+    })
+    matryoshka_weights: list[float] | None = field(default=None, metadata={
+        "help": "Comma-separated loss weight per --matryoshka-dims size, in the same order, e.g. 1,1,2,2 "
+                "to favour the small sizes",
+        "default": "1 each",
+    })
+    matryoshka_rotation: bool = field(default=True, metadata={
+        "help": "With --matryoshka-dims: after training, fit an orthogonal rotation of the embedding "
+                "space that makes the truncated sizes score higher (full-size scores do not change), kept"
+                " as a Dense module after pooling only if the dev split says it helps",
+        "default": "on",
+    })
+    epochs: float = field(default=3.0, metadata={
+        "help": "Passes over the data",
+        "default": "3",
+    })
+    learning_rate: float | None = field(default=None, metadata={
+        "help": "Peak learning rate",
+        "default": "5e-5 full, 5e-4 lora and qlora",
+    })
+    batch_size: int = field(default=32, metadata={
+        "help": "Pairs per batch",
+        "default": "32",
+    })
+    max_seq_length: int = field(default=256, metadata={
+        "help": "Tokens kept per text",
+        "default": "256",
+    })
+    query_prompt: str | None = field(default=None, metadata={
+        "help": "Text put before every query, e.g. \"query: \", in training, evaluation and the saved "
+                "model's encode_query; \"\" for none",
+        "default": "the base model's own",
+    })
+    document_prompt: str | None = field(default=None, metadata={
+        "help": 'The same for documents, e.g. "passage: ", used by encode_document',
+        "default": "the base model's own",
+    })
+    warmup_ratio: float = field(default=0.1, metadata={
+        "help": "Fraction of steps with a rising learning rate.",
+    })
+    weight_decay: float = field(default=0.01, metadata={
+        "help": "AdamW weight decay.",
+    })
+    seed: int = field(default=42, metadata={
+        "help": "One seed for Python, numpy and torch",
+        "default": "42",
+    })
+    precision: str = field(default="auto", metadata={
+        "help": "auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on "
+                "older GPUs, else fp32",
+        "default": "auto",
+    })
     gradient_checkpointing: bool = field(default=False, metadata={
-        "help": "Recompute activations in the backward pass instead of keeping them: less memory (longer "
-                "texts, bigger batches on a GPU) for about a third more time per step."})
-    dropout: float | None = field(default=0.0, metadata={"help": "Dropout inside the model while training (hidden and "
-                                                                 "attention); null keeps the model's own (0.1 for BERT-family). "
-                                                                 "0 is faster and scored higher on SciFact dev."})
-    attention_dropout: float | None = field(default=None, metadata={"help": "Dropout on attention probabilities alone; "
-                                                                           "null: the same as dropout. 0 lets CPU attention "
-                                                                           "use its fused kernel while dropout keeps the "
-                                                                           "hidden-state regularisation."})
-    split: str = field(default="train", metadata={"help": "Split of a BEIR folder to train on."})
-    eval_split: str | None = field(default="test", metadata={"help": "Held-out split scored before and after (skipped if absent)."})
-    dev_fraction: float = field(default=0.1, metadata={"help": "Share of training queries held out to pick the best checkpoint."})
-    max_dev_queries: int = field(default=500, metadata={"help": "Upper bound on dev queries."})
-    dev_corpus_size: int = field(default=1000, metadata={"help": "Documents searched in dev evaluation (all judged ones plus a fixed random sample)."})
-    evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and checkpoints) per epoch."})
-    save_every_minutes: float = field(default=10.0, metadata={"help": "Also checkpoint after this many minutes "
-                                                                      "without one, so a kill loses at most that "
-                                                                      "much work; 0: only at dev evaluations."})
-    select_on: str = field(default="auto", metadata={"help": "What picks the best checkpoint: full (dev nDCG@10 at "
-                                                            "full size), dims (its mean over the full size and every "
-                                                            "matryoshka_dims size), auto (dims with matryoshka_dims, "
-                                                            "else full)."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
+        "help": "Recompute activations in the backward pass: less memory for about a third more time per "
+                "step.",
+    })
+    dropout: float | None = field(default=0.0, metadata={
+        "help": "Dropout inside the model while training; 0 lets attention use its fused kernel, 0.1 is "
+                "MiniLM's/BERT's own",
+        "default": "0",
+    })
+    attention_dropout: float | None = field(default=None, metadata={
+        "help": "Dropout on attention probabilities alone, e.g. --dropout 0.1 --attention-dropout 0: the "
+                "model's hidden-state dropout with the fused attention kernel",
+        "default": "same as --dropout",
+    })
+    split: str = field(default="train", metadata={
+        "help": "BEIR split to train on",
+        "default": "train",
+    })
+    eval_split: str | None = field(default="test", metadata={
+        "help": "BEIR split scored before and after, never trained on",
+        "default": "test",
+    })
+    dev_fraction: float = field(default=0.1, metadata={
+        "help": "Share of training queries held out to pick the best checkpoint",
+        "default": "0.1",
+    })
+    max_dev_queries: int = field(default=500, metadata={
+        "help": "Upper bound on dev queries.",
+    })
+    dev_corpus_size: int = field(default=1000, metadata={
+        "help": "Documents searched in dev evaluation (all judged ones plus a fixed random sample).",
+    })
+    evals_per_epoch: int = field(default=1, metadata={
+        "help": "Dev evaluations, each a checkpoint the best may be chosen from, per epoch",
+        "default": "1",
+    })
+    save_every_minutes: float = field(default=10.0, metadata={
+        "help": "Also checkpoint after this many minutes without one, so a kill loses at most that much "
+                "work; 0: only at dev evaluations",
+        "default": "10",
+    })
+    select_on: str = field(default="auto", metadata={
+        "help": "What picks the best checkpoint on dev: full (nDCG@10 at full size) or dims (its mean "
+                "over the full size and every --matryoshka-dims size)",
+        "default": "auto: dims with --matryoshka-dims",
+    })
+    lora_r: int = field(default=16, metadata={
+        "help": "LoRA rank",
+        "default": "16",
+    })
+    lora_alpha: int = field(default=32, metadata={
+        "help": "LoRA alpha",
+        "default": "32",
+    })
     # 0 since bench/results/speed_train_lora.json: SciFact dev nDCG@10 0.7985 vs 0.7992 with 0.1 after one
     # epoch, at 1.39x the examples/s (a dropout mask over every adapter's input is costly on CPU).
-    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA branch."})
+    lora_dropout: float = field(default=0.0, metadata={
+        "help": "Dropout on the LoRA branch",
+        "default": "0",
+    })
     lora_target_modules: list[str] = field(default_factory=list, metadata={
-        "help": "Layer names that get adapters; empty: every linear layer of the transformer body (attention "
-                "and MLP projections, whatever the architecture calls them), not the pooler or other heads."})
-    guard_data: str | None = field(default=None, metadata={"help": "Forgetting guard: a BEIR folder of general-domain "
-                                                           "retrieval scored after training; None: off."})
-    guard_base: str | None = field(default=None, metadata={"help": "Model the guard measures forgetting against "
-                                                           "and mixes back in (same architecture); None: the "
-                                                           "starting model, or, if `embedtune pretrain` made it, the "
-                                                           "model it was pretrained from."})
-    guard_split: str = field(default="test", metadata={"help": "The guard folder's labelled split (its queries are "
-                                                               "halved: one half picks the mix, one is only reported)."})
-    guard_threshold: float = field(default=0.01, metadata={"help": "Largest guard nDCG@10 drop accepted before the "
-                                                                   "weights are interpolated back towards the base."})
-    guard_alphas: list[float] = field(default_factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5],
-                                      metadata={"help": "Weights of the tuned model tried in the mix "
-                                                        "(1 - alpha) * base + alpha * tuned, each in (0, 1]; if "
-                                                        "none stays within the threshold, the guard steps on "
-                                                        "towards the base by 0.1 (down to 0.1) until one does."})
-    sampling: str = field(default="proportional", metadata={"help": "With several training data sets: proportional "
-                                                                    "draws each batch from one set, in proportion to "
-                                                                    "its size (every row used); round_robin takes "
-                                                                    "them in turn until the smallest runs out."})
+        "help": "Comma-separated layer names that get adapters",
+        "default": "every linear layer of the body",
+    })
+    guard_data: str | None = field(default=None, metadata={
+        "help": "Forgetting guard: a general-domain BEIR folder scored after training; if its nDCG@10 "
+                "dropped by more than --guard-threshold, the weights are mixed back towards the base",
+        "default": "off",
+    })
+    guard_base: str | None = field(default=None, metadata={
+        "help": "Model the guard measures forgetting against and mixes back in",
+        "default": "the starting model; for a model made by `embedtune pretrain`, the one it was pretrained "
+                   "from",
+    })
+    guard_split: str = field(default="test", metadata={
+        "help": "The guard folder's labelled split",
+        "default": "test",
+    })
+    guard_threshold: float = field(default=0.01, metadata={
+        "help": "Largest guard nDCG@10 drop accepted without interpolating",
+        "default": "0.01",
+    })
+    guard_alphas: list[float] = field(default_factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5], metadata={
+        "help": "Comma-separated weights of the tuned model tried in the mix, each in (0, 1]; if none "
+                "stays within the threshold, smaller ones follow in steps of 0.1 down to 0.1",
+        "default": "0.9,0.8,0.7,0.6,0.5",
+    })
+    sampling: str = field(default="proportional", metadata={
+        "help": "Several --data: proportional draws each batch from one set in proportion to its size; "
+                "round_robin takes the sets in turn until the smallest runs out",
+        "default": "proportional",
+    })
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -224,6 +348,12 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out["learning_rate"] = self.resolved_learning_rate
         return out
+
+    def to_sections(self) -> dict[str, dict[str, Any]]:
+        """The settings grouped as a sectioned YAML file holds them (section-prefixed names shortened)."""
+        flat = self.to_dict()
+        return {section: {short_name(section, name): flat[name] for name in names}
+                for section, names in self.SECTIONS.items()}
 
 
 def parse_dims(value: Any, name: str) -> list[int] | None:
@@ -435,8 +565,49 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def short_name(section: str, name: str) -> str:
+    """A setting's name inside its section: ``guard_data`` is ``data`` under ``guard``."""
+    prefix = section + "_"
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def flatten_sections(cls: type, values: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """``values`` with each section mapping (``guard: {data: x}``) spread into flat keys (``guard_data: x``).
+
+    A key is a section when the class has that section and its value is a mapping (``model: name``
+    stays the model setting). Inside a section a key is a setting's full or short name; one that is
+    not in that section is an error naming the section, with the closest valid name."""
+    sections: dict[str, tuple[str, ...]] = getattr(cls, "SECTIONS", {})
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        section = str(key).replace("-", "_")
+        if section not in sections or not isinstance(value, dict):
+            _put(flat, str(key), value, source)
+            continue
+        names = sections[section]
+        shorts = {short_name(section, n): n for n in names}
+        for inner, inner_value in value.items():
+            inner_key = str(inner).replace("-", "_")
+            name = inner_key if inner_key in names else shorts.get(inner_key)
+            if name is None:
+                close = difflib.get_close_matches(inner_key, [*shorts, *names], n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else f" (its keys: {', '.join(shorts)})"
+                raise ConfigError(f'{source}: unknown key "{inner}" in section "{key}"{hint}')
+            _put(flat, name, inner_value, source)
+    return flat
+
+
+def _put(flat: dict[str, Any], key: str, value: Any, source: str) -> None:
+    if key.replace("-", "_") in {k.replace("-", "_") for k in flat}:
+        raise ConfigError(f'{source}: "{key}" is given twice (once flat and once in its section, or in two spellings)')
+    flat[key] = value
+
+
 def build_config(cls: type, values: dict[str, Any], source: str = "config") -> Any:
-    """Instantiate a stage dataclass, rejecting unknown keys with the closest valid name."""
+    """Instantiate a stage dataclass, rejecting unknown keys with the closest valid name.
+
+    ``values`` may group settings by the class's sections (``flatten_sections``)."""
+    values = flatten_sections(cls, values, source)
     names = [f.name for f in dataclasses.fields(cls)]
     for key in values:
         normalised = str(key).replace("-", "_")

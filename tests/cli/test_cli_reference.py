@@ -23,6 +23,11 @@ def test_docs_cli_reference_matches_help() -> None:
     assert "## `embedtune train`" in (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
 
 
+def test_docs_configuration_lists_every_setting_as_the_code_has_it() -> None:
+    proc = check("config_reference.py")
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_docs_error_catalogue_matches_the_cases() -> None:
     proc = check("error_catalogue.py")
     assert proc.returncode == 0, proc.stderr

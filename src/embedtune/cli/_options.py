@@ -20,6 +20,24 @@ no_cache_option = click.option("--no-cache", is_flag=True,
                                help="Do not read or write the corpus-embedding cache (EMBEDTUNE_CACHE_DIR).")
 
 
+def settings_help(command: click.Command, settings: type, skip: tuple[str, ...] = ()) -> None:
+    """Give each option of ``command`` that sets a field of the ``settings`` dataclass that field's help.
+
+    The text lives once, in the field's metadata (``help``, and ``default`` for the ``[default: X]``
+    note), so ``--help``, the YAML reference (docs/configuration.md) and the code cannot disagree.
+    Options named in ``skip`` keep their own help; of a pair setting one field (``--x``/``--no-x``)
+    the first gets the field's."""
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(settings)}
+    done: set[str] = set(skip)
+    for param in command.params:
+        if param.param_type_name == "option" and param.name in fields and param.name not in done:  # any Option class
+            done.add(param.name)
+            meta = fields[param.name].metadata
+            param.help = meta["help"] + (f" [default: {meta['default']}]." if "default" in meta else "")
+
+
 def data_option(help_text: str, *, old: str | None = None, old_short: str | None = None) -> Callable[[Any], Any]:
     """``--data``, the one name for input data in every command; ``old`` (its former spelling) is kept
     as a hidden alias for one release. Resolve the two with :func:`given_data`."""
