@@ -84,15 +84,26 @@ class Results:
                                      "machine": machine_info(), "commit": git_commit(), "steps": {}}
 
     def continue_earlier(self) -> None:
-        """Keep the steps of an earlier run in the same file (``--continue``), and every run's command."""
+        """Keep the steps of an earlier run in the same file (``--continue``), and every run's command.
+
+        Each kept row keeps the machine, versions and commit it ran on: a row recorded before rows
+        carried their own gets the earlier file's, so the new run's machine never replaces them."""
         if not self.path.is_file():
             return
         earlier = json.loads(self.path.read_text(encoding="utf-8"))
+        for step in earlier["steps"].values():
+            if isinstance(step, dict) and "run" not in step:
+                step["run"] = {"machine": earlier.get("machine"), "commit": earlier.get("commit"),
+                               "recorded": earlier.get("started"), "note": "the file's machine when this row was kept"}
         self.data["steps"] = earlier["steps"]
         self.data["commands"] = [*earlier.get("commands", [earlier["command"]]), self.data["command"]]
         self.data["command"] = " && ".join(self.data["commands"])
 
     def record(self, key: str, value: Any) -> None:
+        """Save the row ``key``; a new row records the machine, versions and commit it ran on."""
+        if isinstance(value, dict):
+            value.setdefault("run", {"machine": self.data["machine"], "commit": self.data["commit"],
+                                     "recorded": datetime.now(timezone.utc).isoformat()})
         self.data["steps"][key] = value
         self.save()
 
