@@ -34,6 +34,28 @@ def check_save_every_minutes(minutes: float) -> None:
         raise ConfigError(f"save_every_minutes must be 0 (off) or positive, got {minutes}")
 
 
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None,
+            shown: bool | str = False) -> Any:
+    """A settings field with its help in its metadata (``--help`` and docs/configuration.md read it).
+
+    ``shown`` adds the ``[default: X]`` note to ``--help``: True shows the default itself, a string
+    says it in words ("off", "the base model's own")."""
+    metadata: dict[str, Any] = {"help": help}
+    if shown:
+        metadata["default"] = _shown(factory() if factory else default) if shown is True else shown
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 # TrainConfig's settings in sections, as a YAML file may group them (``guard: {data: ..., threshold: ...}``)
 # and the docs list them (docs/configuration.md); every setting is in exactly one (a test checks).
 TRAIN_SECTIONS: dict[str, tuple[str, ...]] = {
@@ -62,207 +84,121 @@ class TrainConfig:
 
     SECTIONS: ClassVar[dict[str, tuple[str, ...]]] = TRAIN_SECTIONS
 
-    model: str | None = field(default=None, metadata={
-        "help": "Base model: local folder or hub id (default all-MiniLM-L6-v2).",
-    })
-    strategy: str = field(default="full", metadata={
-        "help": "full: update every weight (default); lora: train a low-rank adapter, merged at the end; "
-                "qlora: LoRA on a 4-bit base (needs a CUDA GPU and bitsandbytes).",
-    })
-    recipe: str = field(default="auto", metadata={
-        "help": "auto: try in-batch vs mined hard negatives, the false-negative filter on and off and the"
-                " learning rate at two values, each for one epoch, and keep training the one the dev "
-                "split picks (the simplest recipe within its bootstrap spread, the learning rate by its "
-                "dev mean); fixed: the settings as given",
-        "default": "auto",
-    })
-    negatives: str = field(default="auto", metadata={
-        "help": "Hard negatives for rows without their own: none, or mined by bm25, dense or hybrid (from"
-                " the corpus, or a pair file's other positives); auto: --recipe auto chooses, fixed uses "
-                "none",
-        "default": "auto",
-    })
-    num_negatives: int = field(default=1, metadata={
-        "help": "Mined negatives per row",
-        "default": "1",
-    })
-    loss: str = field(default="mnrl", metadata={
-        "help": "The training loss: one of the registered losses (embedtune.loss_registry; "
-                "`embedtune train --help` lists them with what each does)",
-        "default": "mnrl",
-    })
-    mini_batch_size: int = field(default=8, metadata={
-        "help": "cached_mnrl: texts per forward/backward chunk",
-        "default": "8",
-    })
-    guide_model: str | None = field(default=None, metadata={
-        "help": "gist: the guide model (local folder or hub id).",
-    })
-    teacher: str | None = field(default=None, metadata={
-        "help": "margin_mse/margin_kl/embedding_mse: the teacher (local folder or hub id; "
-                "all-mpnet-base-v2 installs offline from PyPI). margin_mse and margin_kl also take "
-                "hybrid: BM25 fused with --model (hybrid:MODEL: with MODEL). margin_mse's scores are "
-                "computed once and cached.",
-    })
-    teacher_kind: str = field(default="auto", metadata={
-        "help": "cross-encoder or bi-encoder",
-        "default": "auto: from the model's architecture",
-    })
-    teacher_batch_size: int = field(default=32, metadata={
-        "help": "Texts (or pairs) per teacher scoring batch.",
-    })
-    teacher_precision: str = field(default="auto", metadata={
-        "help": "Teacher scoring in fp32 (exact) or bf16",
-        "default": "auto: bf16 when training runs in bf16",
-    })
-    matryoshka_dims: list[int] | None = field(default=None, metadata={
-        "help": "Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss "
-                "is applied at each size (MatryoshkaLoss)",
-        "default": "off",
-    })
-    matryoshka_weights: list[float] | None = field(default=None, metadata={
-        "help": "Comma-separated loss weight per --matryoshka-dims size, in the same order, e.g. 1,1,2,2 "
-                "to favour the small sizes",
-        "default": "1 each",
-    })
-    matryoshka_rotation: bool = field(default=True, metadata={
-        "help": "With --matryoshka-dims: after training, fit an orthogonal rotation of the embedding "
-                "space that makes the truncated sizes score higher (full-size scores do not change), kept"
-                " as a Dense module after pooling only if the dev split says it helps",
-        "default": "on",
-    })
-    epochs: float = field(default=3.0, metadata={
-        "help": "Passes over the data",
-        "default": "3",
-    })
-    learning_rate: float | None = field(default=None, metadata={
-        "help": "Peak learning rate",
-        "default": "5e-5 full, 5e-4 lora and qlora",
-    })
-    batch_size: int = field(default=32, metadata={
-        "help": "Pairs per batch",
-        "default": "32",
-    })
-    max_seq_length: int = field(default=256, metadata={
-        "help": "Tokens kept per text",
-        "default": "256",
-    })
-    query_prompt: str | None = field(default=None, metadata={
-        "help": "Text put before every query, e.g. \"query: \", in training, evaluation and the saved "
-                "model's encode_query; \"\" for none",
-        "default": "the base model's own",
-    })
-    document_prompt: str | None = field(default=None, metadata={
-        "help": 'The same for documents, e.g. "passage: ", used by encode_document',
-        "default": "the base model's own",
-    })
-    warmup_ratio: float = field(default=0.1, metadata={
-        "help": "Fraction of steps with a rising learning rate.",
-    })
-    weight_decay: float = field(default=0.01, metadata={
-        "help": "AdamW weight decay.",
-    })
-    seed: int = field(default=42, metadata={
-        "help": "One seed for Python, numpy and torch",
-        "default": "42",
-    })
-    precision: str = field(default="auto", metadata={
-        "help": "auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on "
-                "older GPUs, else fp32",
-        "default": "auto",
-    })
-    gradient_checkpointing: bool = field(default=False, metadata={
-        "help": "Recompute activations in the backward pass: less memory for about a third more time per "
-                "step.",
-    })
-    dropout: float | None = field(default=0.0, metadata={
-        "help": "Dropout inside the model while training; 0 lets attention use its fused kernel, 0.1 is "
-                "MiniLM's/BERT's own",
-        "default": "0",
-    })
-    attention_dropout: float | None = field(default=None, metadata={
-        "help": "Dropout on attention probabilities alone, e.g. --dropout 0.1 --attention-dropout 0: the "
-                "model's hidden-state dropout with the fused attention kernel",
-        "default": "same as --dropout",
-    })
-    split: str = field(default="train", metadata={
-        "help": "BEIR split to train on",
-        "default": "train",
-    })
-    eval_split: str | None = field(default="test", metadata={
-        "help": "BEIR split scored before and after, never trained on",
-        "default": "test",
-    })
-    dev_fraction: float = field(default=0.1, metadata={
-        "help": "Share of training queries held out to pick the best checkpoint",
-        "default": "0.1",
-    })
-    max_dev_queries: int = field(default=500, metadata={
-        "help": "Upper bound on dev queries.",
-    })
-    dev_corpus_size: int = field(default=1000, metadata={
-        "help": "Documents searched in dev evaluation (all judged ones plus a fixed random sample).",
-    })
-    evals_per_epoch: int = field(default=1, metadata={
-        "help": "Dev evaluations, each a checkpoint the best may be chosen from, per epoch",
-        "default": "1",
-    })
-    save_every_minutes: float = field(default=10.0, metadata={
-        "help": "Also checkpoint after this many minutes without one, so a kill loses at most that much "
-                "work; 0: only at dev evaluations",
-        "default": "10",
-    })
-    select_on: str = field(default="auto", metadata={
-        "help": "What picks the best checkpoint on dev: full (nDCG@10 at full size) or dims (its mean "
-                "over the full size and every --matryoshka-dims size)",
-        "default": "auto: dims with --matryoshka-dims",
-    })
-    lora_r: int = field(default=16, metadata={
-        "help": "LoRA rank",
-        "default": "16",
-    })
-    lora_alpha: int = field(default=32, metadata={
-        "help": "LoRA alpha",
-        "default": "32",
-    })
+    model: str | None = setting(None, "Base model: local folder or hub id (default all-MiniLM-L6-v2).")
+    strategy: str = setting(
+        "full",
+        "full: update every weight (default); lora: train a low-rank adapter, merged at the end; qlora: "
+        "LoRA on a 4-bit base (needs a CUDA GPU and bitsandbytes).")
+    recipe: str = setting(
+        "auto",
+        "auto: try in-batch vs mined hard negatives, the false-negative filter on and off and the learning "
+        "rate at two values, each for one epoch, and keep training the one the dev split picks (the "
+        "simplest recipe within its bootstrap spread, the learning rate by its dev mean); fixed: the "
+        "settings as given", shown=True)
+    negatives: str = setting(
+        "auto",
+        "Hard negatives for rows without their own: none, or mined by bm25, dense or hybrid (from the "
+        "corpus, or a pair file's other positives); auto: --recipe auto chooses, fixed uses none", shown=True)
+    num_negatives: int = setting(1, "Mined negatives per row", shown=True)
+    loss: str = setting(
+        "mnrl",
+        "The training loss: one of the registered losses (embedtune.loss_registry; `embedtune train --help`"
+        " lists them with what each does)", shown=True)
+    mini_batch_size: int = setting(8, "cached_mnrl: texts per forward/backward chunk", shown=True)
+    guide_model: str | None = setting(None, "gist: the guide model (local folder or hub id).")
+    teacher: str | None = setting(
+        None, "margin_mse/margin_kl/embedding_mse: the teacher (local folder or hub id; all-mpnet-base-v2 "
+        "installs offline from PyPI). margin_mse and margin_kl also take hybrid: BM25 fused with --model "
+        "(hybrid:MODEL: with MODEL). margin_mse's scores are computed once and cached.")
+    teacher_kind: str = setting(
+        "auto", "cross-encoder or bi-encoder", shown="auto: from the model's architecture")
+    teacher_batch_size: int = setting(32, "Texts (or pairs) per teacher scoring batch.")
+    teacher_precision: str = setting(
+        "auto", "Teacher scoring in fp32 (exact) or bf16", shown="auto: bf16 when training runs in bf16")
+    matryoshka_dims: list[int] | None = setting(
+        None,
+        "Comma-separated embedding sizes to train for truncation, e.g. 384,256,128,64: the loss is applied "
+        "at each size (MatryoshkaLoss)", shown="off")
+    matryoshka_weights: list[float] | None = setting(
+        None,
+        "Comma-separated loss weight per --matryoshka-dims size, in the same order, e.g. 1,1,2,2 to favour "
+        "the small sizes", shown="1 each")
+    matryoshka_rotation: bool = setting(
+        True,
+        "With --matryoshka-dims: after training, fit an orthogonal rotation of the embedding space that "
+        "makes the truncated sizes score higher (full-size scores do not change), kept as a Dense module "
+        "after pooling only if the dev split says it helps", shown="on")
+    epochs: float = setting(3.0, "Passes over the data", shown=True)
+    learning_rate: float | None = setting(None, "Peak learning rate", shown="5e-5 full, 5e-4 lora and qlora")
+    batch_size: int = setting(32, "Pairs per batch", shown=True)
+    max_seq_length: int = setting(256, "Tokens kept per text", shown=True)
+    query_prompt: str | None = setting(
+        None, "Text put before every query, e.g. \"query: \", in training, evaluation and the saved model's "
+        "encode_query; \"\" for none", shown="the base model's own")
+    document_prompt: str | None = setting(
+        None, "The same for documents, e.g. \"passage: \", used by encode_document",
+        shown="the base model's own")
+    warmup_ratio: float = setting(0.1, "Fraction of steps with a rising learning rate.")
+    weight_decay: float = setting(0.01, "AdamW weight decay.")
+    seed: int = setting(42, "One seed for Python, numpy and torch", shown=True)
+    precision: str = setting(
+        "auto",
+        "auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on older GPUs, "
+        "else fp32", shown=True)
+    gradient_checkpointing: bool = setting(
+        False, "Recompute activations in the backward pass: less memory for about a third more time per "
+        "step.")
+    dropout: float | None = setting(
+        0.0, "Dropout inside the model while training; 0 lets attention use its fused kernel, 0.1 is "
+        "MiniLM's/BERT's own", shown=True)
+    attention_dropout: float | None = setting(
+        None,
+        "Dropout on attention probabilities alone, e.g. --dropout 0.1 --attention-dropout 0: the model's "
+        "hidden-state dropout with the fused attention kernel", shown="same as --dropout")
+    split: str = setting("train", "BEIR split to train on", shown=True)
+    eval_split: str | None = setting(
+        "test", "BEIR split scored before and after, never trained on", shown=True)
+    dev_fraction: float = setting(
+        0.1, "Share of training queries held out to pick the best checkpoint", shown=True)
+    max_dev_queries: int = setting(500, "Upper bound on dev queries.")
+    dev_corpus_size: int = setting(
+        1000, "Documents searched in dev evaluation (all judged ones plus a fixed random sample).")
+    evals_per_epoch: int = setting(
+        1, "Dev evaluations, each a checkpoint the best may be chosen from, per epoch", shown=True)
+    save_every_minutes: float = setting(
+        10.0,
+        "Also checkpoint after this many minutes without one, so a kill loses at most that much work; 0: "
+        "only at dev evaluations", shown=True)
+    select_on: str = setting(
+        "auto",
+        "What picks the best checkpoint on dev: full (nDCG@10 at full size) or dims (its mean over the full"
+        " size and every --matryoshka-dims size)", shown="auto: dims with --matryoshka-dims")
+    lora_r: int = setting(16, "LoRA rank", shown=True)
+    lora_alpha: int = setting(32, "LoRA alpha", shown=True)
     # 0 since bench/results/speed_train_lora.json: SciFact dev nDCG@10 0.7985 vs 0.7992 with 0.1 after one
     # epoch, at 1.39x the examples/s (a dropout mask over every adapter's input is costly on CPU).
-    lora_dropout: float = field(default=0.0, metadata={
-        "help": "Dropout on the LoRA branch",
-        "default": "0",
-    })
-    lora_target_modules: list[str] = field(default_factory=list, metadata={
-        "help": "Comma-separated layer names that get adapters",
-        "default": "every linear layer of the body",
-    })
-    guard_data: str | None = field(default=None, metadata={
-        "help": "Forgetting guard: a general-domain BEIR folder scored after training; if its nDCG@10 "
-                "dropped by more than --guard-threshold, the weights are mixed back towards the base",
-        "default": "off",
-    })
-    guard_base: str | None = field(default=None, metadata={
-        "help": "Model the guard measures forgetting against and mixes back in",
-        "default": "the starting model; for a model made by `embedtune pretrain`, the one it was pretrained "
-                   "from",
-    })
-    guard_split: str = field(default="test", metadata={
-        "help": "The guard folder's labelled split",
-        "default": "test",
-    })
-    guard_threshold: float = field(default=0.01, metadata={
-        "help": "Largest guard nDCG@10 drop accepted without interpolating",
-        "default": "0.01",
-    })
-    guard_alphas: list[float] = field(default_factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5], metadata={
-        "help": "Comma-separated weights of the tuned model tried in the mix, each in (0, 1]; if none "
-                "stays within the threshold, smaller ones follow in steps of 0.1 down to 0.1",
-        "default": "0.9,0.8,0.7,0.6,0.5",
-    })
-    sampling: str = field(default="proportional", metadata={
-        "help": "Several --data: proportional draws each batch from one set in proportion to its size; "
-                "round_robin takes the sets in turn until the smallest runs out",
-        "default": "proportional",
-    })
+    lora_dropout: float = setting(0.0, "Dropout on the LoRA branch", shown=True)
+    lora_target_modules: list[str] = setting(
+        factory=list, help="Comma-separated layer names that get adapters",
+        shown="every linear layer of the body")
+    guard_data: str | None = setting(
+        None,
+        "Forgetting guard: a general-domain BEIR folder scored after training; if its nDCG@10 dropped by "
+        "more than --guard-threshold, the weights are mixed back towards the base", shown="off")
+    guard_base: str | None = setting(
+        None, "Model the guard measures forgetting against and mixes back in",
+        shown="the starting model; for a model made by `embedtune pretrain`, the one it was pretrained from")
+    guard_split: str = setting("test", "The guard folder's labelled split", shown=True)
+    guard_threshold: float = setting(
+        0.01, "Largest guard nDCG@10 drop accepted without interpolating", shown=True)
+    guard_alphas: list[float] = setting(
+        factory=lambda: [0.9, 0.8, 0.7, 0.6, 0.5],
+        help="Comma-separated weights of the tuned model tried in the mix, each in (0, 1]; if none stays "
+        "within the threshold, smaller ones follow in steps of 0.1 down to 0.1", shown=True)
+    sampling: str = setting(
+        "proportional",
+        "Several --data: proportional draws each batch from one set in proportion to its size; round_robin "
+        "takes the sets in turn until the smallest runs out", shown=True)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -567,8 +503,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def short_name(section: str, name: str) -> str:
     """A setting's name inside its section: ``guard_data`` is ``data`` under ``guard``."""
-    prefix = section + "_"
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name.removeprefix(section + "_")
 
 
 def flatten_sections(cls: type, values: dict[str, Any], source: str = "config") -> dict[str, Any]:
