@@ -30,3 +30,25 @@ def test_no_two_modules_import_each_other_even_through_others() -> None:
             if chain:
                 circles.add(" -> ".join((module, *chain)))
     assert not circles, "\n".join(sorted(circles))
+
+
+def test_no_package_imports_another_packages_private_names() -> None:
+    """A name (or module) starting with ``_`` is its package's own: another package importing it
+    could break on any change inside. The top-level ``embedtune._*`` helpers are shared by design."""
+    import ast
+
+    root = ROOT / "src" / "embedtune"
+    offences = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).parts
+        package = parts[0] if len(parts) > 1 else None
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("embedtune.")):
+                continue
+            target = node.module.split(".")
+            if len(target) < 3 or target[1] == package:  # a top-level module, or its own package
+                continue
+            names = [target[-1], *(alias.name for alias in node.names)]
+            if any(name.startswith("_") for name in names):
+                offences.append(f"{path.relative_to(root)}:{node.lineno} imports {node.module}: {names}")
+    assert not offences, "\n".join(offences)

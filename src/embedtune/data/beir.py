@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from embedtune.data._reading import read_jsonl, read_lines, require_text
+from embedtune.data.reading import read_jsonl, read_lines, require_text
 from embedtune.data.types import RetrievalSet
 from embedtune.errors import DataError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from embedtune.data._reading import read_jsonl, read_lines, require_text
+from embedtune.data.reading import read_jsonl, read_lines, require_text
 from embedtune.data.beir import read_corpus
 from embedtune.errors import DataError
 

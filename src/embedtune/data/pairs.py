@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from embedtune.data._reading import read_jsonl, read_lines, require_text
+from embedtune.data.reading import read_jsonl, read_lines, require_text
 from embedtune.data.types import TrainingPairs
 from embedtune.errors import DataError
 

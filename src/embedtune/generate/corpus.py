@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedtune.data._reading import fields_seen, read_jsonl, require_text
+from embedtune.data.reading import fields_seen, read_jsonl, require_text
 from embedtune.errors import DataError
 
 logger = logging.getLogger(__name__)

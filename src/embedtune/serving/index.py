@@ -21,7 +21,7 @@ from embedtune._io import write_json_atomic
 from embedtune._optional import require
 from embedtune._owned import check_output_folder, staged_directory
 from embedtune._writable import check_writable
-from embedtune.data._reading import json_problem, read_jsonl, require_text
+from embedtune.data.reading import json_problem, read_jsonl, require_text
 from embedtune.errors import ConfigError, EmbedtuneError
 
 if TYPE_CHECKING:

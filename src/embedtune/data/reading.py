@@ -1,4 +1,5 @@
-"""Line-by-line reading that turns every problem into a DataError naming the file and line."""
+"""Line-by-line reading that turns every problem into a DataError naming the file and line (public: the
+generate and serving packages read their own JSONL files with it)."""
 from __future__ import annotations
 
 import json
