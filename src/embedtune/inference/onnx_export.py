@@ -108,7 +108,11 @@ def _fuse(raw: Path, staged: Path, config: object, optimize_model: Callable[...,
         logger.info("ONNX Runtime has no fusions for model type %r: exporting the unfused graph", model_type)
         shutil.copyfile(raw, staged)
         return
-    logger.info("ONNX fusions: %s", {k: v for k, v in statistics().items() if v})
+    fused = {k: v for k, v in statistics().items() if v}
+    logger.info("ONNX fusions: %s", fused)
+    if fusion_type == "bert" and not any("Attention" in name for name in fused):
+        logger.info("attention is not fused in this graph (transformers before 5.9 trace it in a form ONNX "
+                    "Runtime does not recognise): the embeddings are exact, attention runs unfused and slower")
     optimized.save_model_to_file(str(staged))
 
 
