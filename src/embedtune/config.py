@@ -143,8 +143,8 @@ class TrainConfig:
     seed: int = setting(42, "One seed for Python, numpy and torch", shown=True)
     precision: str = setting(
         "auto",
-        "auto: bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU has native bf16, fp16 on older GPUs, "
-        "else fp32", shown=True)
+        "auto: bf16 autocast where the GPU has bf16, or the CPU has it (AVX512-BF16/AMX) and a timed "
+        "matmul runs faster in it; fp16 on older GPUs; else fp32", shown=True)
     gradient_checkpointing: bool = setting(
         False, "Recompute activations in the backward pass: less memory for about a third more time per "
         "step.")

@@ -116,3 +116,23 @@ def test_several_devices_encode_in_parallel_processes_with_the_same_result(model
 def test_several_devices_need_an_exact_pytorch_backend(model) -> None:
     with pytest.raises(ConfigError, match='works with the torch and sentence-transformers backends, not "onnx-int8"'):
         FastEncoder(model, "onnx-int8", devices=["cpu", "cpu"])
+
+
+def test_auto_precision_keeps_bf16_on_a_cpu_only_where_it_is_faster(monkeypatch) -> None:
+    from embedtune.inference import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 0.52)  # bf16 instructions, slow kernels
+    assert resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 2.2)
+    assert resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16", "asked for, bf16 is kept"
+
+
+def test_the_bf16_speedup_is_measured_once() -> None:
+    from embedtune.inference.precision import cpu_bf16_speedup
+
+    first = cpu_bf16_speedup()
+    assert first > 0 and cpu_bf16_speedup() == first
