@@ -7,7 +7,7 @@ and every CUDA GPU since Ampere has bf16 tensor cores. ``auto`` therefore picks 
 and fp32 elsewhere, where emulated bf16 would be slower than fp32.
 
 bf16 instructions are not enough on their own: on a 2-core Intel Xeon with AVX512-BF16 but no AMX,
-bf16 encoding ran at 0.54x fp32 for all-mpnet-base-v2 and 0.70-0.94x for MiniLM
+bf16 encoding ran at 0.54x fp32 for all-mpnet-base-v2 and 0.70x for MiniLM
 (bench/results/precision_probe.json), where the AMD EPYC and an AMX Xeon ran it at 2.2x. So on a
 CPU ``auto`` also times one bf16 and one fp32 matmul (a few milliseconds, once per process) and
 keeps bf16 only where it is clearly faster.
