@@ -12,9 +12,9 @@ unzipped folder as ``--model``. In one run on one machine, on SciFact:
 - ``plain_lora``: the plain script with a peft LoRA adapter (r 16, alpha 32) on the same modules, lr 5e-4.
 
 Each model is scored once on SciFact test (after every choice was made on dev) and on dbpedia-5k (the
-forgetting check), every one the same way: ``--eval-backend`` (default torch-bf16: on 2 CPU cores an
-fp32 pass over SciFact test at mpnet's own 384 tokens takes over 30 minutes) at ``--eval-max-seq-length``
-(default 256, the length every run trains at). Steps are recorded as they finish, so ``--continue``
+forgetting check), every one the same way: ``--eval-backend`` (default torch, exact fp32; on a CPU
+without AMX bf16 is slower, bench/results/precision_probe.json) at ``--eval-max-seq-length`` (default
+256, the length every run trains at; mpnet's own 384 costs about 1.5x more). Steps are recorded as they finish, so ``--continue``
 resumes a cut-off run.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--runs", default=RUNS, help="Comma-separated runs (see the module docstring).")
     parser.add_argument("--lora-targets", default=MPNET_LORA_TARGETS,
                         help="Comma-separated modules for the plain LoRA run.")
-    parser.add_argument("--eval-backend", default="torch-bf16", help="embedtune eval --backend for every score.")
+    parser.add_argument("--eval-backend", default="torch", help="embedtune eval --backend for every score.")
     parser.add_argument("--eval-max-seq-length", type=int, default=256)
     parser.add_argument("--result", type=Path, default=ROOT / "bench" / "results" / "real_weights_mpnet.json")
     parser.add_argument("--workdir", type=Path, default=None)
