@@ -511,31 +511,29 @@ def flatten_sections(cls: type, values: dict[str, Any], source: str = "config") 
 
     A key is a section when the class has that section and its value is a mapping (``model: name``
     stays the model setting). Inside a section a key is a setting's full or short name; one that is
-    not in that section is an error naming the section, with the closest valid name."""
+    not in that section is an error naming the section, with the closest valid name, and so is a
+    setting given both in a section and flat. Flat keys pass through as given."""
     sections: dict[str, tuple[str, ...]] = getattr(cls, "SECTIONS", {})
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
+    grouped = {key: value for key, value in values.items()
+               if str(key).replace("-", "_") in sections and isinstance(value, dict)}
+    flat = {key: value for key, value in values.items() if key not in grouped}
+    given = {str(key).replace("-", "_") for key in flat}
+    for key, mapping in grouped.items():
         section = str(key).replace("-", "_")
-        if section not in sections or not isinstance(value, dict):
-            _put(flat, str(key), value, source)
-            continue
         names = sections[section]
         shorts = {short_name(section, n): n for n in names}
-        for inner, inner_value in value.items():
+        for inner, inner_value in mapping.items():
             inner_key = str(inner).replace("-", "_")
             name = inner_key if inner_key in names else shorts.get(inner_key)
             if name is None:
                 close = difflib.get_close_matches(inner_key, [*shorts, *names], n=1)
                 hint = f'; did you mean "{close[0]}"?' if close else f" (its keys: {', '.join(shorts)})"
                 raise ConfigError(f'{source}: unknown key "{inner}" in section "{key}"{hint}')
-            _put(flat, name, inner_value, source)
+            if name in given:
+                raise ConfigError(f'{source}: "{name}" is given twice (flat and in section "{key}", or twice there)')
+            given.add(name)
+            flat[name] = inner_value
     return flat
-
-
-def _put(flat: dict[str, Any], key: str, value: Any, source: str) -> None:
-    if key.replace("-", "_") in {k.replace("-", "_") for k in flat}:
-        raise ConfigError(f'{source}: "{key}" is given twice (once flat and once in its section, or in two spellings)')
-    flat[key] = value
 
 
 def build_config(cls: type, values: dict[str, Any], source: str = "config") -> Any:

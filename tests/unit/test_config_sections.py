@@ -47,3 +47,11 @@ def test_every_setting_says_what_it_does_and_train_help_shows_it() -> None:
     options = {p.name: p.help for p in reversed(cli.commands["train"].params)}  # the first of a --x/--no-x pair
     assert options["epochs"] == helps["epochs"] + " [default: 3]."
     assert options["guard_alphas"].startswith(helps["guard_alphas"])
+
+
+def test_a_flat_key_in_two_spellings_keeps_the_later_as_before() -> None:
+    """A YAML key spelt with hyphens and the flag that overrides it (underscores) are not "given twice"."""
+    from embedtune.config import MineConfig
+
+    assert build_config(MineConfig, {"num-negatives": 3, "num_negatives": 5}).num_negatives == 5
+    assert build_config(TrainConfig, {"guard-data": "yaml", "guard_data": "flag"}).guard_data == "flag"
