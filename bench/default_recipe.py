@@ -19,6 +19,7 @@ import json
 import shlex
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from _harness import ROOT, SHARED_DATA, Results, run_step
@@ -107,11 +108,12 @@ def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str])
     raise SystemExit(f"unknown run {run}")
 
 
-def _score(name: str, model: Path, data: Path, work: Path, env: dict[str, str]) -> dict:
-    """nDCG@10 and friends on the test split, by embedtune eval (exact fp32, trec_eval-identical metrics)."""
+def _score(name: str, model: Path, data: Path, work: Path, env: dict[str, str], extra: Sequence[str] = ()) -> dict:
+    """nDCG@10 and friends on the test split, by embedtune eval (exact fp32 unless ``extra`` says otherwise,
+    trec_eval-identical metrics)."""
     out = work / f"{name.replace(':', '-')}.json"
     step = run_step(name, [PY, "-m", "embedtune.cli.app", "eval", "--model", str(model), "--data", str(data),
-                           "--split", "test", "--json", str(out), "--quiet"], env)
+                           "--split", "test", *extra, "--json", str(out), "--quiet"], env)
     step.pop("stdout")
     step["metrics"] = json.loads(out.read_text())["metrics"]
     return step

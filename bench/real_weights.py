@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from _harness import ROOT, SHARED_DATA, Results, run_step
-from default_recipe import _write_all_training_pairs
+from default_recipe import _score, _write_all_training_pairs
 
 PY = sys.executable
 RUNS = "base,embedtune_full,plain_full,embedtune_lora,plain_lora"
@@ -65,8 +65,9 @@ def main() -> None:
             continue
         model = args.model if run == "base" else work / f"scifact-{run}"
         step = {"wall_seconds": 0.0} if run == "base" else _train(run, args, scifact, model, work, env)
-        step["test"] = _score(f"{key}:test", model, scifact, args, work, env)
-        step["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, args, work, env)
+        scoring = ["--backend", args.eval_backend, "--max-seq-length", str(args.eval_max_seq_length)]
+        step["test"] = _score(f"{key}:test", model, scifact, work, env, scoring)
+        step["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, work, env, scoring)
         results.record(key, step)
         results.data["summary"] = summarize(results.data["steps"])
         results.save()
@@ -95,17 +96,6 @@ def _train(run: str, args: argparse.Namespace, folder: Path, model: Path, work: 
         step.update(json.loads(out.read_text()))
         return step
     raise SystemExit(f"unknown run {run}")
-
-
-def _score(name: str, model: Path, data: Path, args: argparse.Namespace, work: Path, env: dict[str, str]) -> dict:
-    """nDCG@10 and friends on the test split by embedtune eval (trec_eval-identical metrics)."""
-    out = work / f"{name.replace(':', '-')}.json"
-    step = run_step(name, [PY, "-m", "embedtune.cli.app", "eval", "--model", str(model), "--data", str(data),
-                           "--split", "test", "--backend", args.eval_backend,
-                           "--max-seq-length", str(args.eval_max_seq_length), "--json", str(out), "--quiet"], env)
-    step.pop("stdout")
-    step["metrics"] = json.loads(out.read_text())["metrics"]
-    return step
 
 
 def summarize(steps: dict) -> dict:

@@ -125,7 +125,7 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
 def _check_adapter_carries_everything(source: Any, model: str | None) -> None:
     """A peft adapter holds the transformer's low-rank updates only: a Matryoshka rotation added
     after training (a Dense module, see ``embedtune.training.rotation``) would be silently lost."""
-    from embedtune.inference.encoder import head_of
+    from embedtune.inference.model_parts import head_of
 
     if head_of(source)[0] is not None:
         raise NoAdapterError(f'model "{model}" ends in a Matryoshka rotation (its Dense module after pooling), '
@@ -147,7 +147,7 @@ def _adapter_folder(model: str | None) -> Path:
 def _write_onnx(model: SentenceTransformer, staging: Path, *, int8: bool, source_name: str) -> None:
     from embedtune import __version__
     from embedtune.export.onnx_model import MANIFEST
-    from embedtune.inference.encoder import head_of
+    from embedtune.inference.model_parts import head_of
     from embedtune.inference.onnx_export import FP32_FILE, export_onnx
     from embedtune.prompts import role_prompt
 
