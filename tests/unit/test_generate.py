@@ -14,7 +14,8 @@ from embedtune.errors import ConfigError, DataError, OutputExistsError
 from embedtune.generate import GenerateConfig, GenerationError, generate_pairs, read_passages
 from embedtune.generate.corpus import Passage, chunk_words
 from embedtune.generate.filters import dedupe, length_filter, normalise_query, round_trip
-from embedtune.generate.offline import GeneratedPair, ict_pairs, split_sentences, title_pair
+from embedtune.generate.offline import GeneratedPair, ict_pairs, title_pair
+from embedtune.sentences import split_sentences
 from tests.slices import write_corpus_only
 
 

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import random
-import re
 import sys
 import sysconfig
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from embedtune import __version__
 from embedtune._io import write_json_atomic, write_text_atomic
 from embedtune.errors import ConfigError, DataError, OutputExistsError
+from embedtune.sentences import first_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,6 @@ MIN_BODY_STATEMENTS = 2
 MIN_BODY_CODE_LINES = 3
 OUTPUT_FILES = ("corpus.jsonl", "queries.jsonl", "qrels/train.tsv", "qrels/test.tsv", "build_info.json")
 
-# A sentence ends at . ! or ? followed by a space or the end, except after "e.g", "i.e" and "etc",
-# which would otherwise cut "Return the value, e.g. a string." into a fragment.
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)[.!?](?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -266,9 +263,7 @@ def _first_sentence(docstring: str) -> str:
 
     The first line alone is often half a sentence, because docstrings wrap at 72-79 columns.
     """
-    paragraph = " ".join(docstring.strip().split("\n\n", 1)[0].split())
-    end = _SENTENCE_END.search(paragraph)
-    return paragraph[:end.end()] if end else paragraph
+    return first_sentence(" ".join(docstring.strip().split("\n\n", 1)[0].split()))
 
 
 def _source_without_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> str | None:

@@ -8,14 +8,10 @@ probability, so it does not learn to avoid lexical overlap altogether.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 
 from embedtune.generate.corpus import Passage
-
-# A sentence ends at . ! ? followed by space and an upper-case letter, a digit or an opening
-# bracket; "e.g. the" and "Fig. 3a" mostly survive because the next word is lower case or a number.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[\"'])")
+from embedtune.sentences import split_sentences
 
 
 @dataclass(frozen=True)
@@ -29,10 +25,6 @@ class GeneratedPair:
 
     def to_dict(self) -> dict[str, str]:
         return {"query": self.query, "positive": self.positive, "doc_id": self.doc_id, "method": self.method}
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def ict_pairs(passage: Passage, count: int, keep_probability: float, rng: random.Random, *,

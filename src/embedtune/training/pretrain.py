@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,13 +34,13 @@ from embedtune.config import PretrainConfig
 from embedtune.data.corpus import load_documents
 from embedtune.errors import DataError, ModelNotFoundError
 from embedtune.models import display_name, load_model, resolve_model
+from embedtune.sentences import split_sentences
 from embedtune.training.output_dir import CHECKPOINTS, finish, open_output_dir, precheck_output_dir, publish_model
 
 logger = logging.getLogger(__name__)
 
 RESULT_FILE = "embedtune_pretrain.json"  # written last, kept in the model folder: how the model was pretrained
 DECODER_FILE = "tsdae_decoder.pt"  # the decoder-only TSDAE weights, saved in each checkpoint for resuming
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -132,7 +131,7 @@ def corpus_texts(documents: list[str], tokenizer: Any, max_tokens: int, *, pack:
     each sentence is a text and those under ``min_words`` words are skipped. Returns the texts
     and how many sentences were skipped.
     """
-    sentences = [[s.strip() for s in _SENTENCE_END.split(doc) if s.strip()] for doc in documents]
+    sentences = [split_sentences(doc) for doc in documents]
     flat = [s for doc in sentences for s in doc]
     offsets = iter(tokenizer(flat, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"])
     texts: list[str] = []
