@@ -8,10 +8,10 @@ enough for fine-tuning to show a gain.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import logging
 import os
-import random
 import sys
 import sysconfig
 import time
@@ -94,12 +94,13 @@ def build_codesearch_folder(out_dir: str | Path, *, max_functions: int = 1200, t
         raise DataError(stdlib_dir, f"only {len(functions)} usable functions found; need at least 2 "
                                     "(is this a complete Python installation?)")
 
-    rng = random.Random(seed)
-    functions.sort(key=lambda f: f.doc_id)
-    if len(functions) > max_functions:
-        functions = sorted(rng.sample(functions, max_functions), key=lambda f: f.doc_id)
+    # Each function's place in the sample and the split comes from a hash of its id and the seed, so a
+    # function that appears, disappears or changes in another Python version (or under another rule for
+    # its query) moves only itself, not every function drawn after it.
+    functions = sorted(functions, key=lambda f: _rank(f.doc_id, seed, "sample"))[:max_functions]
     num_test = min(max(1, round(test_fraction * len(functions))), len(functions) - 1)
-    test_ids = {f.doc_id for f in rng.sample(functions, num_test)}
+    test_ids = {f.doc_id for f in sorted(functions, key=lambda f: _rank(f.doc_id, seed, "test"))[:num_test]}
+    functions.sort(key=lambda f: f.doc_id)
 
     _write_folder(out_dir, functions, test_ids)
     build_info = {
@@ -123,6 +124,11 @@ def build_codesearch_folder(out_dir: str | Path, *, max_functions: int = 1200, t
                 out_dir, stats.num_functions, stats.num_train, stats.num_test, stats.files_scanned,
                 stats.files_skipped, stats.seconds)
     return stats
+
+
+def _rank(doc_id: str, seed: int, purpose: str) -> str:
+    """A stable pseudo-random sort key (the same on every machine and Python, unlike ``hash``)."""
+    return hashlib.sha256(f"{seed}:{purpose}:{doc_id}".encode()).hexdigest()
 
 
 def _write_folder(out_dir: Path, functions: list[_Function], test_ids: set[str]) -> None:
