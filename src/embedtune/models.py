@@ -122,9 +122,22 @@ def load_model(name: str | None, device: str | None = None, max_seq_length: int 
         raise ModelNotFoundError(f'cannot load model "{name}": {_load_failure_hint(target, exc)} '
                                  f"({_first_line(exc)})") from exc
     if max_seq_length is not None:
-        model.max_seq_length = max_seq_length
+        model.max_seq_length = _within_positions(model, max_seq_length)
     logger.info("loaded model %s (%s)", name or DEFAULT_MODEL, target)
     return model
+
+
+def _within_positions(model: SentenceTransformer, max_seq_length: int) -> int:
+    """``max_seq_length``, or the model's own position limit where that is lower (CLIP's text tower reads
+    77 tokens): a longer setting would fail on the first long text instead of truncating it."""
+    first = model[0]
+    config = getattr(getattr(first, "auto_model", None) or getattr(first, "model", None), "config", None)
+    config = getattr(config, "text_config", None) or config
+    limit = getattr(config, "max_position_embeddings", None)
+    if isinstance(limit, int) and 0 < limit < max_seq_length:
+        logger.info("max_seq_length %d is over the model's %d positions; using %d", max_seq_length, limit, limit)
+        return limit
+    return max_seq_length
 
 
 def _load_failure_hint(target: str, exc: BaseException) -> str:

@@ -43,11 +43,13 @@ from embedtune.inference.encoder import BACKENDS
 @click.option("--base-model", default=None,
               help="With --report: the model to compare with [default: the base a model trained by embedtune records].")
 @click.option("--overwrite", is_flag=True, help="With --report: replace a report already in DIR.")
+@click.option("--reverse", is_flag=True,
+              help="Search the other way: each judged document finds its queries (image -> text on image data).")
 @compose(no_cache_option, quiet_option)
 def eval_command(model: str | None, data: str, split: str, json_path: str | None, metrics: str | None,
                  batch_size: int, max_seq_length: int | None, backend: str, devices: str | None,
                  dims: str | None, quantize: str | None, rerank: str | None, rerank_top: int,
-                 report_dir: str | None, base_model: str | None, overwrite: bool, no_cache: bool,
+                 report_dir: str | None, base_model: str | None, overwrite: bool, reverse: bool, no_cache: bool,
                  quiet: bool) -> None:
     """Score MODEL on a labelled split: nDCG, MRR, MAP, Recall and Precision at several depths.
 
@@ -63,6 +65,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
       embedtune eval --data my-beir-folder --quantize int8,binary --dims 128
       embedtune eval --data my-beir-folder --rerank my-cross-encoder --rerank-top 50
       embedtune eval --model runs/scifact --data my-beir-folder --report reports/scifact
+      embedtune eval --model runs/clip --data my-image-folder --reverse
     """
     from embedtune._writable import check_writable
     from embedtune.config import parse_dims
@@ -82,7 +85,7 @@ def eval_command(model: str | None, data: str, split: str, json_path: str | None
         cache=None if no_cache else EmbeddingCache(), show_progress=show_progress, backend=backend,
         devices=[d.strip() for d in devices.split(",") if d.strip()] if devices else None,
         dims=parse_dims(dims, "--dims"), quantize=parse_quantize(quantize, "--quantize"), rerank=rerank,
-        rerank_top=rerank_top,
+        rerank_top=rerank_top, reverse=reverse,
     )
     comparison = None
     if report_dir is not None:

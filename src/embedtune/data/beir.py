@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from embedtune.data.images import IMAGE_FIELDS, image_ref
 from embedtune.data.reading import read_jsonl, read_lines, require_text
 from embedtune.data.types import RetrievalSet
 from embedtune.errors import DataError
@@ -45,11 +46,22 @@ def load_beir(folder: str | Path, split: str = "test") -> RetrievalSet:
 
 
 def read_corpus(path: Path) -> dict[str, str]:
-    """Document id → title + " " + text; duplicate ids and empty documents are errors."""
+    """Document id → title + " " + text; duplicate ids and empty documents are errors.
+
+    A row with an ``image`` field is an image document: its reference (``embedtune.data.images``)
+    is what gets embedded, and a ``text`` beside it is ignored (a caption belongs in queries.jsonl).
+    """
     corpus: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for number, obj in read_jsonl(path):
         doc_id = require_text(path, number, obj, ("_id",))
+        if doc_id in corpus:
+            raise DataError(path, f'duplicate _id "{doc_id}" (first seen on line {first_line[doc_id]})', number)
+        image_field = next((f for f in IMAGE_FIELDS if f in obj), None)
+        if image_field is not None:
+            corpus[doc_id] = image_ref(path, number, obj[image_field], image_field)
+            first_line[doc_id] = number
+            continue
         title = obj.get("title") or ""
         if not isinstance(title, str):
             raise DataError(path, f'field "title" must be a string, got {type(title).__name__}', number)
@@ -62,8 +74,6 @@ def read_corpus(path: Path) -> dict[str, str]:
         full = f"{title.strip()} {text.strip()}".strip()
         if not full:
             raise DataError(path, f'document "{doc_id}" has an empty title and text', number)
-        if doc_id in corpus:
-            raise DataError(path, f'duplicate _id "{doc_id}" (first seen on line {first_line[doc_id]})', number)
         corpus[doc_id] = full
         first_line[doc_id] = number
     if not corpus:
@@ -72,12 +82,15 @@ def read_corpus(path: Path) -> dict[str, str]:
 
 
 def read_queries(path: Path) -> dict[str, str]:
-    """Query id → text; duplicate ids and empty texts are errors."""
+    """Query id → text (or an image reference, for a row with an ``image``: image-to-text search);
+    duplicate ids and empty texts are errors."""
     queries: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for number, obj in read_jsonl(path):
         query_id = require_text(path, number, obj, ("_id",))
-        text = require_text(path, number, obj, ("text",))
+        image_field = next((f for f in IMAGE_FIELDS if f in obj), None)
+        text = (image_ref(path, number, obj[image_field], image_field) if image_field is not None
+                else require_text(path, number, obj, ("text",)))
         if query_id in queries:
             raise DataError(path, f'duplicate _id "{query_id}" (first seen on line {first_line[query_id]})', number)
         queries[query_id] = text.strip()

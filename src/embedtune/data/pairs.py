@@ -1,4 +1,4 @@
-"""Pair and triplet files: JSONL or CSV/TSV with query/positive[/negative] columns."""
+"""Pair and triplet files: JSONL or CSV/TSV with query/positive[/negative] columns, or image/text pairs."""
 from __future__ import annotations
 
 import csv
@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from embedtune.data.images import IMAGE_FIELDS, PREFIX, image_path, image_ref
 from embedtune.data.reading import read_jsonl, read_lines, require_text
 from embedtune.data.types import TrainingPairs
 from embedtune.errors import DataError
 
 QUERY_FIELDS = ("query", "anchor", "question")
 POSITIVE_FIELDS = ("positive", "pos", "document", "passage")
+CAPTION_FIELDS = ("text", "caption")  # the text of an image row, when it has no query field
 
 
 def load_pairs(path: str | Path) -> TrainingPairs:
@@ -20,6 +22,10 @@ def load_pairs(path: str | Path) -> TrainingPairs:
     Negatives come from a ``negatives`` list, a ``negative`` field, or ``negative_1..k``
     columns (what ``embedtune mine`` writes). Every row must carry the same number of
     negatives, because a loss batch needs a rectangular layout.
+
+    A row with an ``image`` (a path relative to the file, or a URL) and a ``text`` (its caption or
+    query) is an image pair: the text is the query and the image its positive (see
+    ``embedtune.data.images``; every image is opened and checked here).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -36,8 +42,13 @@ def load_pairs(path: str | Path) -> TrainingPairs:
     negatives: list[list[str]] = []
     first_row: tuple[int, int] | None = None  # (negatives per row, line) of the first row
     for number, row in rows:
-        queries.append(require_text(path, number, row, QUERY_FIELDS))
-        positives.append(require_text(path, number, row, POSITIVE_FIELDS))
+        image_field = next((f for f in IMAGE_FIELDS if f in row), None)
+        if image_field is not None and not any(f in row for f in POSITIVE_FIELDS):
+            queries.append(_cell(path, number, row, QUERY_FIELDS + CAPTION_FIELDS))
+            positives.append(image_ref(path, number, row[image_field], image_field))
+        else:
+            queries.append(_cell(path, number, row, QUERY_FIELDS))
+            positives.append(_cell(path, number, row, POSITIVE_FIELDS))
         row_negatives = _negatives(path, number, row)
         if first_row is None:
             first_row = (len(row_negatives), number)
@@ -80,7 +91,13 @@ def _negatives(path: Path, number: int, row: dict[str, Any]) -> list[str]:
         value = row["negatives"]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise DataError(path, 'field "negatives" must be a list of non-empty strings', number)
-        return value
+        return [_cell(path, number, {"negatives": v}, ("negatives",)) for v in value]
     numbered = sorted((k for k in row if k.startswith("negative_")), key=lambda k: (len(k), k))
     names = (["negative"] if "negative" in row else []) + numbered
-    return [require_text(path, number, row, (name,)) for name in names]
+    return [_cell(path, number, row, (name,)) for name in names]
+
+
+def _cell(path: Path, number: int, row: dict[str, Any], names: tuple[str, ...]) -> str:
+    """A text field, or an image reference (as ``embedtune mine`` writes for image data), checked again."""
+    value = require_text(path, number, row, names)
+    return image_ref(path, number, str(image_path(value))) if value.startswith(PREFIX) else value

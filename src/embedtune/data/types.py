@@ -24,6 +24,13 @@ class RetrievalSet:
         judged = self.qrels.get(query_id, {})
         return [d for d, s in sorted(judged.items(), key=lambda kv: (-kv[1], kv[0])) if s > 0]
 
+    @property
+    def has_images(self) -> bool:
+        """Whether any document or query is an image reference (``embedtune.data.images``)."""
+        from embedtune.data.images import has_images
+
+        return has_images(self.corpus.values()) or has_images(self.queries.values())
+
     def evaluable_query_ids(self) -> list[str]:
         """Queries with at least one positive: the only ones a ranking metric is defined for."""
         return [q for q in self.queries if self.positives(q)]
@@ -37,6 +44,20 @@ class RetrievalSet:
                 queries.append(self.queries[qid])
                 positives.append(self.corpus[did])
         return TrainingPairs(queries=queries, positives=positives, source=f"{self.source} ({self.split})")
+
+    def swapped(self) -> RetrievalSet:
+        """The reverse search: each judged-relevant document is a query, the queries are the corpus.
+
+        For image data this turns text-to-image retrieval into image-to-text (an image finds its
+        captions); grades are kept, judgments of 0 stay out (they mark no positive either way).
+        """
+        qrels: dict[str, dict[str, int]] = {}
+        for query_id, judged in self.qrels.items():
+            for doc_id, grade in judged.items():
+                if grade > 0 and query_id in self.queries:
+                    qrels.setdefault(doc_id, {})[query_id] = grade
+        return RetrievalSet(corpus=dict(self.queries), queries={d: self.corpus[d] for d in qrels}, qrels=qrels,
+                            source=self.source, split=f"{self.split} (reversed)" if self.split else "reversed")
 
     def restrict_queries(self, query_ids: list[str], split: str) -> RetrievalSet:
         """The same corpus with only ``query_ids`` and their judgments (no copy of the corpus)."""

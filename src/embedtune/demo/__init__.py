@@ -1,7 +1,7 @@
-"""The offline demo: a code-search set built from the Python standard library, and the run over it."""
+"""The offline demos: code search over the Python standard library, and (``--images``) captions to drawn shapes."""
 from __future__ import annotations
 
 from embedtune.demo.codesearch import CodeSearchStats, build_codesearch_folder
-from embedtune.demo.run import DemoResult, run_demo
+from embedtune.demo.run import DemoResult, run_demo, run_image_demo
 
-__all__ = ["CodeSearchStats", "DemoResult", "build_codesearch_folder", "run_demo"]
+__all__ = ["CodeSearchStats", "DemoResult", "build_codesearch_folder", "run_demo", "run_image_demo"]

@@ -26,6 +26,12 @@ COMMAND = "embedtune demo"
 DEMO_CONFIG = TrainConfig(strategy="lora", epochs=2, max_seq_length=128, dev_corpus_size=600,
                           eval_split="test", recipe="fixed")
 DEMO_FUNCTIONS = 1200
+# The image demo (--images) trains a tiny random CLIP from scratch, so it needs many steps at a high rate:
+# full fine-tuning, 2,000 drawings, 10 epochs at 2e-3 (bench/clip_probe.py measured plain
+# sentence-transformers at these settings). Dev captions pick the checkpoint as in any run.
+IMAGE_DEMO_CONFIG = TrainConfig(strategy="full", epochs=10, learning_rate=2e-3, batch_size=64, eval_split="test",
+                                recipe="fixed", evals_per_epoch=1, dev_corpus_size=500)
+IMAGE_DEMO_TRAIN_IMAGES = 2000
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,6 @@ class DemoResult:
 def run_demo(out: str | Path = "embedtune-demo", *, overwrite: bool = False, show_progress: bool = False,
              config: TrainConfig = DEMO_CONFIG, max_functions: int = DEMO_FUNCTIONS) -> DemoResult:
     """Run the offline code-search demo in ``out`` and write ``out/results.json``."""
-    from embedtune.training import train_model
-
     out = Path(out)
     start = time.perf_counter()
     _prepare_out(out, overwrite)
@@ -49,6 +53,36 @@ def run_demo(out: str | Path = "embedtune-demo", *, overwrite: bool = False, sho
     stats = build_codesearch_folder(out / "data", max_functions=max_functions, seed=config.seed)
     logger.info("code-search set: %d functions (%d train, %d test) from %d standard-library files",
                 stats.num_functions, stats.num_train, stats.num_test, stats.files_scanned)
+    return _train_and_record(out, config, config.model, stats.to_dict(), start, show_progress)
+
+
+def run_image_demo(out: str | Path = "embedtune-demo-images", *, overwrite: bool = False,
+                   show_progress: bool = False, config: TrainConfig = IMAGE_DEMO_CONFIG,
+                   train_images: int = IMAGE_DEMO_TRAIN_IMAGES) -> DemoResult:
+    """Run the offline image demo in ``out``: drawn shapes and captions, a tiny random CLIP built from a
+    config (``embedtune.demo.shapes``), scored on held-out captions before and after training."""
+    from dataclasses import replace
+
+    from embedtune.demo.shapes import build_shapes_folder, build_tiny_clip
+
+    out = Path(out)
+    start = time.perf_counter()
+    _prepare_out(out, overwrite)
+    claim(out, "data", "base-model", "model")
+    stats = build_shapes_folder(out / "data", train_images=train_images, seed=config.seed)
+    logger.info("shapes set: %d training images of %d captions; test: %d held-out captions over %d images",
+                stats.train_images, stats.train_captions, stats.test_captions, stats.test_images)
+    build_tiny_clip(out / "base-model", seed=config.seed)
+    config = replace(config, model=str(out / "base-model"))
+    return _train_and_record(out, config, "tiny random CLIP (built from a config)", stats.to_dict(), start,
+                             show_progress)
+
+
+def _train_and_record(out: Path, config: TrainConfig, model_name: str | None, dataset: dict, start: float,
+                      show_progress: bool) -> DemoResult:
+    """Train on ``out/data`` into ``out/model`` and write ``out/results.json`` with the before/after scores."""
+    from embedtune.training import train_model
+
     result = train_model(out / "data", out / "model", config, show_progress=show_progress)
     if result.before is None or result.after is None:
         raise RuntimeError("the demo data has a test split, so before/after scores must exist")
@@ -56,7 +90,7 @@ def run_demo(out: str | Path = "embedtune-demo", *, overwrite: bool = False, sho
     results_path = out / RESULTS
     write_json_atomic(results_path, {
         "before": result.before, "after": result.after, "model": str((out / "model").resolve()),
-        "dataset": stats.to_dict(), "config": config.to_dict(), "seconds": round(seconds, 1),
+        "base_model": model_name, "dataset": dataset, "config": config.to_dict(), "seconds": round(seconds, 1),
         "embedtune_version": __version__,
     })
     return DemoResult(before=result.before, after=result.after, model_dir=str(out / "model"),

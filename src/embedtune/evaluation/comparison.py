@@ -66,14 +66,15 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
                       batch_size: int = 32, max_seq_length: int | None = None, cache: EmbeddingCache | None = None,
                       show_progress: bool = False, backend: str = "torch", devices: list[str] | None = None,
                       dims: Sequence[int] | None = None, quantize: Sequence[str] | None = None,
-                      overwrite: bool = False) -> Comparison:
+                      overwrite: bool = False, reverse: bool = False) -> Comparison:
     """Evaluate ``model`` and its base on ``data``/``split`` with the same settings; write ``report_dir/report.html``.
 
     The base is ``base_model`` when given, else the one ``model``'s folder records (a model trained
     by embedtune does); a model with neither (a stock model) is reported alone, since a report of
     its own scores needs no second model. ``quantize`` scores the models' int8/binary embeddings too
-    (at each of ``dims``), and the page gets a quality-against-bytes table. Everything is checked
-    before any model loads.
+    (at each of ``dims``), and the page gets a quality-against-bytes table. ``reverse`` searches the
+    other way (``RetrievalSet.swapped``: image to text on image data). Everything is checked before
+    any model loads. Data with images gets no BM25 line (it cannot read them).
     """
     from embedtune.data.beir import load_beir
     from embedtune.evaluation.evaluate import evaluate_bm25, evaluate_model
@@ -91,6 +92,7 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
     if page.exists() and not overwrite:
         raise OutputExistsError(f'"{page}" already exists; pass --overwrite to replace it or choose another --report')
     dataset = load_beir(data, split)
+    dataset = dataset.swapped() if reverse else dataset
     reports = {}
     roles = (("tuned", model),) if base_model is None else (("base", base_model), ("tuned", model))
     for role, name in roles:
@@ -100,7 +102,7 @@ def compare_with_base(model: str | None, data: str, split: str = "test", *, repo
             load_model(name, max_seq_length=max_seq_length), dataset, metrics=metrics, batch_size=batch_size,
             cache=cache, show_progress=show_progress, model_name=display_name(name), backend=backend,
             devices=devices, dims=dims, quantize=quantize, keep_top=TOP_DOCUMENTS)
-    bm25 = evaluate_bm25(dataset, metrics=metrics)
+    bm25 = None if dataset.has_images else evaluate_bm25(dataset, metrics=metrics)
     if base_model is None:
         facts = build_model_facts(model=display_name(model), report=reports["tuned"], bm25=bm25)
         return Comparison(base=None, tuned=reports["tuned"], bm25=bm25, base_model=None, facts=facts,

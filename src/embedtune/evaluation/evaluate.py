@@ -137,10 +137,11 @@ def evaluate_path(model: str | None, data: str, split: str = "test", *,
                   show_progress: bool = False, backend: str = "torch",
                   devices: list[str] | None = None, dims: Sequence[int] | None = None,
                   quantize: Sequence[str] | None = None, rerank: str | None = None,
-                  rerank_top: int = 50) -> EvalReport:
+                  rerank_top: int = 50, reverse: bool = False) -> EvalReport:
     """Load a model and a BEIR split by name and evaluate (what ``embedtune eval`` runs).
 
-    ``rerank`` names a cross-encoder (folder or hub id) for the two-stage score.
+    ``rerank`` names a cross-encoder (folder or hub id) for the two-stage score. ``reverse`` searches
+    the other way: each judged document finds its queries (image to text, on image data).
     """
     from embedtune.inference.quantize import parse_quantize
     from embedtune.data.beir import load_beir
@@ -151,6 +152,7 @@ def evaluate_path(model: str | None, data: str, split: str = "test", *,
     parse_dims(dims, "dims")
     parse_quantize(quantize, "quantize")
     dataset = load_beir(data, split)
+    dataset = dataset.swapped() if reverse else dataset
     loaded = load_model(model, max_seq_length=max_seq_length)
     reranker = None
     if rerank:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from embedtune.data.images import has_images, is_image, load_image
 from embedtune.inference.batching import Tokenized, token_budget_batches, tokenize
 from embedtune.inference.model_parts import head_of, transformer_of, unsupported_reason
 from embedtune.progress import progress_bar
@@ -87,13 +88,44 @@ class FastEncoder:
             self.max_tokens = min(self.max_tokens, ONNX_MAX_TOKENS)
 
     def encode(self, texts: list[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
-        """Embeddings for ``texts`` in their order, with the model's prompt for ``role`` applied."""
+        """Embeddings for ``texts`` in their order, with the model's prompt for ``role`` applied.
+
+        Image references among them (``embedtune.data.images``) are encoded by the model's image
+        tower, through sentence-transformers, the texts as usual; each in its own batches."""
+        if has_images(texts):
+            return self._encode_with_images(texts, role, show_progress=show_progress)
         if self.backend == "sentence-transformers":
             method = self.model.encode_query if role == "query" else self.model.encode_document
             return np.asarray(method(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                      show_progress_bar=show_progress, device=self.devices), dtype=np.float32)
         tokenized = tokenize(self.model, texts, prompt=role_prompt(self.model, role))
         return self._encode_tokenized(tokenized, show_progress=show_progress)
+
+    def _encode_with_images(self, items: list[str], role: Role, *, show_progress: bool) -> np.ndarray:
+        from embedtune.errors import ConfigError
+
+        if "image" not in (getattr(self.model, "modalities", None) or []):
+            raise ConfigError("the data holds images but the model reads text only; give an image-text model "
+                              "(a CLIP-style sentence-transformers model such as clip-ViT-B-32)")
+        images = [i for i, item in enumerate(items) if is_image(item)]
+        texts = [i for i, item in enumerate(items) if not is_image(item)]
+        parts: list[tuple[list[int], np.ndarray]] = []
+        if texts:
+            parts.append((texts, self.encode([items[i] for i in texts], role, show_progress=show_progress)))
+        method = self.model.encode_query if role == "query" else self.model.encode_document
+        self.model.eval()
+        chunk = self.batch_size * 8  # images decoded a chunk at a time: memory stays bounded on any corpus
+        with progress_bar(len(images), "encoding", "image", show_bar=show_progress, logger=logger) as bar:
+            for start in range(0, len(images), chunk):
+                index = images[start:start + chunk]
+                parts.append((index, np.asarray(method([load_image(items[i]) for i in index],
+                                                       batch_size=self.batch_size, convert_to_numpy=True,
+                                                       show_progress_bar=False), dtype=np.float32)))
+                bar.update(len(index))
+        out = np.empty((len(items), parts[0][1].shape[1]), dtype=np.float32)
+        for index, embedded in parts:
+            out[index] = embedded
+        return out
 
     def _encode_tokenized(self, tokenized: Tokenized, *, show_progress: bool) -> np.ndarray:
         pooling = self.model[1]

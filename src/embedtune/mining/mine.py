@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedtune.config import MineConfig
+from embedtune.data.images import has_images
 from embedtune.errors import EmbedtuneError
 from embedtune.mining.candidates import (Candidates, bm25_candidates, dense_candidates, dense_embeddings,
                                          hybrid_candidates)
@@ -144,6 +145,9 @@ def _check_window(num_documents: int, config: MineConfig) -> None:
 def _rank(documents: list[str], queries: list[str], config: MineConfig, model: SentenceTransformer | None,
           cache: EmbeddingCache | None, show_progress: bool) -> Candidates:
     depth = min(config.range_max, len(documents))
+    if config.method != "dense" and (has_images(documents) or has_images(queries)):
+        raise MiningError(f"--method {config.method} needs text (BM25 cannot read images); the data holds images: "
+                          "use --method dense, which mines with the model")
     if config.method == "bm25":
         return bm25_candidates(documents, queries, depth, show_progress=show_progress)
     if model is None:

@@ -54,11 +54,18 @@ class ServerSettings:
     api_key: str | None = None
 
 
+class ImageInput(BaseModel):
+    """An image among the inputs (an embedtune extension, for image-text models such as CLIP)."""
+
+    image: str = Field(..., description="The image file's bytes (PNG, JPEG, ...) in base64, or as a data: URL.")
+
+
 class EmbeddingRequest(BaseModel):
     """OpenAI's embeddings request; ``input_type`` (an embedtune extension) picks the query or document prompt."""
 
-    input: str | list[str] | list[int] | list[list[int]] = Field(
-        ..., description="A text or a list of texts (token-id arrays are not accepted).")
+    input: str | list[str | ImageInput] | list[int] | list[list[int]] = Field(
+        ..., description='A text or a list of texts; for an image-text model, items may also be '
+                         '{"image": "<base64>"} (token-id arrays are not accepted).')
     model: str | None = Field(None, description="Ignored: this server serves one model, named in the reply.")
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1, description="Keep the first N dimensions (Matryoshka), re-normalised.")
@@ -224,15 +231,15 @@ def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searche
 
     @app.post("/v1/embeddings", response_model=EmbeddingResponse, dependencies=[Depends(check_key)])
     async def embeddings(request: EmbeddingRequest) -> EmbeddingResponse:
-        """OpenAI-compatible: ``{"input": "text" | ["text", ...]}`` → one embedding per text."""
-        texts = _checked_texts(request.input, settings)
+        """OpenAI-compatible: ``{"input": "text" | ["text", ...]}`` → one embedding per text (or image)."""
+        texts = _checked_texts(request.input, settings, images="image" in (getattr(model, "modalities", None) or []))
         if request.dimensions is not None and dimension and request.dimensions > dimension:
             raise api_error(400, f"dimensions: {request.dimensions} is larger than the model's {dimension}",
                             "invalid_dimensions")
         vectors = await batcher.submit(texts, request.input_type)
         if request.dimensions is not None and request.dimensions < vectors.shape[1]:
             vectors = truncate(vectors, request.dimensions)
-        tokens = _count_tokens(model, texts)
+        tokens = _count_tokens(model, [t for t in texts if isinstance(t, str)])
         data = [EmbeddingData(index=i, embedding=_encode_vector(v, request.encoding_format))
                 for i, v in enumerate(vectors)]
         return EmbeddingResponse(data=data, model=model_name, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
@@ -261,11 +268,12 @@ def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searche
     return app
 
 
-def _checked_texts(value: Any, settings: ServerSettings) -> list[str]:
+def _checked_texts(value: Any, settings: ServerSettings, images: bool = False) -> list[Any]:
+    """The request's texts (and decoded images, for a model that reads them), each checked."""
     texts = [value] if isinstance(value, str) else list(value)
     if not texts:
         raise api_error(400, "input: the list is empty; send at least one text", "empty_input")
-    if not all(isinstance(t, str) for t in texts):
+    if not all(isinstance(t, (str, ImageInput)) for t in texts):
         raise api_error(400, "input: token-id arrays are not supported; send the texts themselves",
                         "unsupported_input")
     if len(texts) > settings.max_batch_size:
@@ -273,12 +281,31 @@ def _checked_texts(value: Any, settings: ServerSettings) -> list[str]:
                              f"per request (--max-batch-size); split the request", "too_many_inputs")
     for i, text in enumerate(texts):
         where = "input" if isinstance(value, str) else f"input[{i}]"
+        if isinstance(text, ImageInput):
+            texts[i] = _decoded_image(text.image, where, images)
+            continue
         if not text.strip():
             raise api_error(400, f"{where}: the text is empty", "empty_input")
         if len(text) > settings.max_input_chars:
             raise api_error(400, f"{where}: {len(text)} characters is over this server's limit of "
                                  f"{settings.max_input_chars} (--max-input-chars)", "input_too_long")
     return texts
+
+
+def _decoded_image(data: str, where: str, images: bool) -> Any:
+    """A base64 (or data: URL) image as a decoded image, or a 400 naming the item."""
+    import binascii
+
+    from embedtune.data.images import decode_image
+
+    if not images:
+        raise api_error(400, f"{where}: this model reads text only; images need an image-text model (CLIP-style)",
+                        "unsupported_input")
+    try:
+        return decode_image(base64.b64decode(data.split(",", 1)[1] if data.startswith("data:") else data,
+                                             validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise api_error(400, f"{where}.image: not a base64-encoded image ({exc})", "invalid_image") from None
 
 
 def _count_tokens(model: SentenceTransformer, texts: list[str]) -> int:

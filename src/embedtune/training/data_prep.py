@@ -21,6 +21,14 @@ class PreparedData:
     description: str
     train_set: RetrievalSet | None = None  # a BEIR folder's training queries over its whole corpus (for mining)
 
+    @property
+    def has_images(self) -> bool:
+        """Whether any training row or dev document is an image (``embedtune.data.images``)."""
+        from embedtune.data.images import has_images
+
+        return (has_images(self.train.positives) or has_images(self.train.queries)
+                or has_images(self.dev.corpus.values()))
+
 
 def prepare_data(data: str | Path | RetrievalSet | TrainingPairs, *, split: str, eval_split: str | None,
                  dev_fraction: float, max_dev_queries: int, seed: int) -> PreparedData:

@@ -31,6 +31,7 @@ def score_heldout(model: Any, heldout: RetrievalSet | None, cache: EmbeddingCach
 def report_facts(result: TrainResult, base_report: EvalReport | None, tuned_report: EvalReport | None,
                  heldout: RetrievalSet | None, base_model: str) -> dict[str, Any]:
     """What report.html and the model card show: held-out scores, BM25 on the same split, curves, guard."""
-    bm25 = evaluate_bm25(heldout, metrics=list(tuned_report.metrics)) if heldout and tuned_report else None
+    bm25 = (evaluate_bm25(heldout, metrics=list(tuned_report.metrics))
+            if heldout and tuned_report and not heldout.has_images else None)  # BM25 cannot read images
     return build_facts(model=result.model_dir, base_model=base_model, base=base_report, tuned=tuned_report,
                        data=heldout, bm25=bm25, training=result.to_dict(), guard=result.guard, kind="train")

@@ -49,6 +49,8 @@ def why_not_searched(config: TrainConfig, sets: list[PreparedData]) -> str | Non
         return None
     if len(sets) > 1:
         return "several data sets"
+    if sets[0].has_images:
+        return "image data (the candidates differ in mined negatives, and BM25 cannot read images)"
     if not loss_spec(config.loss).in_batch:  # only in-batch losses' rows may gain mined negatives
         return f"loss {config.loss} (its rows and labels are fixed)"
     if world_size() > 1:

@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 def build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, devs: list[RetrievalSet],
                    config: TrainConfig, checkpoints: Path, show_progress: bool, precision: str,
                    pair_scorer: PairScorer | None = None) -> tuple[Any, Any]:
-    from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
@@ -67,8 +66,8 @@ def build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, dev
     )
     trainer = SentenceTransformerTrainer(
         model=model, args=args,
-        train_dataset=Dataset.from_dict(columns[0]) if len(columns) == 1 else
-        {f"data{i}": Dataset.from_dict(c) for i, c in enumerate(columns)},
+        train_dataset=training_dataset(columns[0]) if len(columns) == 1 else
+        {f"data{i}": training_dataset(c) for i, c in enumerate(columns)},
         # Under torchrun/accelerate each process's queries also see the other processes' documents
         # as negatives, so N processes train like one batch of N × batch_size.
         loss=build_loss(model, config, distributed, pair_scorer=pair_scorer), evaluator=evaluator,
@@ -83,6 +82,25 @@ def build_trainer(model: Any, columns: list[dict[str, list]], num_rows: int, dev
     for callback in progress_callbacks(show_progress):  # no bar off a terminal: a progress log line instead
         trainer.add_callback(callback)
     return trainer, evaluator
+
+
+def training_dataset(columns: dict[str, list]) -> Any:
+    """The trainer's dataset; a column of image references becomes an image column (decoded as batches are
+    drawn), so sentence-transformers sends it through the model's image processor."""
+    from datasets import Dataset, Image
+
+    from embedtune.data.images import has_images, image_path, is_image_ref
+    from embedtune.errors import ConfigError
+
+    image_columns = [name for name, values in columns.items() if has_images(values)]
+    for name in image_columns:
+        if not all(is_image_ref(v) for v in columns[name]):
+            raise ConfigError(f'training column "{name}" mixes images and texts; a column must hold one kind')
+    dataset = Dataset.from_dict({name: [str(image_path(v)) for v in values] if name in image_columns else values
+                                 for name, values in columns.items()})
+    for name in image_columns:
+        dataset = dataset.cast_column(name, Image(mode="RGB"))
+    return dataset
 
 
 def _checkpointing_arguments(enabled: bool) -> dict[str, Any]:
