@@ -23,6 +23,7 @@ DATASET_SAMPLINGS: tuple[str, ...] = ("proportional", "round_robin")  # batches 
 # What the dev split's checkpoint choice maximises: nDCG@10 at full size, or its mean over the full
 # size and every --matryoshka-dims size (a Matryoshka model is meant to be used truncated too).
 SELECT_ON: tuple[str, ...] = ("auto", "full", "dims")
+FREEZE: tuple[str, ...] = ("vision", "text")  # the tower of an image-text model kept fixed
 
 
 RECIPES: tuple[str, ...] = ("auto", "fixed")
@@ -63,7 +64,7 @@ TRAIN_SECTIONS: dict[str, tuple[str, ...]] = {
              "negatives", "num_negatives"),
     "model": ("model", "strategy", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "max_seq_length",
               "query_prompt", "document_prompt", "dropout", "attention_dropout", "precision",
-              "gradient_checkpointing"),
+              "gradient_checkpointing", "freeze"),
     "loss": ("loss", "mini_batch_size", "guide_model", "teacher", "teacher_kind", "teacher_batch_size",
              "teacher_precision"),
     "matryoshka": ("matryoshka_dims", "matryoshka_weights", "matryoshka_rotation"),
@@ -148,6 +149,9 @@ class TrainConfig:
     gradient_checkpointing: bool = setting(
         False, "Recompute activations in the backward pass: less memory for about a third more time per "
         "step.")
+    freeze: str | None = setting(
+        None, "Image-text models (CLIP): keep one tower as it is; vision trains the text tower only, text "
+        "the image tower only (with lora: adapters on the other tower only)", shown="neither")
     dropout: float | None = setting(
         0.0, "Dropout inside the model while training; 0 lets attention use its fused kernel, 0.1 is "
         "MiniLM's/BERT's own", shown=True)
@@ -212,6 +216,8 @@ class TrainConfig:
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         check_save_every_minutes(self.save_every_minutes)
+        if self.freeze is not None and self.freeze not in FREEZE:
+            raise ConfigError(f'unknown freeze "{self.freeze}" (choose one of: {", ".join(FREEZE)})')
         if self.recipe not in RECIPES:
             raise ConfigError(f'unknown recipe "{self.recipe}" (choose one of: {", ".join(RECIPES)})')
         if self.negatives not in TRAIN_NEGATIVES:

@@ -11,7 +11,7 @@ import click
 
 INPUTS = frozenset({"data", "split", "eval-split", "eval-data", "config", "index", "guard-data", "base-model"})
 MODEL = frozenset({"model", "strategy", "max-seq-length", "query-prompt", "document-prompt", "lora-r",
-                   "lora-alpha", "lora-dropout", "lora-target-modules", "precision", "backend", "devices"})
+                   "lora-alpha", "lora-dropout", "lora-target-modules", "freeze", "precision", "backend", "devices"})
 OUTPUT = frozenset({"out", "json", "report", "overwrite", "quiet", "format", "kind", "no-cache"})
 ADVANCED = frozenset({
     "seed", "save-every-minutes", "evals-per-epoch", "dropout", "attention-dropout", "gradient-checkpointing",

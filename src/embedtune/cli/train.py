@@ -18,6 +18,7 @@ from embedtune.cli._options import (
 )
 from embedtune.config import (
     DATASET_SAMPLINGS,
+    FREEZE,
     PRECISIONS,
     RECIPES,
     SELECT_ON,
@@ -64,6 +65,7 @@ from embedtune.loss_registry import loss_help, loss_names
 @click.option("--seed", type=int, default=None)
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None)
 @click.option("--gradient-checkpointing", is_flag=True, default=None)
+@click.option("--freeze", type=click.Choice(FREEZE), default=None)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None)
 @click.option("--attention-dropout", type=click.FloatRange(0, 1, max_open=True), default=None)
 @click.option("--sampling", type=click.Choice(DATASET_SAMPLINGS), default=None)

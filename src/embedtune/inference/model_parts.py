@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 def unsupported_reason(model: SentenceTransformer) -> str | None:
     """Why the fast backends cannot reproduce ``model.encode`` (``None`` when they can)."""
     names = [type(module).__name__ for module in model]
+    if "image" in (getattr(model, "modalities", None) or []):
+        return "an image-text model (its Transformer module holds a text and an image tower; the fast path is text-only)"
     if names[:2] != ["Transformer", "Pooling"] or after_pooling(model)[1] not in ([], ["Normalize"]):
         return f"modules {names} (fast path handles Transformer, Pooling[, rotation][, Normalize])"
     pooling = model[1].get_config_dict()

@@ -35,8 +35,27 @@ class StrategySpec:
 
 
 def _prepare_full(model: SentenceTransformer, config: TrainConfig) -> SentenceTransformer:
-    """Every weight trains; nothing to set up."""
+    """Every weight trains, except a tower ``config.freeze`` keeps fixed."""
+    if config.freeze:
+        frozen = [p for path, p in model.named_parameters() if _in_tower(path, config.freeze)]
+        if not frozen:
+            raise ConfigError(f"--freeze {config.freeze}: this model has no {config.freeze} tower "
+                              "(it applies to image-text models such as CLIP)")
+        for parameter in frozen:
+            parameter.requires_grad_(False)
+        logger.info("--freeze %s: %d of %d parameters stay fixed", config.freeze, sum(p.numel() for p in frozen),
+                    sum(p.numel() for p in model.parameters()))
     return model
+
+
+# How transformers names the towers of CLIP-style models (CLIP, SigLIP, ...): the encoder and its projection.
+_TOWER_PREFIXES = {"vision": ("vision_model", "visual_projection", "vision_tower"),
+                   "text": ("text_model", "text_projection", "text_tower")}
+
+
+def _in_tower(path: str, tower: str) -> bool:
+    """Whether the parameter or module at ``path`` belongs to ``tower`` of an image-text model."""
+    return any(part in _TOWER_PREFIXES[tower] for part in path.split("."))
 
 
 def _finalize_full(model: SentenceTransformer, out: Path, config: TrainConfig) -> SentenceTransformer:
@@ -50,9 +69,17 @@ def _prepare_lora(model: SentenceTransformer, config: TrainConfig) -> SentenceTr
     from embedtune.training.lora_targets import resolve_lora_targets
 
     targets = resolve_lora_targets(model.transformers_model, list(config.lora_target_modules) or None)
+    excluded = list(targets.exclude_modules)
+    if config.freeze:  # no adapters in the fixed tower: exclude its layers by full path
+        tower = [path for path, _ in model.transformers_model.named_modules()
+                 if path and _in_tower(path, config.freeze)]
+        if not tower:
+            raise ConfigError(f"--freeze {config.freeze}: this model has no {config.freeze} tower "
+                              "(it applies to image-text models such as CLIP)")
+        excluded += tower
     lora = LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout, target_modules=targets.target_modules,
-                      exclude_modules=targets.exclude_modules or None)
+                      exclude_modules=excluded or None)
     try:
         model.add_adapter(lora)
     except ValueError as exc:
@@ -60,8 +87,9 @@ def _prepare_lora(model: SentenceTransformer, config: TrainConfig) -> SentenceTr
                           "(check lora_target_modules against the model's layer names)") from None
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    logger.info("LoRA r=%d on %s: %d of %d parameters train (%.2f%%)", config.lora_r,
-                targets.describe(), trainable, total, 100 * trainable / total)
+    logger.info("LoRA r=%d on %s%s: %d of %d parameters train (%.2f%%)", config.lora_r, targets.describe(),
+                f" (none in the fixed {config.freeze} tower)" if config.freeze else "", trainable, total,
+                100 * trainable / total)
     return model
 
 
