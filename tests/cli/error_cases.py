@@ -42,6 +42,11 @@ NOTES = "T cells fight infection in the body.\nB cells make antibodies against g
 DOCS = "".join(json.dumps({"_id": f"d{i}", "title": f"Note {i}", "text": " ".join(
     f"Sentence {j} of note {i} talks about immune cells and how they fight an infection." for j in range(4))}) + "\n"
     for i in range(4))
+# an 8x8 red PNG, and a pairs row captioning it (image pairs: the text finds the image)
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x08\x00\x00\x00\x08\x08\x02\x00\x00\x00Km)"
+       b"\xdc\x00\x00\x00\x12IDATx\x9cc\xfc\xcf\x80\x1d0\xe1\x10\x1f\xa4\x12\x00\xcdA\x01\x0f\xe8"
+       b"\x00\x00\x00\x00IEND\xaeB`\x82")
+IMAGE_PAIRS = '{"text": "a red square", "image": "pics/1.png"}\n'
 # a sentence-transformers folder with modules.json and config.json but no weights file
 MODEL_WITHOUT_WEIGHTS = {
     "model/modules.json": json.dumps([{"idx": 0, "name": "0", "path": "",
@@ -79,6 +84,24 @@ CASES: list[ErrorCase] = [
               files={"pairs.csv": "query,answer\nwhat is a T cell,a white blood cell\n"}),
     ErrorCase("train empty pairs", "empty pairs file", TRAIN, "{tmp}/pairs.jsonl: no rows in the file",
               files={"pairs.jsonl": ""}),
+    ErrorCase("train image missing", "an image pair naming a file that does not exist", TRAIN,
+              '{tmp}/pairs.jsonl line 2: image "pics/2.png" not found ({tmp}/pics/2.png)',
+              files={"pairs.jsonl": IMAGE_PAIRS + '{"text": "a blue square", "image": "pics/2.png"}\n',
+                     "pics/1.png": PNG}),
+    ErrorCase("train image not an image", "an image pair naming a file that is not an image", TRAIN,
+              '{tmp}/pairs.jsonl line 2: "notes.txt" is not an image file Pillow can read',
+              files={"pairs.jsonl": IMAGE_PAIRS + '{"text": "a blue square", "image": "notes.txt"}\n',
+                     "pics/1.png": PNG, "notes.txt": NOTES}),
+    ErrorCase("train image truncated", "an image pair naming a truncated image file", TRAIN,
+              '{tmp}/pairs.jsonl line 2: image "pics/2.png" is damaged (image file is truncated)',
+              files={"pairs.jsonl": IMAGE_PAIRS + '{"text": "a blue square", "image": "pics/2.png"}\n',
+                     "pics/1.png": PNG, "pics/2.png": PNG[:45]}),
+    ErrorCase("train images text model", "image pairs with a model that reads text only",
+              (*TRAIN, "--batch-size", "2", "--quiet"),
+              "the data holds images but the model reads text only; give an image-text model (a CLIP-style "
+              "sentence-transformers model such as clip-ViT-B-32) with --model",
+              files={"pairs.jsonl": "".join(IMAGE_PAIRS.replace("red", color) for color in ("red", "green", "blue")),
+                     "pics/1.png": PNG}),
     ErrorCase("train uneven negatives", "rows with different numbers of negatives", TRAIN,
               "{tmp}/pairs.jsonl line 2: row has 1 negatives but line 1 has 0; give every row the same number",
               files={"pairs.jsonl": '{"query": "q1", "positive": "p1"}\n'
@@ -149,6 +172,9 @@ CASES: list[ErrorCase] = [
     ErrorCase("eval malformed json", "corpus line with a missing brace", ("eval", "--data", "{tmp}/data"),
               "{tmp}/data/corpus.jsonl line 2: malformed JSON (Expecting ',' delimiter at column 26)",
               files=beir(corpus='{"_id": "d1", "text": "x"}\n{"_id": "d2", "text": "y"\n')),
+    ErrorCase("eval image corpus missing", "a BEIR corpus row naming a missing image", ("eval", "--data", "{tmp}/data"),
+              '{tmp}/data/corpus.jsonl line 1: image "gone.png" not found ({tmp}/data/gone.png)',
+              files=beir(corpus='{"_id": "d1", "image": "gone.png"}\n')),
     ErrorCase("eval truncated corpus", "corpus.jsonl cut off in the middle of a line", ("eval", "--data", "{tmp}/data"),
               "{tmp}/data/corpus.jsonl line 3: malformed JSON (Unterminated string starting at column 15)",
               files=beir(corpus=CORPUS + '{"_id": "d3", "te')),

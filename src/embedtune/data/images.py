@@ -7,7 +7,7 @@ working: dev splits, the embedding cache (the content hash is in the key, so an 
 encoded afresh), reports. Only the encoders and the trainer's columns open the file, with
 ``load_image``.
 
-Every image is opened and verified while the data is read, so a missing, unreadable or
+Every image is opened and decoded while the data is read, so a missing, unreadable or
 non-image file stops the run before the model loads, as one line naming the data file and row.
 """
 from __future__ import annotations
@@ -102,13 +102,13 @@ def image_ref(data_file: Path, line: int, value: object, field: str = "image") -
 
 
 def _verify(data_file: Path, line: int, value: str, path: Path) -> None:
-    """Open the file as an image and check its data without decoding every pixel."""
+    """Open and decode the file once, so a truncated or damaged image fails here, not mid-training."""
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
     try:
         with PILImage.open(path) as image:
-            image.verify()
+            image.load()
     except UnidentifiedImageError:
         raise DataError(data_file, f'"{value}" is not an image file Pillow can read', line) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or damaged data (Pillow raises all three)

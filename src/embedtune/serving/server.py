@@ -309,7 +309,9 @@ def _decoded_image(data: str, where: str, images: bool) -> Any:
 
 
 def _count_tokens(model: SentenceTransformer, texts: list[str]) -> int:
-    """Tokens the model actually read (after truncation), OpenAI's ``usage.prompt_tokens``."""
+    """Tokens the model actually read (after truncation), OpenAI's ``usage.prompt_tokens`` (images count none)."""
+    if not texts:
+        return 0
     ids = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
     return sum(len(row) for row in ids)
 

@@ -29,6 +29,15 @@ def load_starting_model(config: TrainConfig) -> Any:
     return model
 
 
+def check_model_reads_data(model: Any, sets: list[Any]) -> None:
+    """Image data needs an image-text model: say so before the output folder opens, not at the first dev score."""
+    from embedtune.errors import ConfigError
+
+    if any(p.has_images for p in sets) and "image" not in (getattr(model, "modalities", None) or []):
+        raise ConfigError("the data holds images but the model reads text only; give an image-text model "
+                          "(a CLIP-style sentence-transformers model such as clip-ViT-B-32) with --model")
+
+
 def fresh_model(config: TrainConfig, strategy: Any, precision: str) -> Any:
     """A fresh copy of the starting model made ready to train as the run readies its own."""
     model = load_model(config.model, max_seq_length=config.max_seq_length)

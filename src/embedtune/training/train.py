@@ -17,7 +17,7 @@ from embedtune.training.after_training import after_training, guard_start
 from embedtune.training.distributed import is_main_process, wait_for_everyone
 from embedtune.training.fit import fit_model
 from embedtune.training.heldout import score_heldout
-from embedtune.training.model_setup import load_starting_model, ready_to_train
+from embedtune.training.model_setup import check_model_reads_data, load_starting_model, ready_to_train
 from embedtune.training.output_dir import latest_checkpoint, open_output_dir, precheck_output_dir
 from embedtune.training.publishing import publish_run, worker_result
 from embedtune.training.result import TrainResult
@@ -54,6 +54,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     run = prepare_run_data(data, config)
     config = run.config
     model = load_starting_model(config)
+    check_model_reads_data(model, run.sets)
     guard = guard_start(model, config, run.guard) if main else None  # the base weights, before any training
 
     settings = {**config.to_dict(), "data": run.names()}
