@@ -208,3 +208,29 @@ def test_image_demo_writes_results_with_the_promised_keys(tmp_path: Path, monkey
     assert set(saved) >= {"before", "after", "model"}
     assert saved["before"]["recall@1"] == pytest.approx(result.before["recall@1"])
     assert saved["dataset"]["test_captions"] == 24 and Path(saved["model"]).is_dir()
+
+
+def test_an_image_url_is_downloaded_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+    import http.server
+    import threading
+
+    monkeypatch.setenv("EMBEDTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    served = tmp_path / "served"
+    served.mkdir()
+    draw(combinations()[0], random.Random(0)).save(served / "shape.png")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        path = tmp_path / "pairs.jsonl"
+        path.write_text(json.dumps({"text": "a shape", "image": f"{base}/shape.png"}) + "\n", encoding="utf-8")
+        ref = load_pairs(path).positives[0]
+        assert image_path(ref).parent == tmp_path / "cache" / "images"
+        assert load_image(ref).size == (32, 32)
+        path.write_text(json.dumps({"text": "a shape", "image": f"{base}/missing.png"}) + "\n", encoding="utf-8")
+        with pytest.raises(DataError, match=r'line 1: image URL ".*/missing.png" could not be downloaded'):
+            load_pairs(path)
+    finally:
+        server.shutdown()
