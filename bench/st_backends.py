@@ -19,7 +19,8 @@ int8 exports of each). This bench
 The environment for ``--st-python`` (its own folder; nothing here changes):
 
     python -m venv /work/venv-stov && /work/venv-stov/bin/pip install torch==2.13.0 \\
-        "sentence-transformers[openvino]==6.3.0" "transformers>=5.0,<5.6"
+        "sentence-transformers[openvino]==6.3.0" "transformers>=5.0,<5.6" "datasets<5.1" "huggingface-hub>=1.5,<1.22" \\
+        && /work/venv-stov/bin/pip uninstall -y torchvision  # pulled in for another torch; transformers needs none
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def main() -> None:
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr[-4000:])
             raise SystemExit("the sentence-transformers worker failed")
-        for line in proc.stdout.splitlines():
+        for line in (work / "st_rows.jsonl").read_text().splitlines():  # not stdout: libraries print there too
             row = json.loads(line)
             results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
     for backend in ("torch", "onnx", "onnx-int8"):
@@ -157,16 +158,20 @@ def _worker(model: Path, work: Path) -> None:
     calibration.mkdir(exist_ok=True)
     (calibration / "train.jsonl").write_text("".join(json.dumps({"text": t}) + "\n"
                                                      for t in texts["documents"][:CALIBRATION_DOCS]))
+    rows = work / "st_rows.jsonl"
+    rows.write_text("")
     variants = [("st_torch_fp32", {}), ("st_openvino_fp32", {"backend": "openvino"})]
     for name, kwargs in variants + [("st_openvino_int8_static", None)]:
         if kwargs is None:  # quantize the OpenVINO model, calibrated on this corpus, then load the int8 file
-            ov = SentenceTransformer(str(model), backend="openvino", device="cpu")
             saved = work / "st-openvino"
-            ov.save(str(saved))
-            export_static_quantized_openvino_model(ov, quantization_config=None, model_name_or_path=str(saved),
-                                                   dataset_name=str(calibration), dataset_config_name="default",
-                                                   dataset_split="train", column_name="text")
-            kwargs = {"backend": "openvino", "model_kwargs": {"file_name": "openvino/openvino_model_qint8_quantized.xml"}}
+            quantized = "openvino/openvino_model_qint8_quantized.xml"
+            if not (saved / quantized).is_file():  # an earlier run's export is reused (its time is not measured)
+                ov = SentenceTransformer(str(model), backend="openvino", device="cpu")
+                ov.save(str(saved))
+                export_static_quantized_openvino_model(ov, quantization_config=None, model_name_or_path=str(saved),
+                                                       dataset_name=str(calibration), dataset_config_name="default",
+                                                       dataset_split="train", column_name="text")
+            kwargs = {"backend": "openvino", "model_kwargs": {"file_name": quantized}}
             model_path = saved
         else:
             model_path = model
@@ -177,10 +182,12 @@ def _worker(model: Path, work: Path) -> None:
         seconds = time.perf_counter() - start
         queries = st.encode(texts["queries"], batch_size=32)
         np.savez(work / f"{name}.npz", documents=documents, queries=queries)
-        print(json.dumps({"name": name, "embeddings": name, "backend": f"sentence-transformers {kwargs or 'torch'}",
-                          "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
-                          "documents_per_second": round(len(texts["documents"]) / seconds, 1),
-                          "torch_threads": torch.get_num_threads(), "versions": versions}), flush=True)
+        with rows.open("a") as out:
+            out.write(json.dumps({"name": name, "embeddings": name,
+                                  "backend": f"sentence-transformers {kwargs or 'torch'}",
+                                  "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
+                                  "documents_per_second": round(len(texts["documents"]) / seconds, 1),
+                                  "torch_threads": torch.get_num_threads(), "versions": versions}) + "\n")
 
 
 if __name__ == "__main__":
