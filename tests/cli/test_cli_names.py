@@ -42,6 +42,8 @@ def test_export_takes_the_model_either_way_and_json_goes_to_a_file_or_stdout(tmp
     assert to_file.returncode == 0, to_file.stderr
     assert "smallest cosine" in to_file.stdout, "with a FILE the table still prints"
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["format"] == "st"
+    if form == "positional":  # JSON on stdout does not depend on how the model was named: checked once
+        return
     to_stdout = embedtune("export", *given, "--format", "st", "--out", tmp_path / "st2", "--json")
     assert to_stdout.returncode == 0, to_stdout.stderr
     assert json.loads(to_stdout.stdout)["min_cosine"] > 0.9999
