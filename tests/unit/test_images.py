@@ -234,3 +234,16 @@ def test_an_image_url_is_downloaded_once_into_the_cache(tmp_path: Path, monkeypa
             load_pairs(path)
     finally:
         server.shutdown()
+
+
+def test_an_image_index_finds_images_shows_their_paths_and_refuses_a_reranker(clip_dir: Path, shapes: Path,
+                                                                             tmp_path: Path) -> None:
+    pytest.importorskip("faiss")
+    from embedtune.serving.index import build_index
+    from embedtune.serving.search import open_searcher, search_index
+
+    build_index(str(clip_dir), shapes, tmp_path / "index")
+    hits = search_index(tmp_path / "index", "a small red circle at the top left", top_k=3)
+    assert len(hits) == 3 and all(h.text.startswith("image: ") and Path(h.text[7:]).is_file() for h in hits)
+    with pytest.raises(ConfigError, match="holds images and a cross-encoder reads text only"):
+        open_searcher(tmp_path / "index", rerank="any-cross-encoder")

@@ -50,6 +50,11 @@ def image_path(ref: str) -> Path:
     return Path(ref[len(PREFIX):].split(":", 1)[1])
 
 
+def shown(value: str) -> str:
+    """How a document is shown to a person: its text, or ``image: <path>`` for an image reference."""
+    return f"image: {image_path(value)}" if is_image_ref(value) else value
+
+
 def has_images(values: Any) -> bool:
     """Whether any of ``values`` (texts, image references or decoded images) is an image."""
     return any(is_image_ref(v) or not isinstance(v, str) and is_image(v) for v in values)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from embedtune.data.images import has_images, shown
 from embedtune.evaluation.rerank import load_cross_encoder, rerank_order, rerank_scores
 
 if TYPE_CHECKING:
@@ -69,8 +70,8 @@ class Searcher:
         scores, rows = self.index.search(vectors, depth)
         results = []
         for query, query_scores, query_rows in zip(queries, scores, rows):
-            hits = [Hit(id=self.index.doc_ids[r], score=float(s), text=self.index.texts[r], dense_score=float(s))
-                    for s, r in zip(query_scores, query_rows) if r >= 0]
+            hits = [Hit(id=self.index.doc_ids[r], score=float(s), text=shown(self.index.texts[r]),
+                        dense_score=float(s)) for s, r in zip(query_scores, query_rows) if r >= 0]
             if rerank:
                 head = hits[:self.rerank_top]
                 ce = rerank_scores(self.reranker, query, [h.text for h in head])
@@ -88,6 +89,10 @@ def open_searcher(index_dir: str | Path, *, rerank: str | None = None, rerank_to
     from embedtune.serving.index import SearchIndex
 
     index = SearchIndex(index_dir)
+    if rerank and has_images(index.texts):
+        from embedtune.errors import ConfigError
+
+        raise ConfigError(f"--rerank: the index {index_dir} holds images and a cross-encoder reads text only")
     loaded = load_model(model or index.info.model, max_seq_length=index.info.max_seq_length or None)
     if model is not None:
         index.check_model(loaded, model)
