@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from embedtune.cache_dir import default_cache_dir
 from embedtune.errors import DataError
 
 if TYPE_CHECKING:
@@ -122,8 +123,7 @@ def _verify(data_file: Path, line: int, value: str, path: Path) -> None:
 
 def _download(data_file: Path, line: int, url: str) -> Path:
     """Fetch an image URL once into the cache folder (``$EMBEDTUNE_CACHE_DIR/images``); a failure is a DataError."""
-    folder = Path(os.environ.get("EMBEDTUNE_CACHE_DIR")
-                  or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "embedtune") / "images"
+    folder = default_cache_dir() / "images"
     target = folder / hashlib.sha256(url.encode()).hexdigest()
     if target.is_file():
         return target

@@ -15,17 +15,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from embedtune.cache_dir import default_cache_dir
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+__all__ = ["EmbeddingCache", "default_cache_dir", "model_fingerprint", "texts_fingerprint"]
+
 logger = logging.getLogger(__name__)
-
-
-def default_cache_dir() -> Path:
-    """``$EMBEDTUNE_CACHE_DIR``, else ``$XDG_CACHE_HOME/embedtune``, else ``~/.cache/embedtune``."""
-    if env := os.environ.get("EMBEDTUNE_CACHE_DIR"):
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "embedtune"
 
 
 def model_fingerprint(model: SentenceTransformer) -> str:
