@@ -197,19 +197,6 @@ def test_serve_embeds_base64_images_beside_texts(clip_dir: Path) -> None:
         assert refused.status_code == 400 and "this model reads text only" in refused.json()["error"]["message"]
 
 
-def test_image_demo_writes_results_with_the_promised_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from embedtune.demo import run_image_demo
-
-    monkeypatch.setenv("EMBEDTUNE_CACHE_DIR", str(tmp_path / "cache"))
-    config = TrainConfig(epochs=1, batch_size=32, learning_rate=2e-3, recipe="fixed", eval_split="test",
-                         dev_corpus_size=100)
-    result = run_image_demo(tmp_path / "demo", config=config, train_images=120)
-    saved = json.loads((tmp_path / "demo" / "results.json").read_text(encoding="utf-8"))
-    assert set(saved) >= {"before", "after", "model"}
-    assert saved["before"]["recall@1"] == pytest.approx(result.before["recall@1"])
-    assert saved["dataset"]["test_captions"] == 24 and Path(saved["model"]).is_dir()
-
-
 def test_an_image_url_is_downloaded_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import functools
     import http.server
