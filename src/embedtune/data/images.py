@@ -103,17 +103,20 @@ def image_ref(data_file: Path, line: int, value: object, field: str = "image") -
         content = path.read_bytes()
     except OSError as exc:
         raise DataError(data_file, f'image "{value}" cannot be read ({exc.strerror or exc})', line) from None
-    _verify(data_file, line, value, path)
+    _verify(data_file, line, value, content)
     return f"{PREFIX}{hashlib.sha256(content).hexdigest()}:{path.resolve()}"
 
 
-def _verify(data_file: Path, line: int, value: str, path: Path) -> None:
-    """Open and decode the file once, so a truncated or damaged image fails here, not mid-training."""
+def _verify(data_file: Path, line: int, value: str, content: bytes) -> None:
+    """Decode the bytes just read (hashed too: the file is read once), so a truncated or damaged image
+    fails here, not mid-training."""
+    import io
+
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
     try:
-        with PILImage.open(path) as image:
+        with PILImage.open(io.BytesIO(content)) as image:
             image.load()
     except UnidentifiedImageError:
         raise DataError(data_file, f'"{value}" is not an image file Pillow can read', line) from None
