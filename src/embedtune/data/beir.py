@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from embedtune.data.images import IMAGE_FIELDS, image_ref
+from embedtune.data.images import row_image
 from embedtune.data.reading import read_jsonl, read_lines, require_text
 from embedtune.data.types import RetrievalSet
 from embedtune.errors import DataError
@@ -57,9 +57,9 @@ def read_corpus(path: Path) -> dict[str, str]:
         doc_id = require_text(path, number, obj, ("_id",))
         if doc_id in corpus:
             raise DataError(path, f'duplicate _id "{doc_id}" (first seen on line {first_line[doc_id]})', number)
-        image_field = next((f for f in IMAGE_FIELDS if f in obj), None)
-        if image_field is not None:
-            corpus[doc_id] = image_ref(path, number, obj[image_field], image_field)
+        image = row_image(path, number, obj)
+        if image is not None:
+            corpus[doc_id] = image
             first_line[doc_id] = number
             continue
         title = obj.get("title") or ""
@@ -88,9 +88,7 @@ def read_queries(path: Path) -> dict[str, str]:
     first_line: dict[str, int] = {}
     for number, obj in read_jsonl(path):
         query_id = require_text(path, number, obj, ("_id",))
-        image_field = next((f for f in IMAGE_FIELDS if f in obj), None)
-        text = (image_ref(path, number, obj[image_field], image_field) if image_field is not None
-                else require_text(path, number, obj, ("text",)))
+        text = row_image(path, number, obj) or require_text(path, number, obj, ("text",))
         if query_id in queries:
             raise DataError(path, f'duplicate _id "{query_id}" (first seen on line {first_line[query_id]})', number)
         queries[query_id] = text.strip()

@@ -85,6 +85,12 @@ def decode_image(data: bytes) -> Image:
         raise ValueError(f"not an image file Pillow can read ({exc})") from None
 
 
+def row_image(data_file: Path, line: int, row: dict[str, Any]) -> str | None:
+    """The checked reference of the image a row names under one of ``IMAGE_FIELDS``; None for a text row."""
+    field = next((f for f in IMAGE_FIELDS if f in row), None)
+    return None if field is None else image_ref(data_file, line, row[field], field)
+
+
 def image_ref(data_file: Path, line: int, value: object, field: str = "image") -> str:
     """Check the image a row names and return its reference; any problem is a DataError at that row.
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from embedtune.data.images import IMAGE_FIELDS, PREFIX, image_path, image_ref
+from embedtune.data.images import IMAGE_FIELDS, PREFIX, image_path, image_ref, row_image
 from embedtune.data.reading import read_jsonl, read_lines, require_text
 from embedtune.data.types import TrainingPairs
 from embedtune.errors import DataError
@@ -42,10 +42,9 @@ def load_pairs(path: str | Path) -> TrainingPairs:
     negatives: list[list[str]] = []
     first_row: tuple[int, int] | None = None  # (negatives per row, line) of the first row
     for number, row in rows:
-        image_field = next((f for f in IMAGE_FIELDS if f in row), None)
-        if image_field is not None and not any(f in row for f in POSITIVE_FIELDS):
+        if any(f in row for f in IMAGE_FIELDS) and not any(f in row for f in POSITIVE_FIELDS):
             queries.append(_cell(path, number, row, QUERY_FIELDS + CAPTION_FIELDS))
-            positives.append(image_ref(path, number, row[image_field], image_field))
+            positives.append(row_image(path, number, row))
         else:
             queries.append(_cell(path, number, row, QUERY_FIELDS))
             positives.append(_cell(path, number, row, POSITIVE_FIELDS))

@@ -26,7 +26,7 @@ import numpy as np
 
 from embedtune.data.images import has_images, is_image, load_image
 from embedtune.inference.batching import Tokenized, token_budget_batches, tokenize
-from embedtune.inference.model_parts import head_of, transformer_of, unsupported_reason
+from embedtune.inference.model_parts import head_of, reads_images, transformer_of, unsupported_reason
 from embedtune.progress import progress_bar
 from embedtune.prompts import Role, role_prompt
 
@@ -104,7 +104,7 @@ class FastEncoder:
     def _encode_with_images(self, items: list[str], role: Role, *, show_progress: bool) -> np.ndarray:
         from embedtune.errors import ConfigError
 
-        if "image" not in (getattr(self.model, "modalities", None) or []):
+        if not reads_images(self.model):
             raise ConfigError("the data holds images but the model reads text only; give an image-text model "
                               "(a CLIP-style sentence-transformers model such as clip-ViT-B-32)")
         images = [i for i, item in enumerate(items) if is_image(item)]

@@ -17,10 +17,15 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
+def reads_images(model: SentenceTransformer) -> bool:
+    """Whether the model embeds images too (a CLIP-style model: sentence-transformers lists its modalities)."""
+    return "image" in (getattr(model, "modalities", None) or [])
+
+
 def unsupported_reason(model: SentenceTransformer) -> str | None:
     """Why the fast backends cannot reproduce ``model.encode`` (``None`` when they can)."""
     names = [type(module).__name__ for module in model]
-    if "image" in (getattr(model, "modalities", None) or []):
+    if reads_images(model):
         return "an image-text model (its Transformer module holds a text and an image tower; the fast path is text-only)"
     if names[:2] != ["Transformer", "Pooling"] or after_pooling(model)[1] not in ([], ["Normalize"]):
         return f"modules {names} (fast path handles Transformer, Pooling[, rotation][, Normalize])"

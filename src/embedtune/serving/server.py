@@ -172,6 +172,7 @@ class BodySizeLimit:
 def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searcher | None = None,
                settings: ServerSettings | None = None, backend: str = "torch") -> FastAPI:
     """The FastAPI app serving an already-loaded ``model`` (and ``searcher``, for ``/search``)."""
+    from embedtune.inference.model_parts import reads_images
     from embedtune.inference.search import normalised, make_encoder, truncate
 
     settings = settings or ServerSettings()
@@ -232,7 +233,7 @@ def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searche
     @app.post("/v1/embeddings", response_model=EmbeddingResponse, dependencies=[Depends(check_key)])
     async def embeddings(request: EmbeddingRequest) -> EmbeddingResponse:
         """OpenAI-compatible: ``{"input": "text" | ["text", ...]}`` → one embedding per text (or image)."""
-        texts = _checked_texts(request.input, settings, images="image" in (getattr(model, "modalities", None) or []))
+        texts = _checked_texts(request.input, settings, images=reads_images(model))
         if request.dimensions is not None and dimension and request.dimensions > dimension:
             raise api_error(400, f"dimensions: {request.dimensions} is larger than the model's {dimension}",
                             "invalid_dimensions")

@@ -32,8 +32,9 @@ def load_starting_model(config: TrainConfig) -> Any:
 def check_model_reads_data(model: Any, sets: list[Any]) -> None:
     """Image data needs an image-text model: say so before the output folder opens, not at the first dev score."""
     from embedtune.errors import ConfigError
+    from embedtune.inference.model_parts import reads_images
 
-    if any(p.has_images for p in sets) and "image" not in (getattr(model, "modalities", None) or []):
+    if any(p.has_images for p in sets) and not reads_images(model):
         raise ConfigError("the data holds images but the model reads text only; give an image-text model "
                           "(a CLIP-style sentence-transformers model such as clip-ViT-B-32) with --model")
 
