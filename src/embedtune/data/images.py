@@ -37,8 +37,8 @@ def is_image_ref(value: object) -> bool:
 
 def is_image(value: object) -> bool:
     """Whether ``value`` is an image to encode: a reference, or an already decoded image (as ``serve`` receives)."""
-    if is_image_ref(value):
-        return True
+    if isinstance(value, str):
+        return value.startswith(PREFIX)
     try:
         from PIL.Image import Image as PILImage
     except ImportError:  # pragma: no cover - Pillow comes with sentence-transformers
@@ -58,7 +58,7 @@ def shown(value: str) -> str:
 
 def has_images(values: Any) -> bool:
     """Whether any of ``values`` (texts, image references or decoded images) is an image."""
-    return any(is_image_ref(v) or not isinstance(v, str) and is_image(v) for v in values)
+    return any(is_image(v) for v in values)
 
 
 def load_image(ref: str | Image) -> Image:

@@ -107,8 +107,9 @@ class FastEncoder:
         if not reads_images(self.model):
             raise ConfigError("the data holds images but the model reads text only; give an image-text model "
                               "(a CLIP-style sentence-transformers model such as clip-ViT-B-32)")
-        images = [i for i, item in enumerate(items) if is_image(item)]
-        texts = [i for i, item in enumerate(items) if not is_image(item)]
+        kinds = [is_image(item) for item in items]
+        images = [i for i, image in enumerate(kinds) if image]
+        texts = [i for i, image in enumerate(kinds) if not image]
         parts: list[tuple[list[int], np.ndarray]] = []
         if texts:
             parts.append((texts, self.encode([items[i] for i in texts], role, show_progress=show_progress)))
