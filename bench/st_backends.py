@@ -10,7 +10,9 @@ int8 exports of each). This bench
    sentence-transformers[openvino] with the newest transformers optimum-intel accepts), each
    backend encoding the same SciFact corpus and test queries, the static int8 model calibrated on
    300 documents of that corpus;
-3. encodes the same texts with embedtune's backends (torch fp32, onnx, onnx-int8) in this environment;
+3. encodes the same texts with embedtune's backends (torch fp32, onnx, onnx-int8, openvino and
+   openvino-int8, the static int8 model calibrated on 300 documents spread over the corpus) in this
+   environment, recording which OpenVINO kernels ran;
 4. scores every set of embeddings with the same exact search and metrics (SciFact test nDCG@10),
    and reports documents per second and the ratio to plain sentence-transformers PyTorch fp32.
 
@@ -79,7 +81,7 @@ def main() -> None:
         for line in (work / "st_rows.jsonl").read_text().splitlines():  # not stdout: libraries print there too
             row = json.loads(line)
             results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
-    for backend in ("torch", "onnx", "onnx-int8"):
+    for backend in ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8"):
         row = _embedtune_encode(model, backend, texts, work)
         results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
     results.data["summary"] = _summary(results.data["steps"])
@@ -104,12 +106,18 @@ def _install_probe(extra: str, work: Path) -> dict:
 
 
 def _embedtune_encode(model_path: Path, backend: str, texts: dict[str, list[str]], work: Path) -> dict:
+    import torch
+
     from embedtune.inference import FastEncoder
     from embedtune.models import load_model
 
     model = load_model(str(model_path))
-    encoder = FastEncoder(model, backend, export_dir=work / f"onnx-{backend}")
+    export_dir = work / (f"onnx-{backend}" if backend.startswith("onnx") else "openvino")
+    start = time.perf_counter()
+    encoder = FastEncoder(model, backend, export_dir=export_dir)
+    encoder.use_corpus(texts["documents"])  # openvino-int8: calibrated on 300 documents spread over the corpus
     encoder.encode(texts["documents"][:64], "document")  # export / warm-up outside the timing
+    prepare_seconds = time.perf_counter() - start
     start = time.perf_counter()
     documents = encoder.encode(texts["documents"], "document")
     seconds = time.perf_counter() - start
@@ -118,7 +126,9 @@ def _embedtune_encode(model_path: Path, backend: str, texts: dict[str, list[str]
     np.savez(work / f"{name}.npz", documents=documents, queries=queries)
     return {"name": name, "embeddings": name, "backend": f"embedtune --backend {backend}",
             "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
-            "documents_per_second": round(len(texts["documents"]) / seconds, 1)}
+            "documents_per_second": round(len(texts["documents"]) / seconds, 1),
+            "prepare_seconds": round(prepare_seconds, 1), "torch_threads": torch.get_num_threads(),
+            **({"openvino_kernels": encoder.kernels()} if encoder.kernels() else {})}
 
 
 def _score(data, query_ids: list[str], path: Path) -> dict:

@@ -294,8 +294,12 @@ CASES: list[ErrorCase] = [
               "model.safetensors, or pytorch_model.bin, found in directory {tmp}/model.)",
               files=MODEL_WITHOUT_WEIGHTS),
     ErrorCase("export bad format", "--format outside its choices", ("export", "x", "--format", "gguf", "--out", "y"),
-              "Invalid value for '--format': 'gguf' is not one of 'st', 'adapter', 'onnx', 'onnx-int8'.",
-              exit_code=2),
+              "Invalid value for '--format': 'gguf' is not one of 'st', 'adapter', 'onnx', 'onnx-int8', 'openvino', "
+              "'openvino-int8'.", exit_code=2),
+    ErrorCase("export int8 without documents", "--format openvino-int8 with nothing to calibrate on",
+              ("export", "all-MiniLM-L6-v2", "--format", "openvino-int8", "--out", "{tmp}/dist"),
+              "--format openvino-int8 calibrates on your documents: give --calibration-data (a BEIR folder or "
+              "corpus .jsonl; --eval-data's corpus is used when given)"),
     # --- index -------------------------------------------------------------------------------------
     ErrorCase("index missing data", "--data names a path that does not exist",
               ("index", "--data", "{tmp}/data", "--out", "{tmp}/index"),
@@ -333,6 +337,10 @@ CASES: list[ErrorCase] = [
     ErrorCase("serve missing index", "--index names a folder that does not exist",
               ("serve", "all-MiniLM-L6-v2", "--index", "{tmp}/index"),
               'index folder "{tmp}/index" not found; build one with `embedtune index`'),
+    ErrorCase("serve int8 without index", "--backend openvino-int8 with no documents to calibrate on",
+              ("serve", "all-MiniLM-L6-v2", "--backend", "openvino-int8"),
+              "--backend openvino-int8 calibrates on the documents it serves, which need --index DIR "
+              "(or use --backend openvino or onnx-int8)"),
     # --- pretrain ----------------------------------------------------------------------------------
     ErrorCase("pretrain missing corpus", "--data names a file that does not exist",
               ("pretrain", "--data", "{tmp}/abstracts.jsonl", "--out", "{tmp}/out"),

@@ -19,8 +19,9 @@ from embedtune.inference.encoder import BACKENDS
 @click.option("--metrics", default=None, help="Comma-separated, e.g. ndcg@10,recall@100 [default: the full set].")
 @compose(batch_size_option, max_seq_length_option)
 @click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True,
-              help="How texts are encoded. torch and onnx reproduce sentence-transformers' fp32 embeddings "
-                   "(onnx needs onnxruntime); torch-bf16 and onnx-int8 are faster and approximate; "
+              help="How texts are encoded. torch, onnx and openvino reproduce sentence-transformers' fp32 "
+                   "embeddings (onnx needs onnxruntime, openvino embedtune[openvino]); torch-bf16, onnx-int8 and "
+                   "openvino-int8 (static int8, calibrated on the corpus) are faster and approximate; "
                    "sentence-transformers is the reference.")
 @click.option("--devices", default=None,
               help="Comma-separated devices to encode on in parallel, one process each, e.g. cuda:0,cuda:1.")

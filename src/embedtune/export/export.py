@@ -5,7 +5,11 @@
   on the base model named in its ``adapter_config.json``);
 - ``onnx`` / ``onnx-int8``: one ONNX graph whose output is the finished sentence embedding
   (pooling and normalisation inside), the tokenizer files and a manifest; ONNX Runtime and
-  ``tokenizers`` load it without torch (see ``embedtune.export.onnx_model.OnnxEmbedder``).
+  ``tokenizers`` load it without torch (see ``embedtune.export.onnx_model.OnnxEmbedder``);
+- ``openvino`` / ``openvino-int8``: a sentence-transformers folder with the transformer in OpenVINO
+  IR under ``openvino/`` (fp32, and for ``openvino-int8`` the static int8 model calibrated on the
+  user's documents), in the file names ``SentenceTransformer(out, backend="openvino")`` reads, and
+  ``embedtune eval/serve --backend openvino[-int8]`` uses as they are.
 
 Every export is loaded back the way its user will load it and compared with the source model on
 probe texts; the smallest cosine is reported, and with ``eval_data`` the nDCG@10 of both.
@@ -33,8 +37,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ExportFormat = Literal["st", "adapter", "onnx", "onnx-int8"]
-FORMATS: tuple[str, ...] = ("st", "adapter", "onnx", "onnx-int8")
+ExportFormat = Literal["st", "adapter", "onnx", "onnx-int8", "openvino", "openvino-int8"]
+FORMATS: tuple[str, ...] = ("st", "adapter", "onnx", "onnx-int8", "openvino", "openvino-int8")
+OPENVINO_DIR = "openvino"  # where sentence-transformers' OpenVINO backend looks in a model folder
 ADAPTER_DIR = "adapter"
 # Short and long, plain and technical: enough to catch a wrong pooling, truncation or prompt.
 PROBE_TEXTS = [
@@ -82,11 +87,13 @@ class ExportResult:
 
 
 def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overwrite: bool = False,
-                 eval_data: str | None = None, eval_split: str = "test") -> ExportResult:
+                 eval_data: str | None = None, eval_split: str = "test",
+                 calibration_data: str | None = None) -> ExportResult:
     """Export ``model`` (a folder or hub id) as ``fmt`` into ``out`` and check it against the source.
 
     ``eval_data`` (a BEIR folder) also scores nDCG@10 of the source and of the export on
-    ``eval_split``: the measured quality cost of an int8 export.
+    ``eval_split``: the measured quality cost of an int8 export. ``openvino-int8`` calibrates on
+    ``calibration_data`` (a BEIR folder or corpus .jsonl; by default ``eval_data``'s corpus).
     """
     from embedtune.inference.search import make_encoder
     from embedtune.models import display_name, load_model, resolve_model
@@ -98,6 +105,7 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
     check_output_folder(out, overwrite=overwrite)
     check_writable(out)
     dataset = _load_eval_set(eval_data, eval_split) if eval_data else None
+    calibration = _calibration_texts(calibration_data or eval_data) if fmt == "openvino-int8" else None
     source = load_model(model)
     if adapter is not None:
         _check_adapter_carries_everything(source, model)
@@ -106,6 +114,8 @@ def export_model(model: str | None, fmt: ExportFormat, out: str | Path, *, overw
             source.save(str(staging))
         elif fmt == "adapter":
             shutil.copytree(adapter, staging, dirs_exist_ok=True)
+        elif fmt.startswith("openvino"):
+            _write_openvino(source, staging, calibration)
         else:
             _write_onnx(source, staging, int8=fmt == "onnx-int8", source_name=display_name(model))
         files = sorted(p.name for p in staging.iterdir())
@@ -167,8 +177,40 @@ def _write_onnx(model: SentenceTransformer, staging: Path, *, int8: bool, source
     })
 
 
+def _write_openvino(model: SentenceTransformer, staging: Path, calibration: list[str] | None) -> None:
+    """The sentence-transformers folder, and its transformer in OpenVINO IR under ``openvino/``."""
+    from embedtune.inference.openvino_backend import INT8_FILE, export_openvino, quantize_openvino
+
+    model.save(str(staging))
+    fp32 = export_openvino(model, staging / OPENVINO_DIR)
+    if calibration is not None:
+        quantize_openvino(model, fp32, fp32.with_name(INT8_FILE), calibration)
+
+
+def _calibration_texts(data: str | None) -> list[str]:
+    """A sample of the documents static int8 calibrates on: a BEIR folder's corpus or a corpus .jsonl."""
+    from embedtune.data.beir import read_corpus
+    from embedtune.inference.openvino_backend import calibration_sample
+
+    if data is None:
+        raise EmbedtuneError("--format openvino-int8 calibrates on your documents: give --calibration-data "
+                             "(a BEIR folder or corpus .jsonl; --eval-data's corpus is used when given)")
+    path = Path(data) / "corpus.jsonl" if Path(data).is_dir() else Path(data)
+    if not path.is_file():
+        raise EmbedtuneError(f'--calibration-data: "{data}" holds no corpus (a BEIR folder with corpus.jsonl '
+                             "or a corpus .jsonl file)")
+    return calibration_sample(list(read_corpus(path).values()))
+
+
 def _load_export(fmt: str, out: Path) -> Encode:
     """The export loaded as its user would, as a function of (texts, role)."""
+    if fmt.startswith("openvino"):
+        from sentence_transformers import SentenceTransformer
+
+        from embedtune.inference import FastEncoder
+
+        encoder = FastEncoder(SentenceTransformer(str(out)), fmt, export_dir=out / OPENVINO_DIR)  # type: ignore[arg-type]
+        return encoder.encode
     if fmt.startswith("onnx"):
         from embedtune.export.onnx_model import OnnxEmbedder
 

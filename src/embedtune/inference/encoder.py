@@ -8,7 +8,10 @@ Backends:
   ``bench/speed.py``);
 - ``onnx``: the transformer exported to ONNX Runtime with fused attention/layer-norm (fp32);
 - ``onnx-int8``: the same with dynamically quantised int8 weights (smaller, faster, slightly
-  different embeddings: its quality loss is measured in ``bench/speed.py``).
+  different embeddings: its quality loss is measured in ``bench/speed.py``);
+- ``openvino``: the transformer in OpenVINO at fp32 (``embedtune.inference.openvino_backend``);
+- ``openvino-int8``: OpenVINO static int8 (weights and activations), calibrated on the corpus it
+  encodes first unless ``calibration`` texts are given: the fastest CPU backend, slightly approximate.
 
 The fast backends serve models made of a Transformer, a Pooling (any of sentence-transformers' modes:
 mean, cls, max, weighted mean, last token, ... -- the model's own Pooling module pools), an optional
@@ -19,6 +22,7 @@ embedding models; anything else falls back to sentence-transformers with a log l
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -27,6 +31,7 @@ import numpy as np
 from embedtune.data.images import has_images, is_image, load_image
 from embedtune.inference.batching import Tokenized, token_budget_batches, tokenize
 from embedtune.inference.model_parts import head_of, reads_images, transformer_of, unsupported_reason
+from embedtune.inference.openvino_backend import OpenVinoRunner, openvino_runner, prebuilt_int8
 from embedtune.progress import progress_bar
 from embedtune.prompts import Role, role_prompt
 
@@ -36,10 +41,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Backend = Literal["sentence-transformers", "torch", "torch-bf16", "onnx", "onnx-int8"]
-BACKENDS: tuple[str, ...] = ("sentence-transformers", "torch", "torch-bf16", "onnx", "onnx-int8")
+Backend = Literal["sentence-transformers", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-int8"]
+BACKENDS: tuple[str, ...] = ("sentence-transformers", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino",
+                             "openvino-int8")
 # Backends that reproduce sentence-transformers' fp32 embeddings (to ~1e-6): they may share cached embeddings.
-EXACT_BACKENDS: frozenset[str] = frozenset({"sentence-transformers", "torch", "onnx"})
+EXACT_BACKENDS: frozenset[str] = frozenset({"sentence-transformers", "torch", "onnx", "openvino"})
+# Backends that run on the PyTorch model itself (the others run an exported graph on the CPU).
+TORCH_BACKENDS: frozenset[str] = frozenset({"sentence-transformers", "torch", "torch-bf16"})
 DEFAULT_BACKEND = "torch"
 # Padded tokens per batch on a CPU. Small batches cost no speed there and bound the activation
 # memory: on 1,200 SciFact abstracts (2 cores, fp32 torch) a budget of 16,384 tokens took 48.6 s and
@@ -62,7 +70,8 @@ class FastEncoder:
 
     def __init__(self, model: SentenceTransformer, backend: Backend = DEFAULT_BACKEND, *,
                  max_tokens: int | None = None, batch_size: int = 32,
-                 export_dir: str | Path | None = None, devices: list[str] | None = None) -> None:
+                 export_dir: str | Path | None = None, devices: list[str] | None = None,
+                 calibration: Sequence[str] | None = None) -> None:
         from embedtune.errors import ConfigError
 
         if backend not in BACKENDS:
@@ -72,7 +81,7 @@ class FastEncoder:
         self.batch_size = batch_size
         self.devices = list(devices) if devices and len(devices) > 1 else None
         if self.devices is not None:
-            if backend not in EXACT_BACKENDS - {"onnx"}:
+            if backend not in EXACT_BACKENDS & TORCH_BACKENDS:
                 raise ConfigError(f"encoding on several devices ({', '.join(self.devices)}) works with the torch "
                                   f'and sentence-transformers backends, not "{backend}"')
             # sentence-transformers' multi-process pool: one worker per device, chunks in order.
@@ -83,9 +92,15 @@ class FastEncoder:
             backend = "sentence-transformers"
         self.backend: Backend = backend
         self._session = None
+        self._openvino: OpenVinoRunner | None = None
+        self._export_dir = export_dir
+        self._calibration = list(calibration) if calibration is not None else None
         if backend.startswith("onnx"):
             self._session = _onnx_session(model, export_dir, int8=backend == "onnx-int8")
             self.max_tokens = min(self.max_tokens, ONNX_MAX_TOKENS)
+        elif backend == "openvino" or (backend == "openvino-int8" and (
+                self._calibration is not None or prebuilt_int8(export_dir))):
+            self._start_openvino(self._calibration)
 
     def encode(self, texts: list[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
         """Embeddings for ``texts`` in their order, with the model's prompt for ``role`` applied.
@@ -98,8 +113,28 @@ class FastEncoder:
             method = self.model.encode_query if role == "query" else self.model.encode_document
             return np.asarray(method(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                      show_progress_bar=show_progress, device=self.devices), dtype=np.float32)
+        if self.backend == "openvino-int8" and self._openvino is None:  # no corpus given: these texts calibrate
+            self.use_corpus(texts)
         tokenized = tokenize(self.model, texts, prompt=role_prompt(self.model, role))
         return self._encode_tokenized(tokenized, show_progress=show_progress)
+
+    def use_corpus(self, documents: Sequence[str]) -> None:
+        """The corpus this encoder serves: ``openvino-int8`` calibrates on a sample of it (the other
+        backends ignore it). Callers that have a corpus say so before encoding anything, so that
+        queries and cached documents are always encoded by the model calibrated on the documents."""
+        if self.backend == "openvino-int8" and self._openvino is None:
+            self._start_openvino(list(documents))
+
+    def _start_openvino(self, calibration: list[str] | None) -> None:
+        import torch
+
+        self._openvino = openvino_runner(self.model, self._export_dir, int8=self.backend == "openvino-int8",
+                                         calibration=calibration, threads=torch.get_num_threads())
+        self.max_tokens = min(self.max_tokens, ONNX_MAX_TOKENS)
+
+    def kernels(self) -> dict[str, int]:
+        """Which OpenVINO kernels ran the matrix products (empty for the other backends)."""
+        return self._openvino.kernels() if self._openvino is not None else {}
 
     def _encode_with_images(self, items: list[str], role: Role, *, show_progress: bool) -> np.ndarray:
         from embedtune.errors import ConfigError
@@ -134,7 +169,7 @@ class FastEncoder:
         dim = self.model.get_embedding_dimension()
         out = np.empty((len(tokenized.input_ids), dim), dtype=np.float32)
         pad_id = self.model.tokenizer.pad_token_id or 0
-        if self._session is None:
+        if self.backend in TORCH_BACKENDS:
             self.model.eval()  # as SentenceTransformer.encode does: no dropout in embeddings
         with progress_bar(len(out), "encoding", "text", show_bar=show_progress, logger=logger) as bar:
             for batch in token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id):
@@ -144,6 +179,8 @@ class FastEncoder:
         return out
 
     def _last_hidden_state(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if self._openvino is not None:
+            return self._openvino(inputs)
         if self._session is not None:
             names = {i.name for i in self._session.get_inputs()}
             return self._session.run(["last_hidden_state"], {k: v for k, v in inputs.items() if k in names})[0]

@@ -61,7 +61,7 @@ def export_onnx(model: SentenceTransformer, directory: str | Path, *, int8: bool
         fp32 = directory / FP32_FILE
         if not fp32.is_file():
             raw = Path(tmp) / "raw.onnx"
-            _trace(model, raw, pooled=pooled)
+            trace_onnx(model, raw, pooled=pooled)
             staged = Path(tmp) / FP32_FILE
             _fuse(raw, staged, transformer_of(model).config, optimize_model)
             os.replace(staged, fp32)
@@ -116,7 +116,8 @@ def _fuse(raw: Path, staged: Path, config: object, optimize_model: Callable[...,
     optimized.save_model_to_file(str(staged))
 
 
-def _trace(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> None:
+def trace_onnx(model: SentenceTransformer, path: Path, *, pooled: bool = False) -> None:
+    """Trace the transformer (with ``pooled``: and its pooling head) to a plain, unfused ONNX graph at ``path``."""
     import torch
 
     if pooled and (reason := unsupported_reason(model)) is not None:

@@ -10,6 +10,8 @@ from embedtune.inference.cache import EmbeddingCache, model_fingerprint
 from embedtune.inference.encoder import DEFAULT_BACKEND, EXACT_BACKENDS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sentence_transformers import SentenceTransformer
 
     from embedtune.data.types import RetrievalSet
@@ -19,15 +21,19 @@ logger = logging.getLogger(__name__)
 
 
 def make_encoder(model: SentenceTransformer, backend: str = DEFAULT_BACKEND, *, batch_size: int = 32,
-                 devices: list[str] | None = None) -> FastEncoder:
+                 devices: list[str] | None = None, corpus: Sequence[str] | None = None) -> FastEncoder:
     """One encoder for documents and queries alike, so an ONNX export or session starts once.
 
     The fast backends fill batches by tokens: ``batch_size`` rows of the model's full length, and on
-    a CPU at most ``CPU_MAX_TOKENS`` (see ``embedtune.inference.encoder.token_budget``).
+    a CPU at most ``CPU_MAX_TOKENS`` (see ``embedtune.inference.encoder.token_budget``). ``corpus``
+    is the documents it will serve, which ``openvino-int8`` calibrates on.
     """
     from embedtune.inference import FastEncoder
 
-    return FastEncoder(model, backend, batch_size=batch_size, devices=devices)
+    encoder = FastEncoder(model, backend, batch_size=batch_size, devices=devices)
+    if corpus is not None:
+        encoder.use_corpus(corpus)
+    return encoder
 
 
 def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size: int = 32,
@@ -41,6 +47,7 @@ def encode_documents(model: SentenceTransformer, texts: list[str], *, batch_size
     replaces ``batch_size``, ``backend`` and ``devices``.
     """
     encoder = encoder or make_encoder(model, backend, batch_size=batch_size, devices=devices)
+    encoder.use_corpus(texts)  # before the cache: documents and queries from one calibrated int8 model
     role = "documents" if encoder.backend in EXACT_BACKENDS else f"documents-{encoder.backend}"
     path = cache.path_for(model_fingerprint(model), texts, role) if cache else None
     if path is not None and (cached := cache.load(path)) is not None and len(cached) == len(texts):

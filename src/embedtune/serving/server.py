@@ -339,6 +339,9 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
     settings.api_key = api_key or os.environ.get(API_KEY_ENV) or None
     if rerank and not index:
         raise ConfigError("--rerank reranks /search results, which need --index DIR")
+    if backend == "openvino-int8" and not index:
+        raise ConfigError("--backend openvino-int8 calibrates on the documents it serves, which need --index DIR "
+                          "(or use --backend openvino or onnx-int8)")
     check_port_free(host, port)  # a busy port fails in a second, not after the model loads
     import torch
 
@@ -358,7 +361,7 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
     if opened is not None:
         opened.check_model(loaded, model)
         searcher = Searcher(opened, loaded, reranker=load_cross_encoder(rerank) if rerank else None,
-                            rerank_top=rerank_top, encoder=make_encoder(loaded, backend))
+                            rerank_top=rerank_top, encoder=make_encoder(loaded, backend, corpus=opened.texts))
     if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     app = create_app(loaded, model_name=display_name(model), searcher=searcher, settings=settings, backend=backend)
