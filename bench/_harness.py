@@ -18,6 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+# The CPU features that decide which bf16 / int8 kernels can run (what a speed figure depends on).
+MATRIX_FLAGS = frozenset({"avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_bf16",
+                          "amx_int8", "avx512_fp16"})
+
+
 def machine_info() -> dict[str, Any]:
     import sentence_transformers
     import torch
@@ -25,9 +30,11 @@ def machine_info() -> dict[str, Any]:
 
     import embedtune
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+               platform.processor())
+    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), []))
+    return {"cpu": cpu, "cpu_matrix_flags": sorted(flags & MATRIX_FLAGS), "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "torch": torch.__version__,
             "sentence_transformers": sentence_transformers.__version__, "transformers": transformers.__version__,
             "embedtune": embedtune.__version__, "torch_threads": torch.get_num_threads()}

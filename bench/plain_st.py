@@ -59,6 +59,18 @@ def evaluate(model, corpus: dict, queries: dict, qrels: dict, top_k: int = 100) 
             "recall@100": mean("recall_100"), "map@10": mean("map_cut_10")}
 
 
+def set_dropout(model, p: float) -> None:
+    """Every dropout of the transformer at ``p``, as a user does it: the modules and the config
+    (attention reads its probability from the config in transformers' SDPA/eager paths)."""
+    transformer = model[0].auto_model
+    for module in transformer.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "attention_dropout", "dropout"):
+        if hasattr(transformer.config, key):
+            setattr(transformer.config, key, p)
+
+
 def add_lora(model, r: int = 16, alpha: int = 32, dropout: float = 0.1,
              targets: tuple[str, ...] = ("query", "key", "value", "dense")) -> None:
     """LoRA the way the sentence-transformers docs show it: a peft adapter on the transformer."""
@@ -115,6 +127,9 @@ def _main() -> None:
     tr.add_argument("--max-seq-length", type=int, default=256)
     tr.add_argument("--seed", type=int, default=42)
     tr.add_argument("--bf16", action="store_true", help="bf16 autocast (bf16=True in the training arguments)")
+    tr.add_argument("--dropout", type=float, default=None,
+                    help="Set every dropout probability of the transformer (hidden and attention) to this "
+                         "[default: the model's own, 0.1 for MiniLM]")
     tr.add_argument("--lora", action="store_true", help="Train a LoRA adapter (r 16, alpha 32, q/k/v/dense)")
     tr.add_argument("--lora-targets", default="query,key,value,dense",
                     help="Comma-separated module names (suffixes) for --lora")
@@ -131,12 +146,14 @@ def _main() -> None:
         with open(args.pairs, encoding="utf-8") as f:
             rows = [json.loads(line) for line in f]
         pairs = [(r["query"], r["positive"]) for r in rows]
+        if args.dropout is not None:
+            set_dropout(model, args.dropout)
         if args.lora:
             add_lora(model, targets=tuple(args.lora_targets.split(",")))
         seconds = train(model, pairs, args.out + "-checkpoints", epochs=args.epochs, lr=args.lr,
                         batch_size=args.batch_size, warmup=args.warmup, seed=args.seed, bf16=args.bf16)
         model.save(args.out)  # with --lora: the adapter, which SentenceTransformer(path) loads through peft
-        result = {"train_seconds": seconds, "pairs": len(pairs), "bf16": args.bf16,
+        result = {"train_seconds": seconds, "pairs": len(pairs), "bf16": args.bf16, "dropout": args.dropout,
                   "examples_per_second": len(pairs) * args.epochs / seconds}
     args.result.write_text(json.dumps(result, indent=2), encoding="utf-8")
 

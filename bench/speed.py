@@ -43,6 +43,9 @@ TRAIN_VARIANTS: dict[str, list[str]] = {"_dropout0": ["--dropout", "0"], "_dropo
                                          "_dropout0_lora_dropout0": ["--dropout", "0", "--lora-dropout", "0"],
                                          # the model's hidden-state dropout, as plain trains, minus the attention mask
                                          "_dropout0.1_attn0": ["--dropout", "0.1", "--attention-dropout", "0"]}
+# Plain sentence-transformers variants: the settings a user can switch on in its training arguments.
+# "" is today's plain script (fp32, the model's dropout); the strongest baseline is the fastest of them.
+PLAIN_VARIANTS: dict[str, list[str]] = {"": [], "_bf16": ["--bf16"], "_bf16_dropout0": ["--bf16", "--dropout", "0"]}
 LORA_ONLY = {"_dropout0_lora_dropout0"}  # variants that change LoRA settings: not run for full fine-tuning
 STRATEGIES = ("full", "lora")
 
@@ -97,6 +100,9 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help="Comma-separated subset of: " + ", ".join(PARTS))
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help="Comma-separated training strategies the train part runs (full, lora).")
+    parser.add_argument("--plain-variants", default="fp32",
+                        help="Plain sentence-transformers training variants (comma-separated): fp32 (today's "
+                             "script), bf16 (bf16=True), bf16_dropout0 (bf16 and every dropout at 0).")
     parser.add_argument("--train-variants", default="dropout0,dropout0.1",
                         help="Comma-separated embedtune training variants: " +
                              ", ".join(v.lstrip("_") for v in TRAIN_VARIANTS) + " (LoRA-only ones skip full).")
@@ -127,7 +133,8 @@ def main() -> None:
                       [b for b in args.encode_backends.split(",") if b])
     if "train" in parts:
         train_one_epoch(results, work, data, [s for s in args.strategies.split(",") if s],
-                        ["_" + v for v in args.train_variants.split(",") if v])
+                        ["_" + v for v in args.train_variants.split(",") if v],
+                        ["" if v == "fp32" else "_" + v for v in args.plain_variants.split(",") if v])
     if "eval" in parts:
         full_evaluation(results, work, data)
     results.data["summary"] = summarize(results.data["steps"], work)
@@ -158,11 +165,13 @@ def encode_corpus(results: Results, work: Path, data: Path, doc_lengths: list[in
 
 
 
-def train_one_epoch(results: Results, work: Path, data: Path, strategies: list[str], variants: list[str]) -> None:
+def train_one_epoch(results: Results, work: Path, data: Path, strategies: list[str], variants: list[str],
+                    plain_variants: list[str]) -> None:
     """(b) One epoch, full and LoRA: the plain trainer script against each embedtune variant."""
     from embedtune.config import TrainConfig
     from embedtune.models import resolve_model
     from embedtune.training.data_prep import prepare_data
+    from embedtune.training.recipe import paired_interval
 
     config = TrainConfig()
     prepared = prepare_data(data, split="train", eval_split=None, dev_fraction=config.dev_fraction,
@@ -176,20 +185,23 @@ def train_one_epoch(results: Results, work: Path, data: Path, strategies: list[s
     results.data["training_data"] = {"pairs": len(prepared.train), "tokens_per_epoch": pair_tokens}
     base = resolve_model(None)
     env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
-    unknown = sorted(set(strategies) - set(STRATEGIES)) + sorted(set(variants) - set(TRAIN_VARIANTS))
+    unknown = (sorted(set(strategies) - set(STRATEGIES)) + sorted(set(variants) - set(TRAIN_VARIANTS))
+               + sorted(set(plain_variants) - set(PLAIN_VARIANTS)))
     if unknown:
         raise SystemExit(f"speed.py: unknown strategy or training variant: {', '.join(unknown)}")
     for strategy in strategies:
         lr = TrainConfig(strategy=strategy).resolved_learning_rate
-        plain_dir = work / f"plain-{strategy}"
-        out = work / f"plain_train_{strategy}.json"
-        argv = [PY, "bench/plain_st.py", "train", "--model", base, "--pairs", str(pairs_file), "--out",
-                str(plain_dir), "--epochs", "1", "--lr", str(lr), "--batch-size", "32", "--warmup", "0.1",
-                "--max-seq-length", str(MAX_LEN), "--result", str(out)] + (["--lora"] if strategy == "lora" else [])
-        plain = run_step(f"train_plain_{strategy}", argv)
-        plain.pop("stdout")
-        plain.update(json.loads(out.read_text()))
-        runs = [(f"train_plain_{strategy}", plain, plain_dir)]
+        runs = []
+        for suffix in plain_variants:
+            key, plain_dir = f"train_plain_{strategy}{suffix}", work / f"plain-{strategy}{suffix}"
+            out = work / f"{key}.json"
+            argv = [PY, "bench/plain_st.py", "train", "--model", base, "--pairs", str(pairs_file), "--out",
+                    str(plain_dir), "--epochs", "1", "--lr", str(lr), "--batch-size", "32", "--warmup", "0.1",
+                    "--max-seq-length", str(MAX_LEN), "--result", str(out), *PLAIN_VARIANTS[suffix]]
+            plain = run_step(key, argv + (["--lora"] if strategy == "lora" else []))
+            plain.pop("stdout")
+            plain.update(json.loads(out.read_text()))
+            runs.append((key, plain, plain_dir))
         for suffix in variants:
             if strategy != "lora" and suffix in LORA_ONLY:
                 continue
@@ -209,12 +221,19 @@ def train_one_epoch(results: Results, work: Path, data: Path, strategies: list[s
             step["examples_per_second"] = round(step["pairs"] / step["train_seconds"], 3)
             step["tokens_per_second"] = round(pair_tokens / step["train_seconds"], 1)
             step["model_gflops_per_second"] = round(factor * forward / step["train_seconds"] / 1e9, 1)
+        per_query: dict[str, dict[str, float]] = {}
         for key, step, model_dir in runs:
             scores = work / f"{key}_test.json"
             scored = run_step(f"{key}_test", [PY, "-m", "embedtune.cli.app", "eval", "--model", str(model_dir),
                                               "--data", str(data), "--json", str(scores), "--no-cache", "--quiet"])
-            step["test_ndcg@10"] = json.loads(scores.read_text())["metrics"]["ndcg@10"]
+            scored_json = json.loads(scores.read_text())
+            step["test_ndcg@10"] = scored_json["metrics"]["ndcg@10"]
             step["test_scoring_seconds"] = scored["wall_seconds"]
+            per_query[key] = {q: v["ndcg@10"] for q, v in scored_json["per_query"].items()}
+        for key, step, _ in runs:  # is a test difference larger than the spread over test queries?
+            step["test_ndcg@10_paired_90pct_interval"] = {
+                other: [round(x, 4) for x in paired_interval(per_query[key], per_query[other], seed=0)]
+                for other, _, _ in runs if other != key and other.startswith("train_plain")}
             results.record(key, step)
 
 
@@ -273,13 +292,19 @@ def _summarize_encoding(steps: dict, work: Path) -> dict:
 
 
 def _summarize_training(steps: dict) -> dict:
+    """Each embedtune variant against today's plain script (fp32), and against every plain variant run
+    (``against_plain``), the fastest of which is the strongest baseline."""
     training = {}
     for strategy in STRATEGIES:
-        if (plain := steps.get(f"train_plain_{strategy}")) is None:  # not in --strategies
+        plains = {name or "_fp32": steps[f"train_plain_{strategy}{name}"] for name in PLAIN_VARIANTS
+                  if f"train_plain_{strategy}{name}" in steps}
+        if not plains:  # not in --strategies
             continue
+        strongest = max(plains, key=lambda name: plains[name]["examples_per_second"])
         for suffix in TRAIN_VARIANTS:
             if (ours := steps.get(f"train_embedtune_{strategy}{suffix}")) is None:
                 continue
+            plain = plains.get("_fp32", plains[strongest])
             training[strategy + suffix] = {
                 "throughput_ratio": round(ours["examples_per_second"] / plain["examples_per_second"], 3),
                 "examples_per_second": {"plain_st": plain["examples_per_second"],
@@ -291,6 +316,13 @@ def _summarize_training(steps: dict) -> dict:
                 "flags": TRAIN_VARIANTS[suffix],
                 "dev_ndcg@10": ours["dev_history"][-1]["eval_dev_ndcg@10"] if ours.get("dev_history") else None,
                 "note": "embedtune's seconds include its dev evaluation and checkpoint save",
+                "strongest_plain": strongest.lstrip("_"),
+                "against_plain": {name.lstrip("_"): {
+                    "plain_flags": PLAIN_VARIANTS["" if name == "_fp32" else name],
+                    "throughput_ratio": round(ours["examples_per_second"] / step["examples_per_second"], 3),
+                    "test_ndcg@10_difference": round(ours["test_ndcg@10"] - step["test_ndcg@10"], 4),
+                    "peak_rss_ratio": round(ours["peak_rss_gb"] / step["peak_rss_gb"], 3)}
+                    for name, step in plains.items()},
             }
     return training
 
