@@ -208,7 +208,9 @@ def train_one_epoch(results: Results, work: Path, data: Path, strategies: list[s
             flags = TRAIN_VARIANTS[suffix]
             key, ours_dir = f"train_embedtune_{strategy}{suffix}", work / f"embedtune-{strategy}{suffix}"
             ours = run_step(key, [PY, "-m", "embedtune.cli.app", "train", "--data", str(data), "--out", str(ours_dir),
-                                  "--strategy", strategy, "--epochs", "1", "--eval-split", "none", "--json", "--overwrite",
+                                  # --recipe fixed: the plain script's recipe (in-batch MNRL), not the default's search
+                                  "--strategy", strategy, "--recipe", "fixed", "--epochs", "1", "--eval-split", "none",
+                                  "--json", "--overwrite",
                                   "--quiet", *flags], env)
             trained = json.loads(ours.pop("stdout"))
             ours.update(train_seconds=trained["train_seconds"], pairs=trained["num_train_pairs"],

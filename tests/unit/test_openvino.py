@@ -33,27 +33,33 @@ def documents(scifact_like: Path) -> list[str]:
         return [(d["title"] + " " + d["text"]).strip() for d in map(json.loads, f.readlines()[:60])]
 
 
+@pytest.fixture(scope="module")
+def ov_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the module's OpenVINO files: the model is converted once."""
+    return tmp_path_factory.mktemp("openvino")
+
+
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-def test_openvino_reproduces_sentence_transformers(model, documents: list[str], tmp_path: Path) -> None:
-    encoder = FastEncoder(model, "openvino", export_dir=tmp_path)
+def test_openvino_reproduces_sentence_transformers(model, documents: list[str], ov_dir: Path) -> None:
+    encoder = FastEncoder(model, "openvino", export_dir=ov_dir)
     fast = encoder.encode(documents[:40], "document")
     assert np.abs(fast - model.encode_document(documents[:40], convert_to_numpy=True)).max() < 1e-5
-    assert (tmp_path / FP32_FILE).is_file() and (tmp_path / FP32_FILE).with_suffix(".bin").is_file()
-    assert not list(tmp_path.glob(".export-*")), "no half-written export left behind"
+    assert (ov_dir / FP32_FILE).is_file() and (ov_dir / FP32_FILE).with_suffix(".bin").is_file()
+    assert not list(ov_dir.glob(".export-*")), "no half-written export left behind"
     assert any(key.startswith("FullyConnected") for key in encoder.kernels()), encoder.kernels()
 
 
-def test_openvino_int8_is_calibrated_on_the_corpus_it_serves(model, documents: list[str], tmp_path: Path) -> None:
+def test_openvino_int8_is_calibrated_on_the_corpus_it_serves(model, documents: list[str], ov_dir: Path) -> None:
     import openvino as ov
 
-    encoder = FastEncoder(model, "openvino-int8", export_dir=tmp_path)
+    encoder = FastEncoder(model, "openvino-int8", export_dir=ov_dir)
     encoder.use_corpus(documents)
     queries = encoder.encode(["vitamin d and infections", "gene expression in yeast"], "query")
     assert queries.shape == (2, 384), "two texts are too few to calibrate on: the corpus calibrated"
-    quantized = list(tmp_path.glob(f"calibrated-*/{INT8_FILE}"))
+    quantized = list(ov_dir.glob(f"calibrated-*/{INT8_FILE}"))
     assert len(quantized) == 1
     ops = {op.get_type_name() for op in ov.Core().read_model(str(quantized[0])).get_ops()}
     assert "FakeQuantize" in ops, "activations and weights are quantized (static int8)"
@@ -61,13 +67,13 @@ def test_openvino_int8_is_calibrated_on_the_corpus_it_serves(model, documents: l
     similarity = cosines(fast, model.encode_document(documents[:40], convert_to_numpy=True))
     assert similarity.min() > 0.97 and np.abs(similarity - 1).max() > 1e-6, "close, but not fp32"
 
-    FastEncoder(model, "openvino-int8", export_dir=tmp_path, calibration=documents[:40]).encode(documents[:2])
-    assert len(list(tmp_path.glob(f"calibrated-*/{INT8_FILE}"))) == 2, "another corpus, another int8 model"
+    FastEncoder(model, "openvino-int8", export_dir=ov_dir, calibration=documents[:40]).encode(documents[:2])
+    assert len(list(ov_dir.glob(f"calibrated-*/{INT8_FILE}"))) == 2, "another corpus, another int8 model"
 
 
-def test_too_few_texts_to_calibrate_is_one_clear_error(model, tmp_path: Path) -> None:
+def test_too_few_texts_to_calibrate_is_one_clear_error(model, ov_dir: Path) -> None:
     with pytest.raises(ConfigError, match=f"3 given, at least {MIN_CALIBRATION_TEXTS} needed"):
-        FastEncoder(model, "openvino-int8", export_dir=tmp_path).encode(["a", "b", "c"])
+        FastEncoder(model, "openvino-int8", export_dir=ov_dir).encode(["a", "b", "c"])
     sample = calibration_sample([f"text {i}" for i in range(1000)], size=10)
     assert sample == [f"text {i}" for i in range(0, 1000, 100)], "spread over the corpus, not its head"
 
@@ -77,7 +83,7 @@ def test_openvino_int8_export_is_a_sentence_transformers_folder(scifact_like: Pa
 
     from embedtune.export import export_model
 
-    data = write_beir_slice(scifact_like, tmp_path / "slice", train_qrels=1, test_qrels=20, distractors=40)
+    data = write_beir_slice(scifact_like, tmp_path / "slice", train_qrels=1, test_qrels=12, distractors=24)
     result = export_model(None, "openvino-int8", tmp_path / "ov", eval_data=str(data))
     assert "openvino" in result.files and "modules.json" in result.files
     assert {INT8_FILE, FP32_FILE} <= {p.name for p in (tmp_path / "ov" / "openvino").iterdir()}

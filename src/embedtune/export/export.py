@@ -8,8 +8,7 @@
   ``tokenizers`` load it without torch (see ``embedtune.export.onnx_model.OnnxEmbedder``);
 - ``openvino`` / ``openvino-int8``: a sentence-transformers folder with the transformer in OpenVINO
   IR under ``openvino/`` (fp32, and for ``openvino-int8`` the static int8 model calibrated on the
-  user's documents), in the file names ``SentenceTransformer(out, backend="openvino")`` reads, and
-  ``embedtune eval/serve --backend openvino[-int8]`` uses as they are.
+  user's documents), in the file names ``SentenceTransformer(out, backend="openvino")`` reads.
 
 Every export is loaded back the way its user will load it and compared with the source model on
 probe texts; the smallest cosine is reported, and with ``eval_data`` the nDCG@10 of both.
