@@ -110,6 +110,36 @@ def speed_train(data: dict) -> str:
                       "", *training_rows(data["summary"]["train_one_epoch"])])
 
 
+def speed_train_strongest(data: dict) -> str:
+    """embedtune's epoch against every plain sentence-transformers variant run beside it (issue 29)."""
+    machine = data["machine"]
+    peak = data.get("matmul_peak_gflops", {})
+    lines = [f"`{data['command']}` ({machine['cpu']}, {machine['cores']} cores, CPU matrix flags "
+             f"{', '.join(machine.get('cpu_matrix_flags', [])) or 'not recorded'}; matmul peak "
+             f"{peak.get('fp32', 0):.0f} GFLOP/s fp32, {peak.get('bf16', 0):.0f} bf16):", "",
+             "| one training epoch (batch 32, length 256) | ex/s | model GFLOP/s | embedtune × | test nDCG@10 "
+             "| embedtune − it, paired 90% interval | peak RSS (embedtune ÷ it) |",
+             "|---|---|---|---|---|---|---|"]
+    steps = data["steps"]
+    for variant, row in data["summary"]["train_one_epoch"].items():
+        strategy = variant.partition("_")[0]
+        ours = steps[f"train_embedtune_{variant}"]
+        lines.append(f"| **embedtune {strategy}** ({row['precision']}, dropout {row['dropout']:g}) "
+                     f"| {ours['examples_per_second']:.2f} | {ours['model_gflops_per_second']:.0f} | — "
+                     f"| {ours['test_ndcg@10']:.4f} | — | {ours['peak_rss_gb']:.2f} GB |")
+        intervals = ours.get("test_ndcg@10_paired_90pct_interval", {})
+        for name, against in row["against_plain"].items():
+            key = f"train_plain_{strategy}" + ("" if name == "fp32" else f"_{name}")
+            plain = steps[key]
+            low, high = intervals.get(key, [float("nan")] * 2)
+            label = " ".join(against["plain_flags"]) or "fp32, the model's dropout 0.1"
+            lines.append(f"| plain {strategy} ({label}) | {plain['examples_per_second']:.2f} "
+                         f"| {plain['model_gflops_per_second']:.0f} | {against['throughput_ratio']:.2f}× "
+                         f"| {plain['test_ndcg@10']:.4f} | [{low:+.4f}, {high:+.4f}] "
+                         f"| {plain['peak_rss_gb']:.2f} GB ({against['peak_rss_ratio']:.2f}×) |")
+    return "\n".join(lines)
+
+
 def mining(data: dict) -> str:
     lines = [f"`{data['command']}`; each variant trains with the same settings on the same SciFact train "
              "pairs, only the negatives differ. SciFact test is encoded exactly (fp32); the dbpedia-5k guard "
@@ -341,6 +371,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "speed-train-attn": ("speed_train_attn.json", speed_train),
     "speed-train-intel": ("speed_train_intel.json", speed_train),
+    "speed-train-strongest": ("speed_train_strongest.json", speed_train_strongest),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
