@@ -211,7 +211,7 @@ CASES: list[ErrorCase] = [
               "choose another --json", files=beir()),
     ErrorCase("eval bad backend", "--backend outside its choices", ("eval", "--data", "{tmp}/data", "--backend", "tf"),
               "Invalid value for '--backend': 'tf' is not one of 'sentence-transformers', 'torch', "
-              "'torch-bf16', 'onnx', 'onnx-int8'.", files=beir(), exit_code=2),
+              "'torch-bf16', 'onnx', 'onnx-int8', 'openvino', 'openvino-int8'.", files=beir(), exit_code=2),
     # --- mine --------------------------------------------------------------------------------------
     ErrorCase("mine missing folder", "--data names a folder that does not exist",
               ("mine", "--data", "{tmp}/data", "--out", "{tmp}/mined.jsonl"),

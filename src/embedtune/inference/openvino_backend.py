@@ -18,8 +18,10 @@ of its exports, so an ``openvino/`` folder written here also loads with
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -116,8 +118,10 @@ def _quantize(graph: Any, model: SentenceTransformer, texts: Sequence[str]) -> A
     batches = [{k: v for k, v in batch.inputs.items() if k in names}
                for batch in token_budget_batches(tokenized, CALIBRATION_MAX_TOKENS, pad_id=pad_id)]
     logger.info("openvino-int8: calibrating on %d texts (%d batches)", len(texts), len(batches))
-    return nncf.quantize(graph, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER,
-                         subset_size=len(batches))
+    # NNCF draws its progress bars on stdout, which belongs to the command's output (`--json -`).
+    with contextlib.redirect_stdout(sys.stderr):
+        return nncf.quantize(graph, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER,
+                             subset_size=len(batches))
 
 
 class OpenVinoRunner:
