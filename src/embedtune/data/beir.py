@@ -45,6 +45,11 @@ def load_beir(folder: str | Path, split: str = "test") -> RetrievalSet:
     return RetrievalSet(corpus=corpus, queries=split_queries, qrels=qrels, source=str(folder), split=split)
 
 
+def corpus_file(data: str | Path) -> Path:
+    """The corpus a data argument names: a BEIR folder's ``corpus.jsonl``, or the file itself."""
+    return Path(data) / "corpus.jsonl" if Path(data).is_dir() else Path(data)
+
+
 def read_corpus(path: Path) -> dict[str, str]:
     """Document id → title + " " + text; duplicate ids and empty documents are errors.
 

@@ -188,13 +188,13 @@ def _write_openvino(model: SentenceTransformer, staging: Path, calibration: list
 
 def _calibration_texts(data: str | None) -> list[str]:
     """A sample of the documents static int8 calibrates on: a BEIR folder's corpus or a corpus .jsonl."""
-    from embedtune.data.beir import read_corpus
+    from embedtune.data.beir import corpus_file, read_corpus
     from embedtune.inference.openvino_backend import calibration_sample
 
     if data is None:
         raise EmbedtuneError("--format openvino-int8 calibrates on your documents: give --calibration-data "
                              "(a BEIR folder or corpus .jsonl; --eval-data's corpus is used when given)")
-    path = Path(data) / "corpus.jsonl" if Path(data).is_dir() else Path(data)
+    path = corpus_file(data)
     if not path.is_file():
         raise EmbedtuneError(f'--calibration-data: "{data}" holds no corpus (a BEIR folder with corpus.jsonl '
                              "or a corpus .jsonl file)")

@@ -94,13 +94,12 @@ class FastEncoder:
         self._session = None
         self._openvino: OpenVinoRunner | None = None
         self._export_dir = export_dir
-        self._calibration = list(calibration) if calibration is not None else None
         if backend.startswith("onnx"):
             self._session = _onnx_session(model, export_dir, int8=backend == "onnx-int8")
             self.max_tokens = min(self.max_tokens, ONNX_MAX_TOKENS)
         elif backend == "openvino" or (backend == "openvino-int8" and (
-                self._calibration is not None or prebuilt_int8(export_dir))):
-            self._start_openvino(self._calibration)
+                calibration is not None or prebuilt_int8(export_dir))):
+            self._start_openvino(calibration)
 
     def encode(self, texts: list[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
         """Embeddings for ``texts`` in their order, with the model's prompt for ``role`` applied.
@@ -123,9 +122,9 @@ class FastEncoder:
         backends ignore it). Callers that have a corpus say so before encoding anything, so that
         queries and cached documents are always encoded by the model calibrated on the documents."""
         if self.backend == "openvino-int8" and self._openvino is None:
-            self._start_openvino(list(documents))
+            self._start_openvino(documents)
 
-    def _start_openvino(self, calibration: list[str] | None) -> None:
+    def _start_openvino(self, calibration: Sequence[str] | None) -> None:
         import torch
 
         self._openvino = openvino_runner(self.model, self._export_dir, int8=self.backend == "openvino-int8",

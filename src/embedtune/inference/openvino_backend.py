@@ -137,7 +137,6 @@ class OpenVinoRunner:
             config["INFERENCE_PRECISION_HINT"] = "f32"
         self.compiled = ov.Core().compile_model(str(path), "CPU", config)
         self.names = {port.get_any_name() for port in self.compiled.inputs}
-        self.path = path
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.compiled({k: v for k, v in inputs.items() if k in self.names})[0]

@@ -96,7 +96,7 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
                 show_progress: bool = False, overwrite: bool = False) -> IndexInfo:
     """Encode the corpus of ``data`` (a BEIR folder or a corpus .jsonl) and save a searchable index in ``out``."""
     from embedtune import __version__
-    from embedtune.data.beir import read_corpus
+    from embedtune.data.beir import corpus_file, read_corpus
     from embedtune.inference.cache import model_fingerprint
     from embedtune.inference.search import encode_documents
     from embedtune.models import display_name, load_model
@@ -106,7 +106,7 @@ def build_index(model: str | None, data: str | Path, out: str | Path, *, kind: I
     _faiss()  # before minutes of encoding, not after
     check_output_folder(out, overwrite=overwrite)
     check_writable(out)
-    corpus_path = Path(data) / "corpus.jsonl" if Path(data).is_dir() else Path(data)
+    corpus_path = corpus_file(data)
     if not corpus_path.is_file():
         raise IndexFolderError(f'"{data}" holds no corpus: give a BEIR folder with corpus.jsonl or a .jsonl file')
     corpus = read_corpus(corpus_path)
