@@ -48,8 +48,25 @@ def git_commit() -> str:
     return git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+def tree_memory(parent: psutil.Process) -> int:
+    """Bytes a process tree holds: the process's RSS plus each descendant's unique memory (USS).
+
+    Not the sum of RSS: a forked helper (OpenVINO's model conversion forks a few) shares its parent's
+    pages, and summing RSS counted them once per fork (3.05 GB for an encoder whose kernel-reported
+    peak was 1.24 GB). A descendant that is a process of its own (a torchrun worker) is counted
+    without the shared libraries it maps, a few hundred MB at most.
+    """
+    total = parent.memory_info().rss
+    for child in parent.children(recursive=True):
+        try:
+            total += child.memory_full_info().uss
+        except psutil.Error:  # gone between listing and reading: it holds nothing now
+            pass
+    return total
+
+
 def run_step(name: str, argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``argv``; return wall seconds, peak RSS (process tree, sampled every 0.2 s) and exit code."""
+    """Run ``argv``; return wall seconds, peak memory (``tree_memory``, sampled every 0.2 s) and exit code."""
     print(f"[{datetime.now():%H:%M:%S}] {name}: {' '.join(argv)}", flush=True)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, cwd=ROOT,
@@ -62,8 +79,7 @@ def run_step(name: str, argv: list[str], env: dict[str, str] | None = None) -> d
         parent = psutil.Process(proc.pid)
         while not done.is_set():
             try:
-                rss = parent.memory_info().rss + sum(c.memory_info().rss for c in parent.children(recursive=True))
-                peak = max(peak, rss)
+                peak = max(peak, tree_memory(parent))
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -79,7 +95,7 @@ def run_step(name: str, argv: list[str], env: dict[str, str] | None = None) -> d
         raise SystemExit(f"{name} failed with exit code {proc.returncode}")
     print(f"    {seconds:.0f}s, peak RSS {peak / 2**30:.2f} GiB", flush=True)
     return {"argv": argv, "wall_seconds": round(seconds, 1), "peak_rss_gb": round(peak / 2**30, 3),
-            "stdout": stdout}
+            "peak_memory_method": "rss+descendants_uss", "stdout": stdout}
 
 
 class Results:

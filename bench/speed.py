@@ -35,7 +35,12 @@ from _harness import ROOT, SHARED_DATA, Results, run_step  # noqa: E402
 
 PY = sys.executable
 MAX_LEN = 256
-ENCODE_BACKENDS = ("torch", "onnx", "torch-bf16", "onnx-int8")
+ENCODE_BACKENDS = ("torch", "onnx", "torch-bf16", "onnx-int8")  # the default --encode-backends
+# every backend the summary knows (the OpenVINO ones need the `openvino` extra)
+KNOWN_ENCODE_BACKENDS = (*ENCODE_BACKENDS, "openvino", "openvino-int8")
+# (rows, in, out) of MiniLM's matmuls: a 1,024-token batch (the CPU encoders' budget) through the attention
+# projections and the feed-forward layers, and the 8,192-token batch earlier runs measured
+PEAK_SHAPES = ((1024, 384, 384), (1024, 384, 1536), (1024, 1536, 384), (8192, 384, 1536))
 PARTS = ("encode", "train", "eval")
 # embedtune training variants: name suffix -> extra `embedtune train` flags. Plain
 # sentence-transformers always trains with the model's own dropout (0.1 for MiniLM).
@@ -51,19 +56,65 @@ STRATEGIES = ("full", "lora")
 
 
 def matmul_peak() -> dict[str, float]:
-    """GFLOP/s of a large (8192×384)·(384×1536) matmul, the shape of MiniLM's feed-forward layer."""
+    """GOP/s per precision: the best over ``PEAK_SHAPES`` (the shapes of MiniLM's matmuls).
+
+    int8 is the faster of oneDNN's (``torch._int_mm``) and OpenVINO's int8 FullyConnected (the kernel
+    ``--backend openvino-int8`` runs), each on u8/i8 (VNNI, or AMX where present): the ceiling any int8
+    encoder's matrix multiplies reached on this CPU.
+    """
     import torch
 
-    peaks = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(8192, 384, dtype=dtype), torch.randn(384, 1536, dtype=dtype)
-        for _ in range(3):
-            a @ b
-        start, repeats = time.perf_counter(), 30
-        for _ in range(repeats):
-            a @ b
-        peaks[name] = round(2 * 8192 * 384 * 1536 * repeats / (time.perf_counter() - start) / 1e9, 1)
+    peaks: dict[str, float] = {}
+
+    def keep(name: str, m: int, k: int, n: int, seconds: float) -> None:
+        peaks[name] = max(peaks.get(name, 0.0), round(2 * m * k * n / seconds / 1e9, 1))
+
+    for m, k, n in PEAK_SHAPES:
+        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+            keep(name, m, k, n, _best_seconds(lambda a=a, b=b: a @ b))
+        a8, b8 = torch.randint(-128, 127, (m, k), dtype=torch.int8), torch.randint(-128, 127, (k, n), dtype=torch.int8)
+        keep("int8_torch", m, k, n, _best_seconds(lambda a8=a8, b8=b8: torch._int_mm(a8, b8)))
+        try:
+            keep("int8_openvino", m, k, n, _openvino_int8_seconds(m, k, n))
+        except ImportError:  # the openvino extra is not installed: torch's figure stands alone
+            pass
+    peaks["int8"] = max(v for key, v in peaks.items() if key.startswith("int8_"))
     return peaks
+
+
+def _best_seconds(run, repeats: int = 10) -> float:
+    """The fastest of ``repeats`` timed calls, after three warm-up calls (kernels, allocations)."""
+    for _ in range(3):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _openvino_int8_seconds(m: int, k: int, n: int) -> float:
+    """Seconds of OpenVINO's int8 MatMul: FakeQuantize on both inputs, the pattern NNCF leaves, which
+    OpenVINO lowers to a u8 x i8 FullyConnected (the timing includes quantizing the input)."""
+    import numpy as np
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(0)
+
+    def fake_quantize(node, low: float, high: float, levels: int):
+        lo, hi = ops.constant(np.float32(low)), ops.constant(np.float32(high))
+        return ops.fake_quantize(node, lo, hi, lo, hi, levels)
+
+    x = ops.parameter([m, k], ov.Type.f32, name="x")
+    w = ops.constant(rng.standard_normal((n, k)).astype(np.float32))
+    out = ops.matmul(fake_quantize(x, 0.0, 4.0, 256), fake_quantize(w, -4.0, 4.0, 255), False, True)
+    compiled = ov.Core().compile_model(ov.Model([out], [x]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    data = np.abs(rng.standard_normal((m, k))).astype(np.float32)
+    return _best_seconds(lambda: request.infer({0: data}))
 
 
 def model_flops_per_text(lengths: list[int], layers: int = 6, hidden: int = 384, ffn: int = 1536) -> list[float]:
@@ -138,13 +189,24 @@ def main() -> None:
     if "eval" in parts:
         full_evaluation(results, work, data)
     results.data["summary"] = summarize(results.data["steps"], work)
+    if "encode_plain" in results.data["steps"]:
+        results.data["summary"]["encode_bound"] = encode_bound(results.data["steps"]["encode_plain"], peak,
+                                                               len(doc_lengths), doc_flops)
     results.save()
     print(json.dumps(results.data["summary"], indent=2))
 
 
 def encode_corpus(results: Results, work: Path, data: Path, doc_lengths: list[int], doc_flops: float,
                   peak: dict[str, float], backends: list[str]) -> None:
-    """(a) The test corpus through plain ``model.encode`` and each embedtune backend."""
+    """(a) The test corpus through plain ``model.encode`` and each embedtune backend.
+
+    First, the floor: a process that only imports sentence-transformers and loads the model, whose
+    peak RSS every encoder here (plain's and each of embedtune's, which load the model to export it)
+    carries before it encodes anything.
+    """
+    floor = run_step("encode_floor", [PY, "-c", "from embedtune.models import load_model; load_model(None)"])
+    floor.pop("stdout")
+    results.record("encode_floor", floor)
     for impl, backend in [("plain", "plain"), *(("embedtune", b) for b in backends)]:
         key = f"encode_{impl}" + ("" if impl == "plain" else f"_{backend}")
         out = work / f"{key}.json"
@@ -267,11 +329,36 @@ def summarize(steps: dict, work: Path) -> dict:
     summary: dict[str, dict] = {}
     if "encode_plain" in steps:
         summary["encode_corpus"] = _summarize_encoding(steps, work)
+    if "encode_plain" in steps and "encode_floor" in steps:  # loading the model alone, against plain's whole run
+        floor = steps["encode_floor"]["peak_rss_gb"]
+        summary["encode_floor"] = {"peak_rss_gb": floor,
+                                   "peak_rss_ratio": round(floor / steps["encode_plain"]["peak_rss_gb"], 3)}
     if any(f"train_plain_{strategy}" in steps for strategy in STRATEGIES):
         summary["train_one_epoch"] = _summarize_training(steps)
     if "eval_plain" in steps:
         summary["full_evaluation"] = _summarize_evaluation(steps)
     return summary
+
+
+def encode_bound(plain: dict, peak: dict[str, float], documents: int, doc_flops: float,
+                 target: float = 5.0) -> dict:
+    """The fastest any encoder's matrix multiplies could encode this corpus, per precision, against plain.
+
+    A ceiling, not an estimate: every other operation (softmax, layer norm, GELU, (de)quantization,
+    tokenization) is taken to cost nothing. Where ``target`` times plain's docs/s needs more operations
+    per second than the precision's peak, no encoder in that precision reaches it on this CPU.
+    """
+    plain_docs = documents / plain["corpus_seconds"]
+    gop_per_doc = doc_flops / documents / 1e9
+    bound = {"plain_docs_per_second": round(plain_docs, 2), "gop_per_document": round(gop_per_doc, 3),
+             "target_ratio": target, "gops_needed_for_target": round(target * plain_docs * gop_per_doc, 1)}
+    for precision in ("fp32", "bf16", "int8"):
+        if precision in peak:
+            ceiling = peak[precision] / gop_per_doc
+            bound[precision] = {"peak_gops": peak[precision], "docs_per_second_ceiling": round(ceiling, 1),
+                                "ceiling_over_plain": round(ceiling / plain_docs, 2),
+                                "target_reachable": ceiling >= target * plain_docs}
+    return bound
 
 
 def _summarize_encoding(steps: dict, work: Path) -> dict:
@@ -280,7 +367,7 @@ def _summarize_encoding(steps: dict, work: Path) -> dict:
     plain_encode = steps["encode_plain"]
     reference = np.load(work / "encode_plain.npy")
     encode = {}
-    for backend in ENCODE_BACKENDS:
+    for backend in KNOWN_ENCODE_BACKENDS:
         if (step := steps.get(f"encode_embedtune_{backend}")) is None:  # not in --encode-backends
             continue
         vectors = np.load(work / f"encode_embedtune_{backend}.npy")

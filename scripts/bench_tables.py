@@ -9,6 +9,7 @@ rendered wherever it appears, in README.md (the one results table there) or in a
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -320,6 +321,23 @@ def speed_encode(data: dict) -> str:
             + _readme_note(data))
 
 
+def speed_encode_bound(data: dict) -> str:
+    """The encoding part with the matmul ceilings per precision and the load-only memory floor."""
+    bound, peak = data["summary"]["encode_bound"], data["matmul_peak_gflops"]
+    ceilings = "; ".join(f"{precision} {bound[precision]['peak_gops']:.0f} GOP/s, so at most "
+                         f"{bound[precision]['docs_per_second_ceiling']:.0f} docs/s "
+                         f"({bound[precision]['ceiling_over_plain']:.2f}× plain)"
+                         for precision in ("fp32", "bf16", "int8") if precision in bound)
+    floor = data["summary"].get("encode_floor")
+    floor_text = (f" Loading the model alone (importing sentence-transformers, no encoding) peaked at "
+                  f"{floor['peak_rss_gb']:.2f} GB, {floor['peak_rss_ratio']:.2f}× plain's whole run." if floor else "")
+    sources = ", ".join(f"{k.removeprefix('int8_')} {v:.0f}" for k, v in peak.items() if k.startswith("int8_"))
+    return (speed_encode_on_cpu(data) + f"\n\nMatmul peaks measured in the same run, best over MiniLM's layer shapes at "
+            f"1,024 and 8,192 rows (int8: {sources} GOP/s): {ceilings}, counting {bound['gop_per_document']:.2f} "
+            f"GOP per document and nothing but matrix multiplies. {bound['target_ratio']:.0f}× plain would need "
+            f"{bound['gops_needed_for_target']:.0f} GOP/s." + floor_text)
+
+
 def speed_encode_on_cpu(data: dict) -> str:
     """The encoding part on another CPU: its name, its measured matmul peaks and how close plain runs to them."""
     plain, peak = data["steps"]["encode_plain"], data["matmul_peak_gflops"]
@@ -334,28 +352,46 @@ RUN_LABELS = {"base": "base model (all-MiniLM-L6-v2)", "embedtune_default": "`em
 
 
 def default_recipe(data: dict) -> str:
-    """``bench/default_recipe.py``: the plain default command against in-batch only and an expert script."""
+    """``bench/default_recipe.py``: the plain default command against in-batch only and an expert script.
+
+    Rows may come from several runs (``--continue``): each says the commit it ran at and, where its
+    conditions differ from an idle machine, how (the row's ``run`` in the results file).
+    """
     summary = data.get("summary") or {}
-    lines = [f"`{data['command']}` ({data['machine']['cpu']}, {data['machine']['cores']} cores; "
-             "each model scored once on the test split after every choice was made on dev)."
-             + (f" {data['note_last_run']}" if data.get("note_last_run") else ""), ""]
+    runs = len(data.get("commands", [data["command"]]))
+    lines = [f"`bench/results/default_recipe.json` ({data['machine']['cpu']}, {data['machine']['cores']} cores; "
+             f"{runs} run{'s' if runs > 1 else ''} of `bench/default_recipe.py`, each command in the file; every model "
+             "scored once on the test split after every choice was made on dev)."
+             + (f" {data['note']}" if data.get("note") else ""), ""]
     for name, entry in summary.items():
-        lines += [f"**{name}**", "", "| run | test nDCG@10 | dbpedia-5k nDCG@10 | wall seconds (train) | recipe chosen |",
-                  "|---|---|---|---|---|"]
+        lines += [f"**{name}**", "", "| run | test nDCG@10 | dbpedia-5k nDCG@10 | wall seconds (train) | recipe chosen "
+                  "| ran at |", "|---|---|---|---|---|---|"]
         for run, label in RUN_LABELS.items():
             if run not in entry:
                 continue
             row = entry[run]
             seconds = f"{row['train_wall_seconds']:.0f}" if row["train_wall_seconds"] else "—"
             lines.append(f"| {label} | {row['test_ndcg@10']:.4f} | {row.get('dbpedia_ndcg@10', '—')} | {seconds} | "
-                         f"{row.get('recipe_chosen', '—')} |")
+                         f"{row.get('recipe_chosen', '—')} | {_provenance(data['steps'].get(f'{name}:{run}', {}))} |")
         margins = [f"{key.replace('_', ' ')}: {entry[key]:+.4f}" for key in
                    ("default_minus_embedtune_in_batch", "default_minus_plain_expert", "default_dbpedia_drop")
                    if key in entry]
         if "default_time_ratio" in entry:
             margins.append(f"default time / in-batch time: {entry['default_time_ratio']:.2f}")
+        if "winner_only_time_ratio" in entry:
+            margins.append(f"the chosen recipe's own training (no search) / in-batch time: "
+                           f"{entry['winner_only_time_ratio']:.2f}")
         lines += ["", "; ".join(margins) + ("." if margins else ""), ""]
     return "\n".join(lines).rstrip()
+
+
+def _provenance(step: dict) -> str:
+    """A row's commit (short) and, if any, the note on how it ran."""
+    run = step.get("run") or {}
+    commit = str(run.get("commit") or "not recorded")
+    if re.fullmatch(r"[0-9a-f]{7,40}(\+dirty)?", commit):
+        commit = commit[:7] + ("+dirty" if commit.endswith("+dirty") else "")
+    return commit + (f" ({run['note']})" if run.get("note") else "")
 
 
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
@@ -368,6 +404,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-memory-onnx": ("speed_encode_memory_onnx.json", speed_memory),
     "speed-encode-onnx": ("speed_encode_onnx.json", speed_encode),
     "speed-encode-intel": ("speed_encode_intel.json", speed_encode_on_cpu),
+    "speed-encode-openvino": ("speed_encode_openvino.json", speed_encode_bound),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "speed-train-attn": ("speed_train_attn.json", speed_train),
     "speed-train-intel": ("speed_train_intel.json", speed_train),
