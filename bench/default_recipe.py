@@ -147,6 +147,7 @@ def summarize(steps: dict) -> dict:
             entry[run]["dbpedia_ndcg@10"] = round(step["dbpedia"]["metrics"]["ndcg@10"], 4)
         if step.get("recipe"):
             entry[run]["recipe_chosen"] = step["recipe"]["chosen"]
+            entry[run].update(time_breakdown(step))
     for entry in summary.values():
         default = entry.get("embedtune_default")
         for other in ("embedtune_in_batch", "plain_expert"):
@@ -155,9 +156,30 @@ def summarize(steps: dict) -> dict:
         if default and "base" in entry and "dbpedia_ndcg@10" in default:
             entry["default_dbpedia_drop"] = round(entry["base"]["dbpedia_ndcg@10"] - default["dbpedia_ndcg@10"], 4)
         if default and "embedtune_in_batch" in entry:
-            entry["default_time_ratio"] = round(default["train_wall_seconds"]
-                                                / entry["embedtune_in_batch"]["train_wall_seconds"], 2)
+            in_batch = entry["embedtune_in_batch"]["train_wall_seconds"]
+            entry["default_time_ratio"] = round(default["train_wall_seconds"] / in_batch, 2)
+            if "winner_seconds" in default:  # the chosen recipe's own training, without the search around it
+                entry["winner_only_time_ratio"] = round(default["winner_seconds"] / in_batch, 2)
     return summary
+
+
+def time_breakdown(step: dict) -> dict:
+    """Where a ``--recipe auto`` run's wall time went: the search (every candidate's first epoch, and
+    mining where the training JSON records it apart), the winner's own training (its first epoch plus
+    the final run: what the chosen recipe costs without the search around it, mining not included),
+    and the final run alone. Empty for steps whose training JSON has no recipe account."""
+    recipe = step.get("recipe") or {}
+    winner = next((c for c in recipe.get("candidates", []) if c["name"] == recipe.get("chosen")), None)
+    if winner is None or "train_seconds" not in step:
+        return {}
+    probes = sum(c["seconds"] for c in recipe["candidates"])
+    breakdown = {"search_seconds": recipe["seconds"], "candidate_seconds": round(probes, 1),
+                 "final_seconds": step["train_seconds"]}
+    if any("mining_seconds" in c for c in recipe["candidates"]):
+        breakdown["mining_seconds"] = round(sum(c.get("mining_seconds", 0.0) for c in recipe["candidates"]), 1)
+    breakdown["winner_seconds"] = round(winner["seconds"] - winner.get("mining_seconds", 0.0)
+                                        + step["train_seconds"], 1)
+    return breakdown
 
 
 if __name__ == "__main__":
