@@ -133,7 +133,10 @@ def rotation_path(rows: Sequence[_Rows], dims: Sequence[int], *, steps: int = ST
         queries, positives, negatives = tensors[int(torch.multinomial(sizes, 1, generator=generator))]
         batch = torch.randperm(len(queries), generator=generator)[:BATCH_SIZE]
         documents = torch.cat([positives[batch], negatives[batch].reshape(-1, full)])
-        q, d = linear(queries[batch]), linear(documents)
+        # One orthogonal weight per step for both products: uncached, each call recomputes the matrix
+        # exponential and the backward pass runs through it twice (half the fit's time, same values).
+        with torch.nn.utils.parametrize.cached():
+            q, d = linear(queries[batch]), linear(documents)
         labels = torch.arange(len(batch))
         loss = sum(torch.nn.functional.cross_entropy(
             SCALE * torch.nn.functional.normalize(q[:, :dim], dim=1) @ torch.nn.functional.normalize(
