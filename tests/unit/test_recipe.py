@@ -136,6 +136,10 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
     assert any(n.endswith("lr x2") for n in names)
     assert recipe["chosen"] in names and recipe["dev_queries"] == 9
     assert all(c["dev_spread"] > 0 for c in recipe["candidates"])
+    mining = {c["name"]: c["mining_seconds"] for c in recipe["candidates"]}
+    assert mining["hybrid negatives, filtered"] > 0 and mining["in-batch negatives"] == 0, \
+        "mining time is counted apart, in the candidate that mined"
+    assert all(c["mining_seconds"] <= c["seconds"] for c in recipe["candidates"])
     chosen = next(c for c in recipe["candidates"] if c["name"] == recipe["chosen"])
     assert result.config["learning_rate"] == 5e-5 * chosen["lr_scale"]
     steps = [e["step"] for e in result.dev_history]

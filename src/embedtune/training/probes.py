@@ -95,6 +95,7 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
     def probe(candidate: Candidate) -> ProbeOutcome | str:
         start = time.perf_counter()
         rows = rows_of(candidate)
+        mining_seconds = time.perf_counter() - start
         if len(rows) < max(2, MIN_ROW_SHARE * len(prepared.train)):
             return f"mining kept {len(rows)} of {len(prepared.train)} rows (the filter refused the rest)"
         run_dir = folder / _slug(candidate.name)
@@ -117,7 +118,7 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
         checkpoint = latest_checkpoint(run_dir)
         guard_dev = guard_score(trainer.model) if guard_score else None
         outcome = ProbeOutcome(per_query=dict(evaluator.per_query), checkpoint=str(checkpoint), guard_dev=guard_dev,
-                               seconds=time.perf_counter() - start)
+                               seconds=time.perf_counter() - start, mining_seconds=mining_seconds)
         write_json_atomic(run_dir / OUTCOME_FILE, {"candidate": dataclasses.asdict(candidate),
                                                   **dataclasses.asdict(outcome)})
         return outcome

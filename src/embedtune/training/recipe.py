@@ -52,6 +52,7 @@ class ProbeOutcome:
     checkpoint: str
     guard_dev: float | None = None
     seconds: float = 0.0
+    mining_seconds: float = 0.0  # of ``seconds``: mining its rows (0 when an earlier candidate mined them)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class CandidateScore:
     eligible: bool = True
     note: str = ""
     seconds: float = 0.0
+    mining_seconds: float = 0.0
 
 
 @dataclass
@@ -92,8 +94,9 @@ class RecipeChoice:
             mark = "*" if c.name == self.chosen else " "
             guard = f", guard-dev {c.guard_dev:.4f}" if c.guard_dev is not None else ""
             note = f"  [{c.note}]" if c.note else ""
+            mining = f", {c.mining_seconds:.0f}s of it mining" if c.mining_seconds >= 0.5 else ""
             lines.append(f" {mark} {c.name:<28} dev nDCG@10 {c.dev_ndcg:.4f} ± {c.dev_spread:.4f}, vs best "
-                         f"[{c.diff_low:+.4f}, {c.diff_high:+.4f}]{guard}{note}")
+                         f"[{c.diff_low:+.4f}, {c.diff_high:+.4f}]{guard} ({c.seconds:.0f}s{mining}){note}")
         for name, reason in self.extra.get("skipped", {}).items():
             lines.append(f"   {name:<28} skipped: {reason}")
         return "\n".join(lines)
@@ -228,7 +231,8 @@ def _score(candidate: Candidate, outcome: ProbeOutcome, guard_base: float | None
                           lr_scale=candidate.lr_scale, dev_ndcg=round(_mean(outcome.per_query), 4),
                           dev_spread=round(bootstrap_error(outcome.per_query, seed), 4),
                           guard_dev=None if outcome.guard_dev is None else round(outcome.guard_dev, 4),
-                          eligible=eligible, note=note, seconds=round(outcome.seconds, 1))
+                          eligible=eligible, note=note, seconds=round(outcome.seconds, 1),
+                          mining_seconds=round(outcome.mining_seconds, 2))
 
 
 def _forgot_too_much(outcome: ProbeOutcome, guard_base: float | None, threshold: float) -> bool:
