@@ -113,10 +113,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(scifact_slice: Path, tmp_
     assert (out / "model.safetensors").is_file()
 
 
-def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_slice: Path, tmp_path: Path,
+def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_tiny: Path, tmp_path: Path,
                                                            cache_env: dict) -> None:
     out = tmp_path / "prompted"
-    proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1", "--json",
+    proc = embedtune("train", "--data", str(scifact_tiny), "--out", str(out), "--epochs", "1", "--json",
                      "--query-prompt", "query: ", "--document-prompt", "passage: ", "--loss", "cached_mnrl",
                      "--matryoshka-dims", "384,128", "--evals-per-epoch", "2", *FAST, env=cache_env)
     assert proc.returncode == 0, proc.stderr
@@ -142,7 +142,7 @@ def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_slice: Path,
     assert "truncate_dim=128" in (out / "README.md").read_text(encoding="utf-8")
 
     report_path = tmp_path / "eval.json"
-    evaluated = embedtune("eval", "--model", str(out), "--data", str(scifact_slice), "--dims", "128,64",
+    evaluated = embedtune("eval", "--model", str(out), "--data", str(scifact_tiny), "--dims", "128,64",
                           "--metrics", "ndcg@10,recall@10", "--json", str(report_path), "--quiet", env=cache_env)
     assert evaluated.returncode == 0, evaluated.stderr
     assert evaluated.stdout.splitlines()[0].split() == ["metric", "dim", "384", "dim", "128", "dim", "64"]
