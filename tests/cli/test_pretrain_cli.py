@@ -13,7 +13,8 @@ def embedtune(*args: str, env: dict | None = None) -> subprocess.CompletedProces
                           env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
-def test_pretrained_model_feeds_the_contrastive_stage(scifact_slice: Path, tmp_path: Path) -> None:
+def test_pretrained_model_feeds_the_contrastive_stage(scifact_slice: Path, scifact_tiny: Path,
+                                                     tmp_path: Path) -> None:
     pretrained = tmp_path / "tsdae"
     proc = embedtune("pretrain", "--data", str(scifact_slice), "--out", str(pretrained), "--max-docs", "20",
                      "--max-steps", "2", "--max-seq-length", "48", "--batch-size", "4", "--json")
@@ -27,7 +28,7 @@ def test_pretrained_model_feeds_the_contrastive_stage(scifact_slice: Path, tmp_p
                                             "pass --overwrite to replace it or choose another --out")
 
     tuned = tmp_path / "tuned"
-    proc = embedtune("train", "--model", str(pretrained), "--data", str(scifact_slice), "--out", str(tuned),
+    proc = embedtune("train", "--model", str(pretrained), "--data", str(scifact_tiny), "--out", str(tuned),
                      "--epochs", "1", "--max-seq-length", "48", "--batch-size", "8", "--json", "--quiet",
                      env={"EMBEDTUNE_CACHE_DIR": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr

@@ -27,10 +27,10 @@ def cache_env(tmp_path: Path) -> dict:
     return {"EMBEDTUNE_CACHE_DIR": str(tmp_path / "cache")}
 
 
-def test_full_training_writes_a_plain_sentence_transformers_model(scifact_slice: Path, tmp_path: Path,
+def test_full_training_writes_a_plain_sentence_transformers_model(scifact_tiny: Path, tmp_path: Path,
                                                                   cache_env: dict) -> None:
     out = tmp_path / "full"
-    proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1", "--json", *FAST,
+    proc = embedtune("train", "--data", str(scifact_tiny), "--out", str(out), "--epochs", "1", "--json", *FAST,
                      env=cache_env)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -48,15 +48,15 @@ def test_full_training_writes_a_plain_sentence_transformers_model(scifact_slice:
     assert "sentence-transformers/all-MiniLM-L6-v2" in card
     assert f"| ndcg@10 | {result['before']['ndcg@10']:.4f} | {result['after']['ndcg@10']:.4f} |" in card
 
-    again = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--epochs", "1", *FAST)
+    again = embedtune("train", "--data", str(scifact_tiny), "--out", str(out), "--epochs", "1", *FAST)
     assert again.returncode == 1
     assert "already holds a finished model; pass --overwrite" in again.stderr
 
 
-def test_lora_output_is_merged_and_the_adapter_reproduces_it(scifact_slice: Path, tmp_path: Path,
+def test_lora_output_is_merged_and_the_adapter_reproduces_it(scifact_tiny: Path, tmp_path: Path,
                                                             cache_env: dict) -> None:
     out = tmp_path / "lora"
-    proc = embedtune("train", "--data", str(scifact_slice), "--out", str(out), "--strategy", "lora",
+    proc = embedtune("train", "--data", str(scifact_tiny), "--out", str(out), "--strategy", "lora",
                      "--epochs", "1", "--lora-r", "8", *FAST, env=cache_env)
     assert proc.returncode == 0, proc.stderr
     assert not (out / "adapter_config.json").exists(), "the main output must not need peft"
