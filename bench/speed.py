@@ -36,8 +36,6 @@ from _harness import ROOT, SHARED_DATA, Results, run_step  # noqa: E402
 PY = sys.executable
 MAX_LEN = 256
 ENCODE_BACKENDS = ("torch", "onnx", "torch-bf16", "onnx-int8")  # the default --encode-backends
-# every backend the summary knows (the OpenVINO ones need the `openvino` extra)
-KNOWN_ENCODE_BACKENDS = (*ENCODE_BACKENDS, "openvino", "openvino-int8")
 # (rows, in, out) of MiniLM's matmuls: a 1,024-token batch (the CPU encoders' budget) through the attention
 # projections and the feed-forward layers, and the 8,192-token batch earlier runs measured
 PEAK_SHAPES = ((1024, 384, 384), (1024, 384, 1536), (1024, 1536, 384), (8192, 384, 1536))
@@ -367,9 +365,8 @@ def _summarize_encoding(steps: dict, work: Path) -> dict:
     plain_encode = steps["encode_plain"]
     reference = np.load(work / "encode_plain.npy")
     encode = {}
-    for backend in KNOWN_ENCODE_BACKENDS:
-        if (step := steps.get(f"encode_embedtune_{backend}")) is None:  # not in --encode-backends
-            continue
+    prefix = "encode_embedtune_"
+    for backend, step in ((key.removeprefix(prefix), step) for key, step in steps.items() if key.startswith(prefix)):
         vectors = np.load(work / f"encode_embedtune_{backend}.npy")
         encode[backend] = {
             "speedup": round(plain_encode["corpus_seconds"] / step["corpus_seconds"], 3),
