@@ -340,7 +340,8 @@ CASES: list[ErrorCase] = [
     ErrorCase("serve int8 without index", "--backend openvino-int8 with no documents to calibrate on",
               ("serve", "all-MiniLM-L6-v2", "--backend", "openvino-int8"),
               "--backend openvino-int8 calibrates on the documents it serves, which need --index DIR "
-              "(or use --backend openvino or onnx-int8)"),
+              "(or serve an `embedtune export --format openvino-int8` folder, or use --backend "
+              "openvino or onnx-int8)"),
     # --- pretrain ----------------------------------------------------------------------------------
     ErrorCase("pretrain missing corpus", "--data names a file that does not exist",
               ("pretrain", "--data", "{tmp}/abstracts.jsonl", "--out", "{tmp}/out"),

@@ -97,6 +97,15 @@ def test_openvino_int8_export_is_a_sentence_transformers_folder(scifact_like: Pa
     loaded = FastEncoder(SentenceTransformer(str(tmp_path / "ov")), "openvino-int8",
                          export_dir=tmp_path / "ov" / "openvino")
     assert loaded.encode(["one text"]).shape == (1, 384)
+    # The folder as the model (`eval --model dist/ov --backend openvino-int8`): its own int8 model runs,
+    # none is calibrated on the corpus at hand, and nothing is written into the folder.
+    from embedtune.inference.search import make_encoder
+
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "ov").rglob("*"))
+    texts = [json.loads(line)["text"] for line in (data / "corpus.jsonl").read_text().splitlines()]
+    as_model = make_encoder(SentenceTransformer(str(tmp_path / "ov")), "openvino-int8", corpus=texts)
+    np.testing.assert_array_equal(as_model.encode(texts[:3]), loaded.encode(texts[:3]))
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ov").rglob("*")) == before
 
 
 def test_openvino_int8_export_without_documents_is_one_clear_error(tmp_path: Path) -> None:
@@ -105,3 +114,18 @@ def test_openvino_int8_export_without_documents_is_one_clear_error(tmp_path: Pat
     with pytest.raises(EmbedtuneError, match="--format openvino-int8 calibrates on your documents"):
         export_model(None, "openvino-int8", tmp_path / "ov")
     assert not (tmp_path / "ov").exists()
+
+
+def test_a_folder_ships_its_openvino_model_only_when_the_file_is_there(tmp_path: Path) -> None:
+    from embedtune.inference.openvino_backend import shipped_in
+    from embedtune.serving.server import _ships_int8
+
+    (tmp_path / "openvino").mkdir()
+    (tmp_path / "openvino" / FP32_FILE).write_text("<net/>")
+    (tmp_path / "0_Transformer").mkdir()
+    assert shipped_in(tmp_path, int8=False) == tmp_path / "openvino"
+    assert shipped_in(tmp_path / "0_Transformer", int8=False) == tmp_path / "openvino"  # modules in a subfolder
+    assert shipped_in(tmp_path, int8=True) is None and not _ships_int8(str(tmp_path))
+    (tmp_path / "openvino" / INT8_FILE).write_text("<net/>")
+    assert shipped_in(tmp_path, int8=True) == tmp_path / "openvino" and _ships_int8(str(tmp_path))
+    assert not _ships_int8("all-MiniLM-L6-v2")  # a hub id is not a folder

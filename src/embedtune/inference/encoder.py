@@ -31,7 +31,12 @@ import numpy as np
 from embedtune.data.images import has_images, is_image, load_image
 from embedtune.inference.batching import Tokenized, token_budget_batches, tokenize
 from embedtune.inference.model_parts import head_of, reads_images, transformer_of, unsupported_reason
-from embedtune.inference.openvino_backend import OpenVinoRunner, openvino_runner, prebuilt_int8
+from embedtune.inference.openvino_backend import (
+    OpenVinoRunner,
+    openvino_runner,
+    prebuilt_int8,
+    shipped_directory,
+)
 from embedtune.progress import progress_bar
 from embedtune.prompts import Role, role_prompt
 
@@ -93,6 +98,10 @@ class FastEncoder:
         self.backend: Backend = backend
         self._session = None
         self._openvino: OpenVinoRunner | None = None
+        shipped = shipped_directory(model, int8=backend == "openvino-int8") if (
+            export_dir is None and backend.startswith("openvino")) else None
+        if shipped is not None:  # the model folder carries its own OpenVINO model: run that one, calibrate none
+            export_dir, calibration = shipped, None
         self._export_dir = export_dir
         if backend.startswith("onnx"):
             self._session = _onnx_session(model, export_dir, int8=backend == "onnx-int8")

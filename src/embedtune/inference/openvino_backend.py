@@ -161,6 +161,31 @@ def openvino_directory(model: SentenceTransformer, export_dir: str | Path | None
     return Path(export_dir) if export_dir is not None else default_cache_dir() / "openvino" / model_fingerprint(model)
 
 
+def shipped_directory(model: SentenceTransformer, *, int8: bool) -> Path | None:
+    """The ``openvino/`` folder of the model folder ``model`` was loaded from, when it holds the graph
+    asked for (``INT8_FILE`` for int8, else ``FP32_FILE``); None otherwise.
+
+    Why: an ``embedtune export --format openvino-int8`` folder carries the int8 model a user deploys,
+    so encoding with that folder as the model (``eval --model dist/ov-int8``) runs that model rather
+    than calibrating another one on whatever corpus is at hand. A folder without the file is not
+    used, so nothing is ever written into a user's model folder (the cache folder is used instead).
+    """
+    first = model[0] if len(model) else None
+    config = getattr(getattr(first, "auto_model", None), "config", None)
+    source = getattr(config, "_name_or_path", "") or ""
+    return shipped_in(source, int8=int8) if source else None
+
+
+def shipped_in(folder: str | Path, *, int8: bool) -> Path | None:
+    """``folder``'s ``openvino/`` folder (or its parent's) when it holds the int8 or fp32 graph: see
+    ``shipped_directory``. A path check only, so a command can ask before loading the model."""
+    wanted = INT8_FILE if int8 else FP32_FILE
+    for candidate in (Path(folder), Path(folder).parent):  # modules at the root, or in 0_Transformer/
+        if (candidate / "openvino" / wanted).is_file():
+            return candidate / "openvino"
+    return None
+
+
 def int8_path(directory: Path, calibration: Sequence[str]) -> Path:
     """Where the static int8 model calibrated on ``calibration`` lives: another corpus, another model."""
     from embedtune.inference.cache import texts_fingerprint
@@ -178,6 +203,7 @@ def openvino_runner(model: SentenceTransformer, export_dir: str | Path | None, *
     """The fp32 model, or the int8 one: calibrated on a sample of ``calibration``, or the one ``export_dir`` holds."""
     directory = openvino_directory(model, export_dir)
     if int8 and calibration is None and prebuilt_int8(directory):
+        logger.info("openvino-int8: the calibrated model in %s", directory)
         return OpenVinoRunner(directory / INT8_FILE, exact=False, threads=threads)
     fp32 = export_openvino(model, directory)
     if not int8:

@@ -15,6 +15,7 @@ import os
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -339,9 +340,10 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
     settings.api_key = api_key or os.environ.get(API_KEY_ENV) or None
     if rerank and not index:
         raise ConfigError("--rerank reranks /search results, which need --index DIR")
-    if backend == "openvino-int8" and not index:
+    if backend == "openvino-int8" and not index and not _ships_int8(model):
         raise ConfigError("--backend openvino-int8 calibrates on the documents it serves, which need --index DIR "
-                          "(or use --backend openvino or onnx-int8)")
+                          "(or serve an `embedtune export --format openvino-int8` folder, or use --backend "
+                          "openvino or onnx-int8)")
     check_port_free(host, port)  # a busy port fails in a second, not after the model loads
     import torch
 
@@ -366,6 +368,13 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
         logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     app = create_app(loaded, model_name=display_name(model), searcher=searcher, settings=settings, backend=backend)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _ships_int8(model: str) -> bool:
+    """Whether ``model`` is a local folder carrying its own calibrated int8 OpenVINO model."""
+    from embedtune.inference.openvino_backend import shipped_in
+
+    return Path(model).is_dir() and shipped_in(model, int8=True) is not None
 
 
 def check_port_free(host: str, port: int) -> None:
