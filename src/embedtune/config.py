@@ -92,10 +92,10 @@ class TrainConfig:
         "LoRA on a 4-bit base (needs a CUDA GPU and bitsandbytes).")
     recipe: str = setting(
         "auto",
-        "auto: try in-batch vs mined hard negatives, the false-negative filter on and off, the learning "
-        "rate at two values and (full, dropout 0) dropout 0.1, each for one epoch, and keep training the one "
-        "the dev split picks (the simplest recipe within its bootstrap spread, the learning rate and dropout "
-        "by their dev mean); fixed: the settings as given", shown=True)
+        "auto: try in-batch vs mined hard negatives, the false-negative filter on and off and the learning "
+        "rate at two values, each for one epoch, and keep training the one the dev split picks (the "
+        "simplest recipe within its bootstrap spread, the learning rate by its dev mean); fixed: the "
+        "settings as given", shown=True)
     negatives: str = setting(
         "auto",
         "Hard negatives for rows without their own: none, or mined by bm25, dense or hybrid (from the "

@@ -86,41 +86,6 @@ def test_the_learning_rate_goes_to_the_higher_dev_mean_even_within_the_spread() 
     assert _search_with_faster_at(-0.002) == "hybrid negatives, filtered"
 
 
-def test_the_search_tries_the_winner_with_dropout_last_and_keeps_it_on_a_higher_dev_mean() -> None:
-    base = _per_query(0.60, 0.3, seed=4)
-
-    def search(dropout_shift: float) -> tuple[Candidate, list[Candidate]]:
-        probed: list[Candidate] = []
-
-        def probe(candidate: Candidate) -> ProbeOutcome:
-            probed.append(candidate)
-            shift = dropout_shift if candidate.dropout else (0.0 if candidate == MINED else -0.2)
-            return _outcome({q: v + shift for q, v in base.items()})
-
-        winner, choice = search_recipe([MINED, SIMPLE], probe, vary_learning_rate=False, vary_dropout=0.1)
-        assert winner.name == choice.chosen and "dropout 0.1" in choice.rule
-        return winner, probed
-
-    winner, probed = search(+0.002)
-    assert [c.name for c in probed] == [MINED.name, SIMPLE.name, "hybrid negatives, filtered, dropout 0.1"]
-    assert (probed[-1].negatives, probed[-1].filtered, probed[-1].dropout) == ("hybrid", True, 0.1)
-    assert winner == probed[-1]
-    winner, _ = search(-0.002)
-    assert winner == MINED
-    _, probed = search(+0.1)
-    assert not any(c.dropout for c in probed[:-1]), "only the last stage varies dropout"
-
-
-def test_dropout_is_searched_only_for_full_fine_tuning_at_the_default_dropout() -> None:
-    from embedtune.config import TrainConfig
-    from embedtune.training.probes import dropout_to_try
-
-    assert dropout_to_try(TrainConfig()) == 0.1
-    assert dropout_to_try(TrainConfig(dropout=0.2)) is None
-    assert dropout_to_try(TrainConfig(attention_dropout=0.0)) is None
-    assert dropout_to_try(TrainConfig(strategy="lora")) is None
-
-
 def test_paired_interval_of_identical_scores_is_zero() -> None:
     scores = _per_query(0.5, 0.3)
     assert paired_interval(scores, scores, seed=0) == (0.0, 0.0)
@@ -155,24 +120,10 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
 
     monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)  # 9 dev queries: a search in seconds
 
-    import torch
-
     from embedtune.config import TrainConfig
     from embedtune.inference.cache import EmbeddingCache
-    from embedtune.training import fit, train_model
-    from embedtune.training import recipe as search
+    from embedtune.training import train_model
     from tests.tiny_models import tiny_bert
-
-    # Each later stage wins, so the final run must take up the winner's dropout on the run's own model.
-    monkeypatch.setattr(search, "pick_variant", lambda recipe, variant, outcomes, *_: variant)
-    final_dropout: list[set[float]] = []
-
-    def record(model, config):
-        fit.__dict__["_apply"](model, config)
-        final_dropout.append({m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)})
-
-    monkeypatch.setitem(fit.__dict__, "_apply", fit.apply_training_dropout)
-    monkeypatch.setattr(fit, "apply_training_dropout", record)
 
     model = tiny_bert(tmp_path / "tiny")
     out = tmp_path / "run"
@@ -183,7 +134,6 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
     names = [c["name"] for c in recipe["candidates"]] + list(recipe["extra"].get("skipped", {}))
     assert {"in-batch negatives", "hybrid negatives, filtered", "hybrid negatives, unfiltered"} <= set(names)
     assert any(n.endswith("lr x2") for n in names)
-    assert names[-1].endswith("dropout 0.1"), "the last stage tries the leader with the model's usual dropout"
     assert recipe["chosen"] in names and recipe["dev_queries"] == 9
     assert all(c["dev_spread"] > 0 for c in recipe["candidates"])
     mining = {c["name"]: c["mining_seconds"] for c in recipe["candidates"]}
@@ -192,9 +142,6 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
     assert all(c["mining_seconds"] <= c["seconds"] for c in recipe["candidates"])
     chosen = next(c for c in recipe["candidates"] if c["name"] == recipe["chosen"])
     assert result.config["learning_rate"] == 5e-5 * chosen["lr_scale"]
-    assert recipe["chosen"].endswith(", lr x2, dropout 0.1")
-    assert result.config["dropout"] == chosen["dropout"] == 0.1
-    assert final_dropout == [{0.1}], "the run's own model trains on with the chosen dropout"
     steps = [e["step"] for e in result.dev_history]
     assert len(steps) == 3 and steps == [steps[0], 2 * steps[0], 3 * steps[0]], \
         "epoch 1 is the winning candidate's own; epochs 2 and 3 continue it"

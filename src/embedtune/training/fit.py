@@ -17,7 +17,6 @@ from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
 from embedtune.inference.cache import EmbeddingCache
 from embedtune.inference.precision import training_encoder_backend
 from embedtune.training.checkpointing import run_training
-from embedtune.training.dropout import apply_training_dropout
 from embedtune.training.losses import training_columns
 from embedtune.training.model_setup import fresh_model
 from embedtune.training.output_dir import CHECKPOINTS
@@ -59,8 +58,6 @@ def fit_model(model: Any, run: RunData, out: Path, resume: Path | None, strategy
             fresh_model=lambda c: fresh_model(c, strategy, precision), build_trainer=build_trainer,
             guard=run.guard, guard_score=_guard_scorer(run.guard, config, precision, cache))
         resume = resume or resume_from
-        if config.dropout != run.config.dropout:  # the search chose another dropout (full fine-tuning only)
-            apply_training_dropout(model, config)
     else:
         if config.recipe == "auto":
             logger.info("--recipe auto: no search with %s; the settings are taken as given", fallback)

@@ -29,13 +29,7 @@ from embedtune.training.data_prep import PreparedData
 from embedtune.training.distributed import fit_batch_to_rows, world_size
 from embedtune.training.negatives import can_mine, training_rows
 from embedtune.training.output_dir import CHECKPOINTS, RECIPE_DIR, latest_checkpoint
-from embedtune.training.recipe import (
-    DROPOUT_CANDIDATE,
-    Candidate,
-    ProbeOutcome,
-    negative_candidates,
-    search_recipe,
-)
+from embedtune.training.recipe import Candidate, ProbeOutcome, negative_candidates, search_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +105,11 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
             return finished
         if run_dir.exists():  # cut off mid-candidate: it starts again
             shutil.rmtree(run_dir)
-        probe_config = fit_batch_to_rows(candidate_settings(config, candidate), len(rows), 1)
+        probe_config = fit_batch_to_rows(dataclasses.replace(config, learning_rate=config.resolved_learning_rate
+                                                             * candidate.lr_scale), len(rows), 1)
         epochs = probe_epochs(config.epochs)
-        logger.info("recipe: trying %s (%d rows, lr %g, dropout %s) for %.2g epoch", candidate.name, len(rows),
-                    probe_config.learning_rate, probe_config.dropout, epochs)
+        logger.info("recipe: trying %s (%d rows, lr %g) for %.2g epoch", candidate.name, len(rows),
+                    probe_config.learning_rate, epochs)
         probe_model = fresh_model(probe_config)
         trainer, evaluator = build_trainer(probe_model, [rows.to_columns()], len(rows), [dev_sample], probe_config,
                                            run_dir / CHECKPOINTS, show_progress, precision)
@@ -131,7 +126,7 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
     guard_base = guard_score(model) if guard_score else None
     stage_one = negative_candidates(config.negatives, can_mine(prepared, config), bool(prepared.train.negatives))
     winner, choice = search_recipe(stage_one, probe, vary_learning_rate=config.learning_rate is None,
-                                   vary_dropout=dropout_to_try(config), guard_base=guard_base, guard_threshold=config.guard_threshold, seed=config.seed)
+                                   guard_base=guard_base, guard_threshold=config.guard_threshold, seed=config.seed)
     account = {**choice.to_dict(), "winner": dataclasses.asdict(winner)}
     write_json_atomic(folder / CHOICE_FILE, account)
     chosen_config, rows = _candidate_config(config, winner, prepared, model, cache, show_progress, rows_of(winner))
@@ -141,25 +136,8 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
 def _candidate_config(config: TrainConfig, candidate: Candidate, prepared: PreparedData, model: Any, cache: Any,
                       show_progress: bool, rows: TrainingPairs | None = None) -> tuple[TrainConfig, TrainingPairs]:
     rows = rows if rows is not None else training_rows(candidate, prepared, config, model, cache, show_progress)
-    return fit_batch_to_rows(candidate_settings(config, candidate), len(rows), 1), rows
-
-
-def candidate_settings(config: TrainConfig, candidate: Candidate) -> TrainConfig:
-    """The run's settings with the candidate's learning rate and dropout."""
-    dropout = config.dropout if candidate.dropout is None else candidate.dropout
-    return dataclasses.replace(config, learning_rate=config.resolved_learning_rate * candidate.lr_scale,
-                               dropout=dropout)
-
-
-def dropout_to_try(config: TrainConfig) -> float | None:
-    """The dropout stage 3 tries, or None: only full fine-tuning at the default dropout (0, attention
-    dropout not set apart). Any other --dropout is the user's choice; LoRA keeps the base's dropout
-    modules apart from its adapters' own, which this stage would not tell apart."""
-    default = dataclasses.fields(TrainConfig)
-    default_dropout = next(f.default for f in default if f.name == "dropout")
-    if config.strategy != "full" or config.dropout != default_dropout or config.attention_dropout is not None:
-        return None
-    return DROPOUT_CANDIDATE
+    chosen = dataclasses.replace(config, learning_rate=config.resolved_learning_rate * candidate.lr_scale)
+    return fit_batch_to_rows(chosen, len(rows), 1), rows
 
 
 def _read_outcome(run_dir: Path, candidate: Candidate) -> ProbeOutcome | None:

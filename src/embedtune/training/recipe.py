@@ -6,21 +6,19 @@ default run tries a few candidates and keeps the one the dev split prefers:
 
 1. mined hard negatives with the false-negative filter (the default recipe); in-batch negatives only;
    mined negatives without the filter;
-2. the stage's winner at twice the learning rate;
-3. for full fine-tuning at the default dropout 0, the winner with dropout ``DROPOUT_CANDIDATE``.
+2. the stage's winner at twice the learning rate.
 
 Each candidate is the *first epoch of the full run it stands for* (same schedule, same seed), so
 the winner is not trained again from scratch: the final run resumes from its checkpoint, and the
 search costs the other candidates' first epochs. A recipe (stage 1) is picked only when it is
 clearly better than a simpler one: per-query dev nDCG@10 is bootstrapped (paired with the best
 candidate), and the simplest recipe whose difference from the best is within that spread wins.
-The learning rate (stage 2) and the dropout (stage 3) have no simpler value (1x and 0 are only
-the values tried first), so the other one is kept when its dev mean is higher. With a forgetting guard, a candidate whose guard-dev score
+The learning rate (stage 2) has no simpler value (1x is only the value tried first), so the higher
+one is kept when its dev mean is higher. With a forgetting guard, a candidate whose guard-dev score
 dropped by more than the threshold is not eligible. Nothing here looks at the held-out split.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import time
@@ -33,12 +31,6 @@ logger = logging.getLogger(__name__)
 BOOTSTRAP_ROUNDS = 1000
 CONFIDENCE = 0.90  # two-sided interval of (candidate - best) that must reach 0 for "within the spread"
 LR_FACTOR = 2.0
-# Stage 3's dropout: BERT's, MiniLM's and MPNet's own, what a plain sentence-transformers script trains
-# with. Dropout 0 is the default for speed (fused attention, ~1.3x the examples/s on CPU) and won on
-# SciFact dev over three epochs, but after one epoch on SciFact plain sentence-transformers with
-# dropout 0.1 scored 0.0095 above dropout 0 (bench/results/speed_train_strongest.json), and on two
-# held-out domains that plain script beat the dropout-0 in-batch default: so the dev split decides.
-DROPOUT_CANDIDATE = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,7 +42,6 @@ class Candidate:
     filtered: bool = True  # the false-negative filter, for mined negatives
     lr_scale: float = 1.0
     simplicity: int = 0
-    dropout: float | None = None  # None: the run's own setting
 
 
 @dataclass
@@ -79,7 +70,6 @@ class CandidateScore:
     note: str = ""
     seconds: float = 0.0
     mining_seconds: float = 0.0
-    dropout: float | None = None  # None: the run's own setting
 
 
 @dataclass
@@ -127,10 +117,9 @@ def negative_candidates(negatives: str, can_mine: bool, given_negatives: bool) -
 
 
 def search_recipe(stage_one: Sequence[Candidate], probe: Callable[[Candidate], ProbeOutcome | str], *,
-                  vary_learning_rate: bool, vary_dropout: float | None = None, guard_base: float | None = None,
-                  guard_threshold: float = 0.01, seed: int = 42) -> tuple[Candidate, RecipeChoice]:
-    """Probe ``stage_one``, then its winner at ``LR_FACTOR`` times the learning rate, then (unless
-    ``vary_dropout`` is None) the winner with that dropout; pick (see module).
+                  vary_learning_rate: bool, guard_base: float | None = None, guard_threshold: float = 0.01,
+                  seed: int = 42) -> tuple[Candidate, RecipeChoice]:
+    """Probe ``stage_one``, then its winner at ``LR_FACTOR`` times the learning rate; pick (see module).
 
     ``probe`` returns a string instead of an outcome when a candidate cannot run (e.g. mining left
     too few rows): it is reported as skipped, with that reason.
@@ -156,13 +145,7 @@ def search_recipe(stage_one: Sequence[Candidate], probe: Callable[[Candidate], P
         faster = Candidate(f"{winner.name}, lr x{LR_FACTOR:g}", winner.negatives, winner.filtered,
                            winner.lr_scale * LR_FACTOR, simplicity=winner.simplicity + 10)
         attempt(faster)
-        winner = pick_variant(winner, faster, dict(tried), guard_base, guard_threshold)
-    if vary_dropout is not None:
-        regularised = dataclasses.replace(winner, name=f"{winner.name}, dropout {vary_dropout:g}",
-                                          dropout=vary_dropout, simplicity=winner.simplicity + 20)
-        attempt(regularised)
-        winner = pick_variant(winner, regularised, dict(tried), guard_base, guard_threshold)
-    if vary_learning_rate or vary_dropout is not None:
+        winner = pick_learning_rate(winner, faster, dict(tried), guard_base, guard_threshold)
         _, scores = pick(tried, guard_base, guard_threshold, seed)  # intervals against the new best
     outcome = dict((c.name, o) for c, o in tried)[winner.name]
     choice = RecipeChoice(
@@ -171,9 +154,8 @@ def search_recipe(stage_one: Sequence[Candidate], probe: Callable[[Candidate], P
         extra={"skipped": skipped} if skipped else {},
         rule=f"recipe: of the candidates whose paired bootstrap {CONFIDENCE:.0%} interval of dev nDCG@10 "
              "(candidate - best) reaches 0, the one closest to the default (mined, filtered); learning rate: "
-             f"x{LR_FACTOR:g} when its dev nDCG@10 is higher"
-             + (f"; dropout {vary_dropout:g}: when its dev nDCG@10 is higher" if vary_dropout is not None else "")
-             + (f"; guard-dev drop at most {guard_threshold}" if guard_base is not None else ""))
+             f"x{LR_FACTOR:g} when its dev nDCG@10 is higher" + (f"; guard-dev drop at most {guard_threshold}"
+                                                                 if guard_base is not None else ""))
     logger.info("%s", choice.to_table())
     return winner, choice
 
@@ -197,21 +179,20 @@ def pick(tried: Sequence[tuple[Candidate, ProbeOutcome]], guard_base: float | No
     return tried[chosen][0], scores
 
 
-def pick_variant(recipe: Candidate, variant: Candidate, outcomes: dict[Candidate, ProbeOutcome],
-                 guard_base: float | None, guard_threshold: float) -> Candidate:
-    """``variant`` (the chosen recipe at another learning rate or dropout) if it ran, kept the guard and
-    beat it on dev.
+def pick_learning_rate(recipe: Candidate, faster: Candidate, outcomes: dict[Candidate, ProbeOutcome],
+                       guard_base: float | None, guard_threshold: float) -> Candidate:
+    """``faster`` (the chosen recipe at a higher learning rate) if it ran, kept the guard and beat it on dev.
 
     Why not the spread rule: it protects a simpler recipe against a more complex one picked on noise, and
-    neither learning rate (nor dropout) is the simpler; the dev mean is the best guess of which trains
-    further in the run's schedule (all three benchmark sets' dev scores were still rising at their last epoch).
+    neither learning rate is the simpler; the dev mean is the best guess of which trains further in the
+    run's schedule (all three benchmark sets' dev scores were still rising at their last epoch).
     """
-    outcome = outcomes.get(variant)
+    outcome = outcomes.get(faster)
     if outcome is None:  # could not run: reported as skipped
         return recipe
     if _forgot_too_much(outcome, guard_base, guard_threshold):
         return recipe
-    return variant if _mean(outcome.per_query) > _mean(outcomes[recipe].per_query) else recipe
+    return faster if _mean(outcome.per_query) > _mean(outcomes[recipe].per_query) else recipe
 
 
 def paired_interval(candidate: dict[str, float], best: dict[str, float], seed: int,
@@ -247,8 +228,7 @@ def _score(candidate: Candidate, outcome: ProbeOutcome, guard_base: float | None
         drop = guard_base - outcome.guard_dev  # type: ignore[operator]  # both set: _forgot_too_much checked
         eligible, note = False, f"guard-dev dropped {drop:.4f} > {threshold}"
     return CandidateScore(name=candidate.name, negatives=candidate.negatives, filtered=candidate.filtered,
-                          lr_scale=candidate.lr_scale, dropout=candidate.dropout,
-                          dev_ndcg=round(_mean(outcome.per_query), 4),
+                          lr_scale=candidate.lr_scale, dev_ndcg=round(_mean(outcome.per_query), 4),
                           dev_spread=round(bootstrap_error(outcome.per_query, seed), 4),
                           guard_dev=None if outcome.guard_dev is None else round(outcome.guard_dev, 4),
                           eligible=eligible, note=note, seconds=round(outcome.seconds, 1),
