@@ -40,6 +40,16 @@ def test_within_the_spread_the_simplest_candidate_wins() -> None:
     assert simple.diff_low < 0 <= simple.diff_high
 
 
+def test_an_interval_just_short_of_zero_is_not_within_the_spread(monkeypatch) -> None:
+    """The rule reads the unrounded bound: one that rounds to -0.0000 in the table has not reached 0."""
+    monkeypatch.setattr("embedtune.training.recipe.paired_interval",
+                        lambda candidate, best, seed: (-0.03, -4e-6) if candidate is not best else (0.0, 0.0))
+    simple, mined = _per_query(0.50, 0.2), _per_query(0.60, 0.2)
+    winner, scores = pick([(SIMPLE, _outcome(simple)), (MINED, _outcome(mined))], None, 0.01, seed=1)
+    assert winner == MINED
+    assert next(s for s in scores if s.name == SIMPLE.name).diff_high == 0.0
+
+
 def test_a_candidate_that_forgets_past_the_guard_threshold_is_not_picked() -> None:
     base = _per_query(0.60, 0.2)
     better = {q: min(1.0, v + 0.10) for q, v in base.items()}

@@ -171,10 +171,12 @@ def pick(tried: Sequence[tuple[Candidate, ProbeOutcome]], guard_base: float | No
         return tried[least][0], scores
     best = max(eligible, key=lambda i: (_mean(tried[i][1].per_query), -tried[i][0].simplicity))
     best_scores = tried[best][1].per_query
+    within = []
     for i in eligible:
         low, high = paired_interval(tried[i][1].per_query, best_scores, seed)
         scores[i].diff_low, scores[i].diff_high = round(low, 4), round(high, 4)
-    within = [i for i in eligible if scores[i].diff_high >= 0.0]
+        if high >= 0.0:  # the unrounded bound: -0.000004 does not reach 0, though it is shown as -0.0000
+            within.append(i)
     chosen = min(within, key=lambda i: (tried[i][0].simplicity, -_mean(tried[i][1].per_query)))
     return tried[chosen][0], scores
 
