@@ -179,9 +179,11 @@ class FastEncoder:
         pad_id = self.model.tokenizer.pad_token_id or 0
         if self.backend in TORCH_BACKENDS:
             self.model.eval()  # as SentenceTransformer.encode does: no dropout in embeddings
+        batches = token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id)
+        encoded = (self._openvino.map(batches) if self._openvino is not None  # several batches in flight
+                   else ((batch, self._last_hidden_state(batch.inputs)) for batch in batches))
         with progress_bar(len(out), "encoding", "text", show_bar=show_progress, logger=logger) as bar:
-            for batch in token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id):
-                hidden = self._last_hidden_state(batch.inputs)
+            for batch, hidden in encoded:
                 out[batch.index] = _pool(hidden, batch.inputs["attention_mask"], pooling, normalize, rotation)
                 bar.update(len(batch.index))
         return out

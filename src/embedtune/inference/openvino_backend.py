@@ -24,9 +24,9 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FP32_FILE = "openvino_model.xml"
 INT8_FILE = "openvino_model_qint8_quantized.xml"  # sentence-transformers' name for a static int8 model
@@ -125,21 +126,47 @@ def _quantize(graph: Any, model: SentenceTransformer, texts: Sequence[str]) -> A
 
 
 class OpenVinoRunner:
-    """A compiled OpenVINO model giving ``last_hidden_state`` for padded numpy inputs."""
+    """A compiled OpenVINO model giving ``last_hidden_state`` for padded numpy inputs.
+
+    Compiled for throughput: OpenVINO splits the threads into streams (2 streams of 1 thread on 2
+    cores) and ``map`` keeps one batch in flight per stream. These models' matrices are small enough
+    that threads of one batch spend much of a layer waiting for each other; on the 2-core Intel Xeon
+    of bench/results the int8 encoder ran 77.0 docs/s so against 58.7 with one batch on 2 threads
+    (1,000 SciFact abstracts, transformer only).
+    """
 
     def __init__(self, path: Path, *, exact: bool, threads: int) -> None:
         import openvino as ov
 
         # fp32 inference precision for the exact backend: on CPUs with bf16 units OpenVINO would
         # otherwise run an fp32 graph in bf16. The int8 model takes OpenVINO's fastest choice.
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_NUM_THREADS": threads}
         if exact:
             config["INFERENCE_PRECISION_HINT"] = "f32"
         self.compiled = ov.Core().compile_model(str(path), "CPU", config)
         self.names = {port.get_any_name() for port in self.compiled.inputs}
+        self.jobs = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.compiled({k: v for k, v in inputs.items() if k in self.names})[0]
+
+    def map(self, batches: Iterable[T]) -> Iterator[tuple[T, np.ndarray]]:
+        """``(batch, last_hidden_state)`` for every batch (each with its ``inputs``), in the order they
+        finish, with ``jobs`` batches in flight."""
+        import openvino as ov
+
+        queue = ov.AsyncInferQueue(self.compiled, self.jobs)
+        finished: list[tuple[T, np.ndarray]] = []  # appended by OpenVINO's threads, taken here
+        queue.set_callback(lambda request, batch: finished.append(
+            (batch, request.get_output_tensor(0).data.copy())))
+        for batch in batches:
+            inputs = {k: v for k, v in batch.inputs.items() if k in self.names}
+            queue.start_async(inputs, batch)  # waits until a job is free
+            while finished:
+                yield finished.pop()
+        queue.wait_all()
+        while finished:
+            yield finished.pop()
 
     def kernels(self) -> dict[str, int]:
         """The compiled graph's arithmetic by kernel and precision as OpenVINO reports it
