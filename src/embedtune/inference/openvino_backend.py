@@ -130,9 +130,10 @@ class OpenVinoRunner:
 
     Compiled for throughput: OpenVINO splits the threads into streams (2 streams of 1 thread on 2
     cores) and ``map`` keeps one batch in flight per stream. These models' matrices are small enough
-    that threads of one batch spend much of a layer waiting for each other; on the 2-core Intel Xeon
-    of bench/results the int8 encoder ran 77.0 docs/s so against 58.7 with one batch on 2 threads
-    (1,000 SciFact abstracts, transformer only).
+    that threads of one batch spend much of a layer waiting for each other: on the 2-core Intel Xeon
+    of bench/results, ``openvino-int8`` encoded SciFact end to end at 1.89x plain PyTorch with streams
+    and 1.55x with one batch on 2 threads (speed_encode_openvino_streams.json, speed_encode_openvino.json),
+    at more memory (a batch per stream).
     """
 
     def __init__(self, path: Path, *, exact: bool, threads: int) -> None:
