@@ -124,6 +124,8 @@ def test_a_folder_ships_its_openvino_model_only_when_the_file_is_there(tmp_path:
     (tmp_path / "openvino" / FP32_FILE).write_text("<net/>")
     (tmp_path / "0_Transformer").mkdir()
     assert shipped_in(tmp_path, int8=False) == tmp_path / "openvino"
+    assert shipped_in(tmp_path / "0_Transformer", int8=False) is None, "a folder beside, not a model's module"
+    (tmp_path / "modules.json").write_text("[]")
     assert shipped_in(tmp_path / "0_Transformer", int8=False) == tmp_path / "openvino"  # modules in a subfolder
     assert shipped_in(tmp_path, int8=True) is None and not _ships_int8(str(tmp_path))
     (tmp_path / "openvino" / INT8_FILE).write_text("<net/>")

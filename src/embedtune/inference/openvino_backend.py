@@ -208,7 +208,11 @@ def shipped_in(folder: str | Path, *, int8: bool) -> Path | None:
     """``folder``'s ``openvino/`` folder (or its parent's) when it holds the int8 or fp32 graph: see
     ``shipped_directory``. A path check only, so a command can ask before loading the model."""
     wanted = INT8_FILE if int8 else FP32_FILE
-    for candidate in (Path(folder), Path(folder).parent):  # modules at the root, or in 0_Transformer/
+    folder = Path(folder)
+    # The transformer at the model folder's root, or in a module folder (0_Transformer/) of one: not
+    # any parent folder, whose openvino/ could belong to another model.
+    candidates = [folder] + ([folder.parent] if (folder.parent / "modules.json").is_file() else [])
+    for candidate in candidates:
         if (candidate / "openvino" / wanted).is_file():
             return candidate / "openvino"
     return None
