@@ -49,12 +49,14 @@ def main() -> None:
     if args.continue_:
         results.continue_earlier()
     dbpedia = args.data / "dbpedia-5k"
-    env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache")}
     runs = args.runs.split(",")
     for name in args.sets.split(","):
         folder = _data_set(name, args, work)
         for run in runs:
             key = f"{name}:{run}"
+            # A cache of each run's own: a training run must not read document embeddings that another
+            # run's eval left (the base model's, which mining would reuse, hiding its cost).
+            env = {"EMBEDTUNE_CACHE_DIR": str(work / "cache" / f"{name}-{run}")}
             model = Path(_base_model()) if run == "base" else work / f"{name}-{run}"
             forgetting = name in args.forgetting_sets.split(",") and run in args.forgetting_runs.split(",")
             if key in results.data["steps"]:
