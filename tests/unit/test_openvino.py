@@ -116,7 +116,8 @@ def test_openvino_int8_export_without_documents_is_one_clear_error(tmp_path: Pat
     assert not (tmp_path / "ov").exists()
 
 
-def test_a_folder_ships_its_openvino_model_only_when_the_file_is_there(tmp_path: Path) -> None:
+def test_a_folder_ships_its_openvino_model_only_when_the_file_is_there(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from embedtune.inference.openvino_backend import shipped_in
     from embedtune.serving.server import _ships_int8
 
@@ -131,3 +132,5 @@ def test_a_folder_ships_its_openvino_model_only_when_the_file_is_there(tmp_path:
     (tmp_path / "openvino" / INT8_FILE).write_text("<net/>")
     assert shipped_in(tmp_path, int8=True) == tmp_path / "openvino" and _ships_int8(str(tmp_path))
     assert not _ships_int8("all-MiniLM-L6-v2")  # a hub id is not a folder
+    monkeypatch.chdir(tmp_path)  # ... even where the working directory is a model folder with an int8 model
+    assert shipped_in("all-MiniLM-L6-v2", int8=True) is None

@@ -206,9 +206,12 @@ def shipped_directory(model: SentenceTransformer, *, int8: bool) -> Path | None:
 
 def shipped_in(folder: str | Path, *, int8: bool) -> Path | None:
     """``folder``'s ``openvino/`` folder (or its parent's) when it holds the int8 or fp32 graph: see
-    ``shipped_directory``. A path check only, so a command can ask before loading the model."""
+    ``shipped_directory``. A path check only, so a command can ask before loading the model; a name
+    that is not a folder (a hub id) ships nothing, whatever the working directory holds."""
     wanted = INT8_FILE if int8 else FP32_FILE
     folder = Path(folder)
+    if not folder.is_dir():
+        return None
     # The transformer at the model folder's root, or in a module folder (0_Transformer/) of one: not
     # any parent folder, whose openvino/ could belong to another model.
     candidates = [folder] + ([folder.parent] if (folder.parent / "modules.json").is_file() else [])

@@ -15,7 +15,6 @@ import os
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -374,7 +373,7 @@ def _ships_int8(model: str) -> bool:
     """Whether ``model`` is a local folder carrying its own calibrated int8 OpenVINO model."""
     from embedtune.inference.openvino_backend import shipped_in
 
-    return Path(model).is_dir() and shipped_in(model, int8=True) is not None
+    return shipped_in(model, int8=True) is not None
 
 
 def check_port_free(host: str, port: int) -> None:
