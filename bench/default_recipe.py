@@ -95,7 +95,7 @@ def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str])
                               "--eval-split", "none", *extra, "--json", "--quiet"], env)
         result = json.loads(step.pop("stdout"))
         step.update({k: result.get(k) for k in ("train_seconds", "best_step", "num_train_pairs", "config",
-                                                "precision", "recipe")})
+                                                "precision", "recipe", "dev_history")})
         return step
     if run == "plain_expert":
         pairs = work / f"{folder.name}-train-pairs.jsonl"
