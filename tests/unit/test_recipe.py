@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
+from embedtune.training.continuation import stalled
 from embedtune.training.recipe import (Candidate, ProbeOutcome, negative_candidates, paired_interval, pick,
-                                       search_recipe)
+                                       runner_up, search_recipe)
 
 
 def _per_query(mean: float, noise: float, n: int = 200, seed: int = 0) -> dict[str, float]:
@@ -94,6 +97,42 @@ def test_the_learning_rate_goes_to_the_higher_dev_mean_even_within_the_spread() 
     """No learning rate is the simpler one: a small dev edge is enough, a small dev loss is not."""
     assert _search_with_faster_at(+0.002) == "hybrid negatives, filtered, lr x2"
     assert _search_with_faster_at(-0.002) == "hybrid negatives, filtered"
+
+
+def _score(name: str, negatives: str, filtered: bool, dev: float, within: bool, lr: float = 1.0,
+           eligible: bool = True) -> dict:
+    return {"name": name, "negatives": negatives, "filtered": filtered, "lr_scale": lr, "dev_ndcg": dev,
+            "within_spread": within, "eligible": eligible}
+
+
+def test_the_runner_up_is_the_best_other_recipe_within_the_spread() -> None:
+    scores = [_score(MINED.name, "hybrid", True, 0.7883, True), _score(SIMPLE.name, "none", True, 0.7905, True),
+              _score(UNFILTERED.name, "hybrid", False, 0.7521, False),
+              _score("hybrid negatives, filtered, lr x2", "hybrid", True, 0.7922, True, lr=2.0)]
+    runner = runner_up(scores, MINED)
+    assert runner is not None and (runner.name, runner.negatives, runner.lr_scale) == (SIMPLE.name, "none", 1.0), \
+        "the chosen recipe at another learning rate is not another recipe, however high its dev score"
+    assert runner_up(scores[1:3], SIMPLE) is None, "outside the spread: nothing to continue"
+    scores[1]["eligible"] = False
+    assert runner_up(scores, MINED) is None, "a candidate that forgot past the guard is never continued"
+    assert runner_up([{**scores[0], "within_spread": False}, scores[2]], SIMPLE) is None, \
+        "a choice saved before the flag existed continues nothing"
+
+
+def test_pick_marks_who_is_within_the_spread() -> None:
+    base = _per_query(0.60, 0.3, seed=1)
+    noisy = {q: min(1.0, max(0.0, v + random.Random(q).uniform(-0.2, 0.21))) for q, v in base.items()}
+    far = {q: max(0.0, v - 0.3) for q, v in base.items()}
+    _, scores = pick([(SIMPLE, _outcome(base)), (MINED, _outcome(noisy)), (UNFILTERED, _outcome(far))], None,
+                     0.01, seed=1)
+    assert [s.within_spread for s in scores] == [True, True, False]
+
+
+def test_a_run_stalled_when_its_best_step_is_the_candidates_first_epoch() -> None:
+    assert stalled(27, "/out/recipe/hybrid/checkpoints/checkpoint-27")
+    assert not stalled(54, "/out/recipe/hybrid/checkpoints/checkpoint-27")
+    assert not stalled(None, "/out/recipe/hybrid/checkpoints/checkpoint-27")
+    assert not stalled(27, "")
 
 
 def test_paired_interval_of_identical_scores_is_zero() -> None:
@@ -224,3 +263,53 @@ def test_a_search_cut_off_midway_does_not_run_finished_candidates_again(tmp_path
     assert result.recipe is not None and (out / "model.safetensors").is_file()
     assert rerun and first not in rerun, "the finished candidate was not trained again"
     assert started[1] in rerun, "the candidate cut off midway ran again"
+
+
+@pytest.mark.parametrize("winner", ["runner-up", "first choice"])
+def test_a_stalled_choice_continues_the_runner_up_and_publishes_the_better(tmp_path, monkeypatch, winner) -> None:
+    """The second look, end to end: the runner-up resumes from its own first epoch; the run with the higher
+    best dev score is the model published (forced either way here), and the account says which and why."""
+    from embedtune.config import TrainConfig
+    from embedtune.inference.cache import EmbeddingCache
+    from embedtune.training import continuation, train_model
+    from tests.tiny_models import tiny_bert
+
+    monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)
+    monkeypatch.setattr("embedtune.training.fit.stalled", lambda best_step, checkpoint: True)
+    # 9 dev queries tell no tiny-model recipe apart; the runner-up's own rule is tested above
+    monkeypatch.setattr("embedtune.training.continuation.runner_up",
+                        lambda candidates, chosen: SIMPLE if chosen.negatives != "none" else MINED)
+    real_continue, real_publish = continuation.continue_runner_up, train_model.__globals__["publish_run"]
+    runs, published = [], []
+
+    def continue_and_force(*args, **kwargs):
+        runner = real_continue(*args, **kwargs)
+        runner.trainer.state.best_metric = 2.0 if winner == "runner-up" else -1.0
+        runs.append(runner)
+        return runner
+
+    def publish(model, *args, **kwargs):
+        published.append(model)
+        return real_publish(model, *args, **kwargs)
+
+    monkeypatch.setattr("embedtune.training.fit.continue_runner_up", continue_and_force)
+    monkeypatch.setattr("embedtune.training.train.publish_run", publish)
+    out = tmp_path / "run"
+    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
+                         TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), epochs=3, batch_size=8,
+                                     max_seq_length=32),
+                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    continued = result.recipe["continued"]
+    first, runner = continued["first_choice"], continued["runner_up"]
+    assert first != runner and runner == runs[0].candidate.name
+    kept = runner if winner == "runner-up" else first
+    assert continued["kept"] == result.recipe["chosen"] == kept
+    assert (published[0] is runs[0].model) == (winner == "runner-up"), "the kept run's weights are published"
+    probe_dev = {c["name"]: c["dev_ndcg"] for c in result.recipe["candidates"]}
+    assert round(result.dev_history[0]["eval_dev_ndcg@10"], 4) == probe_dev[kept], \
+        "the published history starts at the kept candidate's own first epoch"
+    steps = [e["step"] for e in result.dev_history]
+    assert len(steps) == 3 and steps[1:] == [2 * steps[0], 3 * steps[0]], "three epochs, the first a probe's"
+    assert continued["seconds"] > 0 and result.train_seconds >= continued["seconds"]
+    assert f"kept <b>{kept}</b>" in (out / "report.html").read_text(encoding="utf-8")
+    assert not (out / "recipe").exists()

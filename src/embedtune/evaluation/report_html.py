@@ -251,7 +251,7 @@ def _recipe_facts(recipe: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"chosen": recipe["chosen"], "rule": recipe["rule"], "seconds": recipe["seconds"],
             "dev_queries": recipe["dev_queries"], "candidates": [{k: c.get(k) for k in keys}
                                                                  for c in recipe["candidates"]],
-            "skipped": dict(recipe.get("extra", {}).get("skipped", {}))}
+            "skipped": dict(recipe.get("extra", {}).get("skipped", {})), "continued": recipe.get("continued")}
 
 
 def _rank_of(doc_id: str, ranking: Sequence[str]) -> int | None:
@@ -593,7 +593,17 @@ def _recipe_table(recipe: Mapping[str, Any] | None) -> list[str]:
         parts.append(f'<tr><td>{html.escape(name)}</td><td></td><td></td><td></td><td>skipped: '
                      f"{html.escape(reason)}</td></tr>")
     parts.append(f'</tbody></table><p class="muted">{html.escape(recipe["rule"])}.</p>')
-    return parts
+    return parts + _continuation_note(recipe.get("continued"))
+
+
+def _continuation_note(continued: Mapping[str, Any] | None) -> list[str]:
+    """The second look (``training.continuation``): which two runs were trained on, and which was kept."""
+    if not continued:
+        return []
+    return [f"<p>{html.escape(continued['first_choice'])} never beat its first epoch on dev, so "
+            f"{html.escape(continued['runner_up'])} was trained on from its own first epoch too "
+            f"({continued['seconds']:.0f} s): best dev nDCG@10 {continued['first_choice_best_dev']:.4f} vs "
+            f"{continued['runner_up_best_dev']:.4f}; kept <b>{html.escape(continued['kept'])}</b>.</p>"]
 
 
 def _queries_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str]:

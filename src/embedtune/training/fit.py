@@ -1,13 +1,15 @@
 """Step 4 of a training run: pick the recipe on the dev split (``--recipe auto``), build the trainer, train.
 
 The recipe search trains each candidate's first epoch; the winner's run continues from its
-checkpoint, so the final training here starts where the search left it.
+checkpoint, so the final training here starts where the search left it. When that run's best dev
+score is still its first epoch, the runner-up is trained on too and the better one kept
+(``continuation``).
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,12 @@ from embedtune.evaluation.evaluate import evaluate_model, sample_corpus
 from embedtune.inference.cache import EmbeddingCache
 from embedtune.inference.precision import training_encoder_backend
 from embedtune.training.checkpointing import run_training
+from embedtune.training.continuation import continue_runner_up, record, stalled
 from embedtune.training.losses import training_columns
 from embedtune.training.model_setup import fresh_model
 from embedtune.training.output_dir import CHECKPOINTS
 from embedtune.training.probes import choose_recipe, fixed_rows, why_not_searched
+from embedtune.training.recipe import Candidate
 from embedtune.training.run_data import RunData
 from embedtune.training.trainer_setup import best_step as trainer_best_step
 from embedtune.training.trainer_setup import build_trainer
@@ -30,9 +34,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Fit:
-    """What training produced: the settings it ran with (the recipe's choice), the trainer (its
-    logs), the dev samples that chose, and the account of the search."""
+    """What training produced: the model (best dev checkpoint loaded), the settings it ran with (the
+    recipe's choice), the trainer (its logs), the dev samples that chose, and the account of the search."""
 
+    model: Any
     config: TrainConfig
     trainer: Any
     dev_samples: list[RetrievalSet]
@@ -45,7 +50,8 @@ class Fit:
 
 def fit_model(model: Any, run: RunData, out: Path, resume: Path | None, strategy: Any, precision: str,
               cache: EmbeddingCache, show_progress: bool) -> Fit:
-    """Choose the recipe (or take the settings as given), then train ``model`` in place to the end."""
+    """Choose the recipe (or take the settings as given), then train to the end: ``model`` in place, or
+    (when the runner-up recipe was continued and won) a fresh copy, returned in ``Fit.model``."""
     config = run.config
     # each set's dev queries over a sample of its corpus: what picks the checkpoint, the recipe, the guard's
     # mix and the rotation
@@ -68,8 +74,30 @@ def fit_model(model: Any, run: RunData, out: Path, resume: Path | None, strategy
                                out / CHECKPOINTS, show_progress, precision, pair_scorer=prepared_columns[0][1])
     start = time.perf_counter()
     run_training(trainer, resume)
-    return Fit(config, trainer, dev_samples, num_pairs, round(time.perf_counter() - start, 2),
-               trainer_best_step(trainer), resume, recipe)
+    fit = Fit(model, config, trainer, dev_samples, num_pairs, round(time.perf_counter() - start, 2),
+              trainer_best_step(trainer), resume, recipe)
+    if recipe is not None and stalled(fit.best_step, recipe["checkpoint"]):
+        fit = _second_look(fit, recipe, run, out, strategy, precision, cache, show_progress)
+    return fit
+
+
+def _second_look(fit: Fit, recipe: dict[str, Any], run: RunData, out: Path, strategy: Any, precision: str,
+                 cache: EmbeddingCache, show_progress: bool) -> Fit:
+    """Continue the runner-up recipe; the returned fit is its run when its best dev score is higher."""
+    chosen = Candidate(**recipe["winner"])
+    runner = continue_runner_up(recipe, chosen, run.config, run.first, fit.dev_samples, out, cache,
+                                show_progress, precision, lambda c: fresh_model(c, strategy, precision),
+                                build_trainer)
+    if runner is None:
+        return fit
+    chosen_best = fit.trainer.state.best_metric
+    kept = runner.trainer.state.best_metric > chosen_best
+    record(recipe, chosen, chosen_best, runner, kept)
+    seconds = round(fit.train_seconds + runner.seconds, 2)
+    if not kept:
+        return replace(fit, train_seconds=seconds)
+    return Fit(runner.model, runner.config, runner.trainer, fit.dev_samples, runner.num_pairs, seconds,
+               trainer_best_step(runner.trainer), runner.resume, recipe)
 
 
 def _guard_scorer(guard: RetrievalSet | None, config: TrainConfig, precision: str,

@@ -82,7 +82,7 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
         winner = Candidate(**saved["winner"])
         logger.info("recipe: %s, chosen by the earlier run in %s", winner.name, out)
         checkpoint = Path(saved["checkpoint"])
-        chosen_config, rows = _candidate_config(config, winner, prepared, model, cache, show_progress)
+        chosen_config, rows = candidate_config(config, winner, prepared, model, cache, show_progress)
         return chosen_config, rows, checkpoint if checkpoint.is_dir() else None, saved
     memo: dict[tuple[str, bool], TrainingPairs] = {}
 
@@ -98,7 +98,7 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
         mining_seconds = time.perf_counter() - start
         if len(rows) < max(2, MIN_ROW_SHARE * len(prepared.train)):
             return f"mining kept {len(rows)} of {len(prepared.train)} rows (the filter refused the rest)"
-        run_dir = folder / _slug(candidate.name)
+        run_dir = folder / slug(candidate.name)
         finished = _read_outcome(run_dir, candidate)
         if finished is not None:  # a search cut off after this candidate: its first epoch is not run again
             logger.info("recipe: %s finished in the earlier run", candidate.name)
@@ -129,12 +129,13 @@ def choose_recipe(config: TrainConfig, prepared: PreparedData, dev_sample: Retri
                                    guard_base=guard_base, guard_threshold=config.guard_threshold, seed=config.seed)
     account = {**choice.to_dict(), "winner": dataclasses.asdict(winner)}
     write_json_atomic(folder / CHOICE_FILE, account)
-    chosen_config, rows = _candidate_config(config, winner, prepared, model, cache, show_progress, rows_of(winner))
+    chosen_config, rows = candidate_config(config, winner, prepared, model, cache, show_progress, rows_of(winner))
     return chosen_config, rows, Path(choice.checkpoint), account
 
 
-def _candidate_config(config: TrainConfig, candidate: Candidate, prepared: PreparedData, model: Any, cache: Any,
+def candidate_config(config: TrainConfig, candidate: Candidate, prepared: PreparedData, model: Any, cache: Any,
                       show_progress: bool, rows: TrainingPairs | None = None) -> tuple[TrainConfig, TrainingPairs]:
+    """A candidate's settings (its learning rate, the batch fitted to its rows) and rows (mined with ``model``)."""
     rows = rows if rows is not None else training_rows(candidate, prepared, config, model, cache, show_progress)
     chosen = dataclasses.replace(config, learning_rate=config.resolved_learning_rate * candidate.lr_scale)
     return fit_batch_to_rows(chosen, len(rows), 1), rows
@@ -157,7 +158,8 @@ def _read_choice(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """A candidate's folder name under ``OUT/recipe/``."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 

@@ -6,7 +6,9 @@ default run tries a few candidates and keeps the one the dev split prefers:
 
 1. mined hard negatives with the false-negative filter (the default recipe); in-batch negatives only;
    mined negatives without the filter;
-2. the stage's winner at twice the learning rate.
+2. the stage's winner at twice the learning rate;
+3. after the final run, only if its best dev score is still its first epoch: the best other recipe
+   within the spread (``runner_up``) trained on too, the higher best dev score kept (``continuation``).
 
 Each candidate is the *first epoch of the full run it stands for* (same schedule, same seed), so
 the winner is not trained again from scratch: the final run resumes from its checkpoint, and the
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -65,6 +67,7 @@ class CandidateScore:
     dev_spread: float  # bootstrap standard error of the candidate's own dev mean
     diff_low: float = 0.0  # CONFIDENCE interval of (candidate - best) over the dev queries
     diff_high: float = 0.0
+    within_spread: bool = False  # the unrounded interval reaches 0: dev cannot tell it from the best
     guard_dev: float | None = None
     eligible: bool = True
     note: str = ""
@@ -177,6 +180,7 @@ def pick(tried: Sequence[tuple[Candidate, ProbeOutcome]], guard_base: float | No
         scores[i].diff_low, scores[i].diff_high = round(low, 4), round(high, 4)
         if high >= 0.0:  # the unrounded bound: -0.000004 does not reach 0, though it is shown as -0.0000
             within.append(i)
+            scores[i].within_spread = True
     chosen = min(within, key=lambda i: (tried[i][0].simplicity, -_mean(tried[i][1].per_query)))
     return tried[chosen][0], scores
 
@@ -195,6 +199,21 @@ def pick_learning_rate(recipe: Candidate, faster: Candidate, outcomes: dict[Cand
     if _forgot_too_much(outcome, guard_base, guard_threshold):
         return recipe
     return faster if _mean(outcome.per_query) > _mean(outcomes[recipe].per_query) else recipe
+
+
+def runner_up(candidates: Sequence[Mapping[str, Any]], chosen: Candidate) -> Candidate | None:
+    """The best-scoring other recipe the dev split could not tell from the best (``RecipeChoice.candidates``
+    as saved), or None: what a run continues when the chosen recipe stalls after its first epoch.
+
+    "Other recipe" means other negatives or filter: the chosen recipe at another learning rate is the same
+    bet on the training rows, and stalls for the same reason.
+    """
+    others = [c for c in candidates if c.get("within_spread") and c.get("eligible", True)
+              and (c["negatives"], c["filtered"]) != (chosen.negatives, chosen.filtered)]
+    if not others:
+        return None
+    best = max(others, key=lambda c: c["dev_ndcg"])
+    return Candidate(best["name"], best["negatives"], best["filtered"], best["lr_scale"])
 
 
 def paired_interval(candidate: dict[str, float], best: dict[str, float], seed: int,

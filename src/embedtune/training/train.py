@@ -72,7 +72,7 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     if not main:
         return worker_result(out, run, fit, precision)
 
-    model = strategy.finalize(model, out, fit.config)
+    model = strategy.finalize(fit.model, out, fit.config)
     guard_account, rotation = after_training(model, run, fit.config, guard, fit.dev_samples, precision, cache,
                                              show_progress)
     tuned_reports = [score_heldout(model, p.heldout, cache, show_progress, "tuned model", dims) for p in run.sets]
