@@ -181,6 +181,9 @@ def time_breakdown(step: dict) -> dict:
         breakdown["mining_seconds"] = round(sum(c.get("mining_seconds", 0.0) for c in recipe["candidates"]), 1)
     breakdown["winner_seconds"] = round(winner["seconds"] - winner.get("mining_seconds", 0.0)
                                         + step["train_seconds"], 1)
+    if recipe.get("continued"):  # the second look: the final seconds include the runner-up's continued epochs
+        breakdown["continuation_seconds"] = recipe["continued"]["seconds"]
+        breakdown["continued_kept"] = recipe["continued"]["kept"]
     return breakdown
 
 
