@@ -36,6 +36,8 @@ from _harness import ROOT, SHARED_DATA, Results, run_step  # noqa: E402
 PY = sys.executable
 MAX_LEN = 256
 ENCODE_BACKENDS = ("torch", "onnx", "torch-bf16", "onnx-int8")  # the default --encode-backends
+# --encode-backends lean-openvino-int8 / lean-openvino: an OpenVINO export folder encoded without PyTorch
+LEAN_PREFIX = "lean-"
 # (rows, in, out) of MiniLM's matmuls: a 1,024-token batch (the CPU encoders' budget) through the attention
 # projections and the feed-forward layers, and the 8,192-token batch earlier runs measured
 PEAK_SHAPES = ((1024, 384, 384), (1024, 384, 1536), (1024, 1536, 384), (8192, 384, 1536))
@@ -156,7 +158,8 @@ def main() -> None:
                         help="Comma-separated embedtune training variants: " +
                              ", ".join(v.lstrip("_") for v in TRAIN_VARIANTS) + " (LoRA-only ones skip full).")
     parser.add_argument("--encode-backends", default=",".join(ENCODE_BACKENDS),
-                        help="Comma-separated embedtune backends the encode part times beside plain.")
+                        help="Comma-separated embedtune backends the encode part times beside plain (and "
+                             "lean-openvino-int8 / lean-openvino: an export folder encoded without PyTorch).")
     args = parser.parse_args()
     parts = [p for p in args.parts.split(",") if p]
     unknown = sorted(set(parts) - set(PARTS))
@@ -205,11 +208,22 @@ def encode_corpus(results: Results, work: Path, data: Path, doc_lengths: list[in
     floor = run_step("encode_floor", [PY, "-c", "from embedtune.models import load_model; load_model(None)"])
     floor.pop("stdout")
     results.record("encode_floor", floor)
+    export = work / "openvino-int8-export"
+    if any(b.startswith(LEAN_PREFIX) for b in backends) and not (export / "modules.json").is_file():
+        # The deployed form: an `embedtune export --format openvino-int8` folder, written once beforehand
+        # (not timed with the encoding, as a service loads what was exported for it).
+        step = run_step("encode_lean_export", [PY, "-m", "embedtune.cli.app", "export", "--format", "openvino-int8",
+                                               "--out", str(export), "--calibration-data", str(data), "--quiet"],
+                        {"EMBEDTUNE_CACHE_DIR": str(work / "encode-cache")})
+        step.pop("stdout")
+        results.record("encode_lean_export", step)
     for impl, backend in [("plain", "plain"), *(("embedtune", b) for b in backends)]:
         key = f"encode_{impl}" + ("" if impl == "plain" else f"_{backend}")
         out = work / f"{key}.json"
+        if backend.startswith(LEAN_PREFIX):  # the export folder without PyTorch (embedtune.inference.lean)
+            impl, backend = "lean", backend.removeprefix(LEAN_PREFIX)
         argv = [PY, "bench/_encode_worker.py", "--impl", impl, "--backend", backend, "--data", str(data),
-                "--result", str(out), "--embeddings", str(work / f"{key}.npy")]
+                "--result", str(out), "--embeddings", str(work / f"{key}.npy"), "--export-dir", str(export)]
         # ONNX exports land in this cache, not the user's (the worker never caches embeddings).
         step = run_step(key, argv, {"EMBEDTUNE_CACHE_DIR": str(work / "encode-cache")})
         step.pop("stdout")

@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -152,22 +152,28 @@ class OpenVinoRunner:
         return self.compiled({k: v for k, v in inputs.items() if k in self.names})[0]
 
     def map(self, batches: Iterable[T]) -> Iterator[tuple[T, np.ndarray]]:
-        """``(batch, last_hidden_state)`` for every batch (each with its ``inputs``), in the order they
-        finish, with ``jobs`` batches in flight."""
-        import openvino as ov
+        """``(batch, last_hidden_state)`` for every batch (each with its ``inputs``), in their order, with
+        ``jobs`` batches in flight.
 
-        queue = ov.AsyncInferQueue(self.compiled, self.jobs)
-        finished: list[tuple[T, np.ndarray]] = []  # appended by OpenVINO's threads, taken here
-        queue.set_callback(lambda request, batch: finished.append(
-            (batch, request.get_output_tensor(0).data.copy())))
-        for batch in batches:
-            inputs = {k: v for k, v in batch.inputs.items() if k in self.names}
-            queue.start_async(inputs, batch)  # waits until a job is free
-            while finished:
-                yield finished.pop()
-        queue.wait_all()
-        while finished:
-            yield finished.pop()
+        Plain infer requests waited on in order, not OpenVINO's ``AsyncInferQueue``: the queue runs a
+        Python callback on OpenVINO's stream threads, and a compiled model freed while such a thread
+        waits for the GIL hung the process (its destructor joins the thread while holding the GIL:
+        seen at interpreter exit in tests/unit/test_lean.py). Nothing here runs Python off the main thread.
+        """
+        idle = [self.compiled.create_infer_request() for _ in range(self.jobs)]
+        in_flight: deque[tuple[T, Any]] = deque()
+        try:
+            for batch in batches:
+                if not idle:
+                    yield _finished(*in_flight.popleft(), idle)
+                request = idle.pop()
+                request.start_async({k: v for k, v in batch.inputs.items() if k in self.names})
+                in_flight.append((batch, request))
+            while in_flight:
+                yield _finished(*in_flight.popleft(), idle)
+        finally:  # a consumer that stopped early: no request is left running
+            for _, request in in_flight:
+                request.wait()
 
     def kernels(self) -> dict[str, int]:
         """The compiled graph's arithmetic by kernel and precision as OpenVINO reports it
@@ -180,6 +186,14 @@ class OpenVinoRunner:
             if layer in COMPUTE_LAYERS:
                 counts[f"{layer}: {kernel} {precision}"] += 1
         return dict(counts.most_common())
+
+
+def _finished(batch: T, request: Any, idle: list[Any]) -> tuple[T, np.ndarray]:
+    """Wait for ``request``, return ``(batch, its output)`` and put the request back in ``idle``."""
+    request.wait()
+    output = request.get_output_tensor(0).data.copy()
+    idle.append(request)
+    return batch, output
 
 
 def openvino_directory(model: SentenceTransformer, export_dir: str | Path | None) -> Path:
