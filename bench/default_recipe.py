@@ -150,6 +150,11 @@ def summarize(steps: dict) -> dict:
         if step.get("recipe"):
             entry[run]["recipe_chosen"] = step["recipe"]["chosen"]
             entry[run].update(time_breakdown(step))
+    for name, entry in summary.items():  # seconds compare only within one run (one commit, one CPU's load)
+        commits = {(steps.get(f"{name}:{run}", {}).get("run") or {}).get("commit")
+                   for run in ("embedtune_default", "embedtune_in_batch")}
+        if len(commits) > 1:
+            entry["same_run_times"] = False
     for entry in summary.values():
         default = entry.get("embedtune_default")
         for other in ("embedtune_in_batch", "plain_expert"):
@@ -157,7 +162,7 @@ def summarize(steps: dict) -> dict:
                 entry[f"default_minus_{other}"] = round(default["test_ndcg@10"] - entry[other]["test_ndcg@10"], 4)
         if default and "base" in entry and "dbpedia_ndcg@10" in default:
             entry["default_dbpedia_drop"] = round(entry["base"]["dbpedia_ndcg@10"] - default["dbpedia_ndcg@10"], 4)
-        if default and "embedtune_in_batch" in entry:
+        if default and "embedtune_in_batch" in entry and entry.get("same_run_times", True):
             in_batch = entry["embedtune_in_batch"]["train_wall_seconds"]
             entry["default_time_ratio"] = round(default["train_wall_seconds"] / in_batch, 2)
             if "winner_seconds" in default:  # the chosen recipe's own training, without the search around it
