@@ -212,7 +212,10 @@ def encode_corpus(results: Results, work: Path, data: Path, doc_lengths: list[in
     if any(b.startswith(LEAN_PREFIX) for b in backends) and not (export / "modules.json").is_file():
         # The deployed form: an `embedtune export --format openvino-int8` folder, written once beforehand
         # (not timed with the encoding, as a service loads what was exported for it).
-        step = run_step("encode_lean_export", [PY, "-m", "embedtune.cli.app", "export", "--format", "openvino-int8",
+        from embedtune.models import resolve_model
+
+        step = run_step("encode_lean_export", [PY, "-m", "embedtune.cli.app", "export", resolve_model(None),
+                                               "--format", "openvino-int8",
                                                "--out", str(export), "--calibration-data", str(data), "--quiet"],
                         {"EMBEDTUNE_CACHE_DIR": str(work / "encode-cache")})
         step.pop("stdout")
