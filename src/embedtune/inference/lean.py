@@ -30,6 +30,7 @@ from embedtune._optional import optional_imports
 from embedtune.errors import ConfigError
 from embedtune.inference.batching import Tokenized, token_budget_batches
 from embedtune.inference.openvino_backend import FP32_FILE, INT8_FILE, OpenVinoRunner
+from embedtune.progress import progress_bar
 from embedtune.prompts import ROLE_PROMPT_NAMES, Role
 
 logger = logging.getLogger(__name__)
@@ -102,15 +103,18 @@ class LeanEncoder:
             self.runner.names else None
         return Tokenized(ids, types)
 
-    def encode(self, texts: Sequence[str], role: Role = "document") -> np.ndarray:
-        """Embeddings for ``texts`` in their order."""
+    def encode(self, texts: Sequence[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
+        """Embeddings for ``texts`` in their order; progress on a bar with ``show_progress``, else in the log."""
         tokenized = self.tokenize(texts, role)
         out: np.ndarray | None = None
-        for batch, hidden in self.runner.map(token_budget_batches(tokenized, self.max_tokens, pad_id=self.pad_id)):
-            pooled = pool(hidden, batch.inputs["attention_mask"], self.head)
-            if out is None:
-                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[batch.index] = pooled
+        batches = token_budget_batches(tokenized, self.max_tokens, pad_id=self.pad_id)
+        with progress_bar(len(texts), "encoding", "text", show_bar=show_progress, logger=logger) as bar:
+            for batch, hidden in self.runner.map(batches):
+                pooled = pool(hidden, batch.inputs["attention_mask"], self.head)
+                if out is None:
+                    out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+                out[batch.index] = pooled
+                bar.update(len(batch.index))
         return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
