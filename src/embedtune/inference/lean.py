@@ -31,14 +31,12 @@ from embedtune.errors import ConfigError
 from embedtune.inference.batching import Tokenized, token_budget_batches
 from embedtune.inference.openvino_backend import FP32_FILE, INT8_FILE, OpenVinoRunner
 from embedtune.progress import progress_bar
-from embedtune.prompts import ROLE_PROMPT_NAMES, Role
+from embedtune.prompts import Role, role_prompt
 
 logger = logging.getLogger(__name__)
 
 MAX_TOKENS = 1024  # padded tokens per batch, as the other exported-graph backends (encoder.ONNX_MAX_TOKENS)
-# sentence-transformers' pooling modes in the order it concatenates them (its POOLING_MODES), and the
-# legacy config keys that name them.
-POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+# The config keys sentence-transformers < 6 saved, one flag per pooling mode, in the order it concatenates them.
 LEGACY_POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
                        "pooling_mode_mean_tokens": "mean", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
                        "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
@@ -73,10 +71,11 @@ class LeanEncoder:
             fmt = "openvino-int8" if int8 else "openvino"
             raise ConfigError(f"{self.folder}: no openvino/{name}; write one with "
                               f"`embedtune export --model MODEL --format {fmt} --out FOLDER`")
-        self.head = _head(self.folder, modules)
-        self.tokenizer, self.max_length, self.lower_case = _tokenizer(transformer)
+        # read by prompts.role_prompt, as a SentenceTransformer's attributes of the same names are
+        self.prompts, self.default_prompt_name = _prompts(self.folder)
+        self.head = _head(self.folder, modules, self.prompts)
+        self.tokenizer, self.lower_case = _tokenizer(transformer)
         self.pad_id = _pad_id(self.tokenizer)
-        self.prompts, self.default_prompt = _prompts(self.folder)
         self.max_tokens = max_tokens
         with optional_imports("openvino", "encoding with an OpenVINO export"):
             import openvino  # noqa: F401  (checked here, so a missing extra is one line, not a traceback)
@@ -85,11 +84,8 @@ class LeanEncoder:
                     ", rotation" if self.head.rotation is not None else "", ", normalized" if self.head.normalize else "")
 
     def prompt(self, role: Role) -> str | None:
-        """The prompt ``encode_query`` (role "query") or ``encode_document`` would prepend (``prompts.role_prompt``)."""
-        for name in ROLE_PROMPT_NAMES[role]:
-            if name in self.prompts:
-                return self.prompts[name] or None
-        return (self.prompts.get(self.default_prompt) or None) if self.default_prompt else None
+        """The prompt ``encode_query`` (role "query") or ``encode_document`` would prepend."""
+        return role_prompt(self, role)  # type: ignore[arg-type]  # reads .prompts and .default_prompt_name
 
     def tokenize(self, texts: Sequence[str], role: Role = "document") -> Tokenized:
         """Unpadded token ids of each text, with the role's prompt, truncated to the model's length."""
@@ -143,7 +139,7 @@ def pool(hidden: np.ndarray, mask: np.ndarray, head: Head) -> np.ndarray:
     return pooled.astype(np.float32, copy=False)
 
 
-def _head(folder: Path, modules: list[dict[str, Any]]) -> Head:
+def _head(folder: Path, modules: list[dict[str, Any]], prompts: dict[str, str]) -> Head:
     kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
     rest = list(zip(kinds[2:], modules[2:]))
     rotation = None
@@ -157,7 +153,7 @@ def _head(folder: Path, modules: list[dict[str, Any]]) -> Head:
     if not set(modes) <= LEAN_POOLING:
         raise ConfigError(f"{folder}: pooling {'+'.join(modes)}; encoding without PyTorch handles "
                           f"{', '.join(sorted(LEAN_POOLING))}")
-    if not config.get("include_prompt", True) and any(_prompts(folder)[0].values()):
+    if not config.get("include_prompt", True) and any(prompts.values()):
         raise ConfigError(f"{folder}: the pooling leaves prompt tokens out, which encoding without PyTorch "
                           "does not do (use --backend openvino-int8 with sentence-transformers)")
     return Head(modes, rotation, [k for k, _ in rest] == ["Normalize"])
@@ -166,10 +162,8 @@ def _head(folder: Path, modules: list[dict[str, Any]]) -> Head:
 def _pooling_modes(config: dict[str, Any]) -> tuple[str, ...]:
     mode = config.get("pooling_mode")
     if mode is None:  # a config saved before sentence-transformers 6: one flag per mode
-        modes = tuple(m for key, m in LEGACY_POOLING_KEYS.items() if config.get(key))
-    else:
-        modes = (mode,) if isinstance(mode, str) else tuple(mode)
-    return tuple(sorted(modes, key=POOLING_MODES.index)) if mode is None else modes
+        return tuple(m for key, m in LEGACY_POOLING_KEYS.items() if config.get(key))
+    return (mode,) if isinstance(mode, str) else tuple(mode)
 
 
 def _rotation(folder: Path) -> np.ndarray:
@@ -189,7 +183,7 @@ def _rotation(folder: Path) -> np.ndarray:
     return np.ascontiguousarray(matrix.astype(np.float32).T)
 
 
-def _tokenizer(folder: Path) -> tuple[Any, int, bool]:
+def _tokenizer(folder: Path) -> tuple[Any, bool]:
     """The folder's fast tokenizer with truncation at the model's length, and whether text is lowercased first."""
     with optional_imports("tokenizers", "encoding without PyTorch"):
         from tokenizers import Tokenizer
@@ -202,7 +196,7 @@ def _tokenizer(folder: Path) -> tuple[Any, int, bool]:
     tokenizer = Tokenizer.from_file(str(path))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=int(limit))
-    return tokenizer, int(limit), bool(settings.get("do_lower_case", False))
+    return tokenizer, bool(settings.get("do_lower_case", False))
 
 
 def _pad_id(tokenizer: Any) -> int:
