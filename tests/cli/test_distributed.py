@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 
+@pytest.mark.slow  # ~60 s of CPU; torchrun with 2 processes stays in the default run in the test below
 def test_two_process_training_under_torchrun_publishes_one_trained_model(scifact_slice: Path,
                                                                          tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun")

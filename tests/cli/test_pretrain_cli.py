@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def embedtune(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "embedtune.cli.app", *args], capture_output=True, text=True,
                           env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
+@pytest.mark.slow  # ~55 s of CPU; pretraining stays in the default run in tests/unit/test_pretrain.py
 def test_pretrained_model_feeds_the_contrastive_stage(scifact_slice: Path, scifact_tiny: Path,
                                                      tmp_path: Path) -> None:
     pretrained = tmp_path / "tsdae"

@@ -12,6 +12,7 @@ from tests.unit.test_report_html import assert_page_matches_facts
 TINY = ["--max-seq-length", "48", "--batch-size", "8", "--epochs", "1", "--quiet"]
 
 
+@pytest.mark.slow  # ~100 s of CPU; the report's content stays in the default run in tests/unit/test_report_html.py
 def test_train_and_eval_reports_show_the_runs_numbers(scifact_tiny: Path, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     env = {"EMBEDTUNE_CACHE_DIR": str(tmp_path / "cache")}

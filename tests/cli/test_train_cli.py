@@ -78,6 +78,7 @@ def test_lora_output_is_merged_and_the_adapter_reproduces_it(scifact_tiny: Path,
     assert np.abs(a - untouched.encode(texts, normalize_embeddings=True)).max() > 1e-4, "training changed nothing"
 
 
+@pytest.mark.slow  # ~100 s of CPU; resuming after a kill stays in the default run in tests/unit/test_checkpointing.py
 def test_a_killed_run_resumes_from_its_last_checkpoint(scifact_slice: Path, tmp_path: Path, cache_env: dict) -> None:
     out = tmp_path / "resume"
     config = tmp_path / "train.yaml"
@@ -113,6 +114,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(scifact_slice: Path, tmp_
     assert (out / "model.safetensors").is_file()
 
 
+@pytest.mark.slow  # ~100 s of CPU; prompts and sizes stay in the default run in test_prompts.py and test_matryoshka.py
 def test_prompts_and_matryoshka_sizes_reach_the_saved_model(scifact_tiny: Path, tmp_path: Path,
                                                            cache_env: dict) -> None:
     out = tmp_path / "prompted"
@@ -160,6 +162,7 @@ def dbpedia_slice(dbpedia_like: Path, tmp_path_factory: pytest.TempPathFactory) 
                              queries=16, judgments_per_query=12, distractors=80)
 
 
+@pytest.mark.slow  # ~160 s of CPU; the guard's rule and mixing stay in the default run in tests/unit/test_guard.py
 def test_the_forgetting_guard_follows_its_rule_and_saves_the_weights_it_chose(
         scifact_slice: Path, dbpedia_slice: Path, tmp_path: Path, cache_env: dict) -> None:
     out = tmp_path / "guarded"

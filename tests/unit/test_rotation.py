@@ -108,6 +108,7 @@ def scifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return scifact_like_slice(tmp_path_factory, "rotation", train_qrels=120, test_qrels=40, distractors=200)
 
 
+@pytest.mark.slow  # ~50 s of CPU (a training run); the rotation itself stays in the default run above
 def test_dev_chooses_the_step_and_its_scores_are_what_eval_reports(scifact: Path) -> None:
     model = load_model(None, max_seq_length=64)
     train, dev = load_beir(scifact, "train"), load_beir(scifact, "test")
