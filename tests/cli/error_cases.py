@@ -337,6 +337,14 @@ CASES: list[ErrorCase] = [
     ErrorCase("serve missing index", "--index names a folder that does not exist",
               ("serve", "all-MiniLM-L6-v2", "--index", "{tmp}/index"),
               'index folder "{tmp}/index" not found; build one with `embedtune index`'),
+    ErrorCase("serve lean with index", "--backend lean-openvino-int8 with --index (no PyTorch to check it)",
+              ("serve", "all-MiniLM-L6-v2", "--backend", "lean-openvino-int8", "--index", "{tmp}/index"),
+              "--backend lean-openvino-int8 serves /v1/embeddings only: --index needs the PyTorch model to check "
+              "the index against; use --backend openvino-int8 for /search"),
+    ErrorCase("serve lean hub id", "--backend lean-openvino-int8 with a hub id, not an export folder",
+              ("serve", "all-MiniLM-L6-v2", "--backend", "lean-openvino-int8"),
+              '--backend lean-openvino-int8 serves a local export folder, not "all-MiniLM-L6-v2": write one with '
+              "`embedtune export --model MODEL --format openvino-int8 --out FOLDER`"),
     ErrorCase("serve int8 without index", "--backend openvino-int8 with no documents to calibrate on",
               ("serve", "all-MiniLM-L6-v2", "--backend", "openvino-int8"),
               "--backend openvino-int8 calibrates on the documents it serves, which need --index DIR "

@@ -148,3 +148,31 @@ def test_encoders_freed_after_encoding_never_hang_the_process(exported: Path) ->
     except subprocess.TimeoutExpired:
         pytest.fail("the process hung freeing OpenVINO encoders")
     assert run.returncode == 0 and run.stdout.strip() == "freed", run.stderr[-2000:]
+
+
+def test_the_server_serves_an_export_without_pytorch_as_the_model_would(exported: Path) -> None:
+    """`embedtune serve FOLDER --backend lean-openvino`: same vectors and token counts as the PyTorch
+    server, and neither PyTorch nor sentence-transformers is imported in the serving process."""
+    from embedtune.models import load_model
+    from embedtune.serving.server import _count_tokens
+
+    texts = ["what does vitamin D do", "T cells fight infection " * 200]
+    script = ("import json, sys\n"
+              "from fastapi.testclient import TestClient\n"
+              "from embedtune.inference.lean import LeanEncoder\n"
+              "from embedtune.serving.server import create_app, served_lean\n"
+              f"app = create_app(served_lean(LeanEncoder({str(exported)!r}, int8=False)), model_name='ov')\n"
+              "with TestClient(app) as client:\n"
+              f"    reply = client.post('/v1/embeddings', json={{'input': {texts!r}, 'input_type': 'query'}}).json()\n"
+              "    health = client.get('/health').json()\n"
+              "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
+              "print(json.dumps({'reply': reply, 'health': health, 'heavy': heavy}))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    served = json.loads(run.stdout.strip().splitlines()[-1])
+    assert served["heavy"] == []
+    assert served["health"]["dimension"] == 384 and served["health"]["model"] == "ov"
+    model = load_model(None)
+    vectors = np.array([d["embedding"] for d in served["reply"]["data"]], dtype=np.float32)
+    np.testing.assert_allclose(vectors, model.encode_query(texts, normalize_embeddings=True), atol=1e-4)
+    assert served["reply"]["usage"]["prompt_tokens"] == _count_tokens(model, texts)

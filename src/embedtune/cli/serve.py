@@ -5,6 +5,7 @@ import click
 
 from embedtune.cli._options import given_model, model_argument, setup_output
 from embedtune.inference.encoder import BACKENDS
+from embedtune.inference.lean import LEAN_BACKENDS
 
 
 @click.command("serve")
@@ -19,8 +20,10 @@ from embedtune.inference.encoder import BACKENDS
               help="Rerank /search results with this sentence-transformers CrossEncoder (folder or hub id).")
 @click.option("--rerank-top", type=click.IntRange(min=1), default=50, show_default=True,
               help="Dense hits the cross-encoder rescores per search.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True,
-              help="How texts are encoded (see `embedtune eval --help`).")
+@click.option("--backend", type=click.Choice(BACKENDS + tuple(LEAN_BACKENDS)), default="torch", show_default=True,
+              help="How texts are encoded (see `embedtune eval --help`); lean-openvino and lean-openvino-int8 "
+                   "serve an `embedtune export --format openvino[-int8]` folder without PyTorch "
+                   "(/v1/embeddings only).")
 @click.option("--max-batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Most texts accepted in one request.")
 @click.option("--max-input-chars", type=click.IntRange(min=1), default=20_000, show_default=True,
@@ -47,6 +50,7 @@ def serve_command(model: str | None, model_flag: str | None, index_dir: str | No
     Examples:
       embedtune serve runs/scifact --index indexes/scifact
       EMBEDTUNE_API_KEY=secret embedtune serve --model all-MiniLM-L6-v2 --port 9000
+      embedtune serve dist/minilm-ov --backend lean-openvino-int8   # an export folder, no PyTorch
       curl -s localhost:8000/v1/embeddings -H 'Content-Type: application/json' -d '{"input": ["hello"]}'
       curl -s localhost:8000/search -H 'Content-Type: application/json' -d '{"query": "vitamin D", "top_k": 5}'
     """

@@ -41,6 +41,8 @@ LEGACY_POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens
                        "pooling_mode_mean_tokens": "mean", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
                        "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
 LEAN_POOLING = frozenset({"cls", "max", "mean", "mean_sqrt_len_tokens", "lasttoken"})
+# Backend names where a command offers this encoder (`embedtune serve --backend`), and whether each is int8.
+LEAN_BACKENDS: dict[str, bool] = {"lean-openvino": False, "lean-openvino-int8": True}
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,11 @@ class LeanEncoder:
         types = [np.asarray(e.type_ids, dtype=np.int64) for e in encodings] if "token_type_ids" in \
             self.runner.names else None
         return Tokenized(ids, types)
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens of ``texts`` as given (no prompt), after truncation: OpenAI's ``usage.prompt_tokens``."""
+        prepared = [str(text).lower() if self.lower_case else str(text) for text in texts]
+        return sum(len(e.ids) for e in self.tokenizer.encode_batch(prepared)) if prepared else 0
 
     def encode(self, texts: Sequence[str], role: Role = "document", *, show_progress: bool = False) -> np.ndarray:
         """Embeddings for ``texts`` in their order; progress on a bar with ``show_progress``, else in the log."""

@@ -13,8 +13,10 @@ import hmac
 import logging
 import os
 import socket
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -34,6 +36,7 @@ with optional_imports("serve", "embedtune serve"):  # pydantic and starlette com
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from embedtune.inference.lean import LeanEncoder
     from embedtune.serving.search import Searcher
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,38 @@ class ServerSettings:
     batch_wait_ms: float = 5.0       # how long a request waits for others to share its batch
     max_batch_texts: int = 64        # texts per shared encoding batch
     api_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """What the HTTP app needs of a model, whichever library encodes with it: a sentence-transformers
+    model (PyTorch loaded) or a :class:`~embedtune.inference.lean.LeanEncoder` (no PyTorch)."""
+
+    encode: Callable[[list[Any], str], np.ndarray]  # (texts, "query" | "document") -> unit rows
+    dimension: int
+    reads_images: bool
+    count_tokens: Callable[[list[str]], int]  # OpenAI's usage.prompt_tokens
+
+
+def served_sentence_transformer(model: SentenceTransformer, backend: str = "torch",
+                                searcher: Searcher | None = None) -> ServedModel:
+    """A loaded sentence-transformers model, encoding with ``backend`` (the searcher's encoder when given)."""
+    from embedtune.inference.model_parts import reads_images
+    from embedtune.inference.search import make_encoder, normalised
+
+    encoder = searcher.encoder if searcher is not None else make_encoder(model, backend)
+    return ServedModel(encode=lambda texts, role: normalised(encoder.encode(texts, role)),  # type: ignore[arg-type]
+                       dimension=model.get_embedding_dimension() or 0, reads_images=reads_images(model),
+                       count_tokens=lambda texts: _count_tokens(model, texts))
+
+
+def served_lean(encoder: LeanEncoder) -> ServedModel:
+    """An OpenVINO export folder encoded without PyTorch; its width is read off one encoded text."""
+    from embedtune.inference.search import normalised
+
+    dimension = int(encoder.encode(["dimension"]).shape[1])
+    return ServedModel(encode=lambda texts, role: normalised(encoder.encode(texts, role)),  # type: ignore[arg-type]
+                       dimension=dimension, reads_images=False, count_tokens=encoder.count_tokens)
 
 
 class ImageInput(BaseModel):
@@ -169,20 +204,18 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searcher | None = None,
+def create_app(model: SentenceTransformer | ServedModel, *, model_name: str, searcher: Searcher | None = None,
                settings: ServerSettings | None = None, backend: str = "torch") -> FastAPI:
-    """The FastAPI app serving an already-loaded ``model`` (and ``searcher``, for ``/search``)."""
-    from embedtune.inference.model_parts import reads_images
-    from embedtune.inference.search import normalised, make_encoder, truncate
+    """The FastAPI app serving an already-loaded ``model`` (and ``searcher``, for ``/search``).
+
+    ``backend`` applies to a sentence-transformers model; a :class:`ServedModel` brings its own encoder.
+    """
+    from embedtune.inference.search import truncate
 
     settings = settings or ServerSettings()
-    encoder = searcher.encoder if searcher is not None else make_encoder(model, backend)
-    dimension = model.get_embedding_dimension() or 0
-
-    def encode(texts: list[str], role: str) -> np.ndarray:
-        return normalised(encoder.encode(texts, role))  # type: ignore[arg-type]
-
-    batcher = MicroBatcher(encode, max_texts=settings.max_batch_texts, wait_s=settings.batch_wait_ms / 1000)
+    served = model if isinstance(model, ServedModel) else served_sentence_transformer(model, backend, searcher)
+    dimension = served.dimension
+    batcher = MicroBatcher(served.encode, max_texts=settings.max_batch_texts, wait_s=settings.batch_wait_ms / 1000)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # noqa: ANN202
@@ -233,14 +266,14 @@ def create_app(model: SentenceTransformer, *, model_name: str, searcher: Searche
     @app.post("/v1/embeddings", response_model=EmbeddingResponse, dependencies=[Depends(check_key)])
     async def embeddings(request: EmbeddingRequest) -> EmbeddingResponse:
         """OpenAI-compatible: ``{"input": "text" | ["text", ...]}`` → one embedding per text (or image)."""
-        texts = _checked_texts(request.input, settings, images=reads_images(model))
+        texts = _checked_texts(request.input, settings, images=served.reads_images)
         if request.dimensions is not None and dimension and request.dimensions > dimension:
             raise api_error(400, f"dimensions: {request.dimensions} is larger than the model's {dimension}",
                             "invalid_dimensions")
         vectors = await batcher.submit(texts, request.input_type)
         if request.dimensions is not None and request.dimensions < vectors.shape[1]:
             vectors = truncate(vectors, request.dimensions)
-        tokens = _count_tokens(model, [t for t in texts if isinstance(t, str)])
+        tokens = served.count_tokens([t for t in texts if isinstance(t, str)])
         data = [EmbeddingData(index=i, embedding=_encode_vector(v, request.encoding_format))
                 for i, v in enumerate(vectors)]
         return EmbeddingResponse(data=data, model=model_name, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
@@ -331,14 +364,21 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
 
     ``threads`` caps torch's intra-op threads: on a machine whose cores are busy with other work,
     several threads that wait for each other at every layer can be far slower than one.
+    A ``lean-*`` backend serves an OpenVINO export folder without importing PyTorch at all.
     """
     from embedtune.errors import ConfigError
+    from embedtune.inference.lean import LEAN_BACKENDS
 
     uvicorn = require("uvicorn", "serve", "embedtune serve")
     settings = settings or ServerSettings()
     settings.api_key = api_key or os.environ.get(API_KEY_ENV) or None
     if rerank and not index:
         raise ConfigError("--rerank reranks /search results, which need --index DIR")
+    if backend in LEAN_BACKENDS:
+        app = _lean_app(model, index=index, int8=LEAN_BACKENDS[backend], backend=backend, settings=settings,
+                        threads=threads, host=host, port=port)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
     if backend == "openvino-int8" and not index and not _ships_int8(model):
         raise ConfigError("--backend openvino-int8 calibrates on the documents it serves, which need --index DIR "
                           "(or serve an `embedtune export --format openvino-int8` folder, or use --backend "
@@ -367,6 +407,31 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
         logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     app = create_app(loaded, model_name=display_name(model), searcher=searcher, settings=settings, backend=backend)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _lean_app(model: str, *, index: str | None, int8: bool, backend: str, settings: ServerSettings,
+              threads: int | None, host: str, port: int) -> FastAPI:
+    """The app over a :class:`~embedtune.inference.lean.LeanEncoder`: ``/v1/embeddings`` and ``/health``.
+
+    ``/search`` is not offered: an index records the fingerprint of the PyTorch weights that built it,
+    and checking a model against it needs those weights loaded, which is what this backend avoids.
+    """
+    from embedtune.errors import ConfigError
+    from embedtune.inference.lean import LeanEncoder
+
+    if index:
+        raise ConfigError(f"--backend {backend} serves /v1/embeddings only: --index needs the PyTorch model to "
+                          f"check the index against; use --backend {backend.removeprefix('lean-')} for /search")
+    if model is None or not Path(model).is_dir():
+        raise ConfigError(f'--backend {backend} serves a local export folder, not "{model}": write one with '
+                          f"`embedtune export --model MODEL --format {backend.removeprefix('lean-')} --out FOLDER`")
+    check_port_free(host, port)  # a busy port fails in a second, not after the graph compiles
+    encoder = LeanEncoder(model, int8=int8, threads=threads)
+    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
+    from embedtune.models import display_name
+
+    return create_app(served_lean(encoder), model_name=display_name(model), settings=settings)
 
 
 def _ships_int8(model: str) -> bool:
