@@ -100,14 +100,21 @@ def test_pooling_matches_sentence_transformers(mode: str, left_padded: bool) -> 
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_encoding_imports_no_pytorch(exported: Path) -> None:
-    script = ("import sys; from embedtune.inference.lean import LeanEncoder; "
-              f"v = LeanEncoder({str(exported)!r}).encode(['one text', 'two']); "
-              "assert v.shape == (2, 384), v.shape; "
-              "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]; "
-              "assert not heavy, heavy")
+# The last line of a script run by _python: which heavy libraries the process imported.
+PRINT_HEAVY = "import sys; print([m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules])"
+
+
+def _python(script: str) -> list[str]:
+    """Run ``script`` in a fresh interpreter; its stdout lines (it must succeed)."""
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout.strip().splitlines()
+
+
+def test_encoding_imports_no_pytorch(exported: Path) -> None:
+    lines = _python("from embedtune.inference.lean import LeanEncoder\n"
+                    f"print(LeanEncoder({str(exported)!r}).encode(['one text', 'two']).shape)\n" + PRINT_HEAVY)
+    assert lines[-2:] == ["(2, 384)", "[]"]
 
 
 def test_a_folder_it_cannot_encode_is_one_clear_error(exported: Path, tmp_path: Path) -> None:
@@ -157,20 +164,17 @@ def test_the_server_serves_an_export_without_pytorch_as_the_model_would(exported
     from embedtune.serving.server import _count_tokens
 
     texts = ["what does vitamin D do", "T cells fight infection " * 200]
-    script = ("import json, sys\n"
-              "from fastapi.testclient import TestClient\n"
-              "from embedtune.inference.lean import LeanEncoder\n"
-              "from embedtune.serving.server import create_app, served_lean\n"
-              f"app = create_app(served_lean(LeanEncoder({str(exported)!r}, int8=False)), model_name='ov')\n"
-              "with TestClient(app) as client:\n"
-              f"    reply = client.post('/v1/embeddings', json={{'input': {texts!r}, 'input_type': 'query'}}).json()\n"
-              "    health = client.get('/health').json()\n"
-              "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
-              "print(json.dumps({'reply': reply, 'health': health, 'heavy': heavy}))")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    served = json.loads(run.stdout.strip().splitlines()[-1])
-    assert served["heavy"] == []
+    lines = _python("import json\n"
+                    "from fastapi.testclient import TestClient\n"
+                    "from embedtune.inference.lean import LeanEncoder\n"
+                    "from embedtune.serving.server import create_app, served_lean\n"
+                    f"app = create_app(served_lean(LeanEncoder({str(exported)!r}, int8=False)), model_name='ov')\n"
+                    "with TestClient(app) as client:\n"
+                    f"    reply = client.post('/v1/embeddings', json={{'input': {texts!r}, 'input_type': 'query'}})\n"
+                    "    print(json.dumps({'reply': reply.json(), 'health': client.get('/health').json()}))\n"
+                    + PRINT_HEAVY)
+    assert lines[-1] == "[]"
+    served = json.loads(lines[-2])
     assert served["health"]["dimension"] == 384 and served["health"]["model"] == "ov"
     model = load_model(None)
     vectors = np.array([d["embedding"] for d in served["reply"]["data"]], dtype=np.float32)

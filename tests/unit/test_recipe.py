@@ -271,7 +271,7 @@ def test_a_stalled_choice_continues_the_runner_up_and_publishes_the_better(tmp_p
     best dev score is the model published (forced either way here), and the account says which and why."""
     from embedtune.config import TrainConfig
     from embedtune.inference.cache import EmbeddingCache
-    from embedtune.training import continuation, train_model
+    from embedtune.training import continuation, publishing, train_model
     from tests.tiny_models import tiny_bert
 
     monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)
@@ -279,7 +279,7 @@ def test_a_stalled_choice_continues_the_runner_up_and_publishes_the_better(tmp_p
     # 9 dev queries tell no tiny-model recipe apart; the runner-up's own rule is tested above
     monkeypatch.setattr("embedtune.training.continuation.runner_up",
                         lambda candidates, chosen: SIMPLE if chosen.negatives != "none" else MINED)
-    real_continue, real_publish = continuation.continue_runner_up, train_model.__globals__["publish_run"]
+    real_continue, real_publish = continuation.continue_runner_up, publishing.publish_run
     runs, published = [], []
 
     def continue_and_force(*args, **kwargs):
@@ -293,7 +293,7 @@ def test_a_stalled_choice_continues_the_runner_up_and_publishes_the_better(tmp_p
         return real_publish(model, *args, **kwargs)
 
     monkeypatch.setattr("embedtune.training.fit.continue_runner_up", continue_and_force)
-    monkeypatch.setattr("embedtune.training.train.publish_run", publish)
+    monkeypatch.setattr("embedtune.training.publishing.publish_run", publish)
     out = tmp_path / "run"
     result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
                          TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), epochs=3, batch_size=8,

@@ -15,11 +15,9 @@ from embedtune.inference.cache import EmbeddingCache
 from embedtune.inference.precision import resolve_precision
 from embedtune.training.after_training import after_training, guard_start
 from embedtune.training.distributed import is_main_process, wait_for_everyone
-from embedtune.training.fit import fit_model
 from embedtune.training.heldout import score_heldout
 from embedtune.training.model_setup import check_model_reads_data, load_starting_model, ready_to_train
 from embedtune.training.output_dir import latest_checkpoint, open_output_dir, precheck_output_dir
-from embedtune.training.publishing import publish_run, worker_result
 from embedtune.training.result import TrainResult
 from embedtune.training.run_data import TrainData, prepare_run_data
 from embedtune.training.strategies import STRATEGIES
@@ -53,6 +51,11 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
         check_writable(out)
     run = prepare_run_data(data, config)
     config = run.config
+    # These import PyTorch and transformers (seconds): only once the inputs have passed their checks,
+    # so a mistake in the data is reported in well under a second.
+    from embedtune.training import publishing
+    from embedtune.training.fit import fit_model
+
     model = load_starting_model(config)
     check_model_reads_data(model, run.sets)
     guard = guard_start(model, config, run.guard) if main else None  # the base weights, before any training
@@ -70,10 +73,10 @@ def train_model(data: TrainData | list[TrainData], out: str | Path,
     model = ready_to_train(model, config, strategy, precision)
     fit = fit_model(model, run, out, resume, strategy, precision, cache, show_progress)
     if not main:
-        return worker_result(out, run, fit, precision)
+        return publishing.worker_result(out, run, fit, precision)
 
     model = strategy.finalize(fit.model, out, fit.config)
     guard_account, rotation = after_training(model, run, fit.config, guard, fit.dev_samples, precision, cache,
                                              show_progress)
     tuned_reports = [score_heldout(model, p.heldout, cache, show_progress, "tuned model", dims) for p in run.sets]
-    return publish_run(model, out, run, fit, precision, base_reports, tuned_reports, guard_account, rotation)
+    return publishing.publish_run(model, out, run, fit, precision, base_reports, tuned_reports, guard_account, rotation)
