@@ -3,9 +3,14 @@
 Why: reduce_range=True (commit 2bd009a) keeps int8 exact enough on AVX2-only CPUs; this checks it costs
 no speed. Usage: python bench/onnx_reduce_range.py WORKDIR (prints the seconds of 3 alternating rounds).
 """
-import json, sys, time
+import json
+import sys
+import time
 from pathlib import Path
+
 import onnxruntime.quantization as q
+from _harness import SHARED_DATA
+
 from embedtune.export import export_model
 from embedtune.export.onnx_model import OnnxEmbedder
 
@@ -18,7 +23,7 @@ for rr in (True, False):
     q.quantize_dynamic = patched
     if not (work / f"rr{rr}").is_dir():
         export_model(None, "onnx-int8", work / f"rr{rr}")
-docs = [json.loads(l)["text"] for l in open(Path(__file__).resolve().parents[2] / "shared/data/scifact/corpus.jsonl")][:400]
+docs = [json.loads(l)["text"] for l in open(SHARED_DATA / "scifact" / "corpus.jsonl")][:400]
 enc = {rr: OnnxEmbedder(work / f"rr{rr}") for rr in (True, False)}
 times = {True: [], False: []}
 for _ in range(3):

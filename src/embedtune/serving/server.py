@@ -62,7 +62,7 @@ class ServedModel:
     """What the HTTP app needs of a model, whichever library encodes with it: a sentence-transformers
     model (PyTorch loaded) or a :class:`~embedtune.inference.lean.LeanEncoder` (no PyTorch)."""
 
-    encode: Callable[[list[Any], str], np.ndarray]  # (texts, "query" | "document") -> unit rows
+    encoder: Any  # .encode(texts, "query" | "document") -> one row per text
     dimension: int
     reads_images: bool
     count_tokens: Callable[[list[str]], int]  # OpenAI's usage.prompt_tokens
@@ -72,21 +72,17 @@ def served_sentence_transformer(model: SentenceTransformer, backend: str = "torc
                                 searcher: Searcher | None = None) -> ServedModel:
     """A loaded sentence-transformers model, encoding with ``backend`` (the searcher's encoder when given)."""
     from embedtune.inference.model_parts import reads_images
-    from embedtune.inference.search import make_encoder, normalised
+    from embedtune.inference.search import make_encoder
 
-    encoder = searcher.encoder if searcher is not None else make_encoder(model, backend)
-    return ServedModel(encode=lambda texts, role: normalised(encoder.encode(texts, role)),  # type: ignore[arg-type]
+    return ServedModel(encoder=searcher.encoder if searcher is not None else make_encoder(model, backend),
                        dimension=model.get_embedding_dimension() or 0, reads_images=reads_images(model),
                        count_tokens=lambda texts: _count_tokens(model, texts))
 
 
 def served_lean(encoder: LeanEncoder) -> ServedModel:
     """An OpenVINO export folder encoded without PyTorch; its width is read off one encoded text."""
-    from embedtune.inference.search import normalised
-
-    dimension = int(encoder.encode(["dimension"]).shape[1])
-    return ServedModel(encode=lambda texts, role: normalised(encoder.encode(texts, role)),  # type: ignore[arg-type]
-                       dimension=dimension, reads_images=False, count_tokens=encoder.count_tokens)
+    return ServedModel(encoder=encoder, dimension=int(encoder.encode(["dimension"]).shape[1]), reads_images=False,
+                       count_tokens=encoder.count_tokens)
 
 
 class ImageInput(BaseModel):
@@ -210,12 +206,16 @@ def create_app(model: SentenceTransformer | ServedModel, *, model_name: str, sea
 
     ``backend`` applies to a sentence-transformers model; a :class:`ServedModel` brings its own encoder.
     """
-    from embedtune.inference.search import truncate
+    from embedtune.inference.search import normalised, truncate
 
     settings = settings or ServerSettings()
     served = model if isinstance(model, ServedModel) else served_sentence_transformer(model, backend, searcher)
     dimension = served.dimension
-    batcher = MicroBatcher(served.encode, max_texts=settings.max_batch_texts, wait_s=settings.batch_wait_ms / 1000)
+
+    def encode(texts: list[Any], role: str) -> np.ndarray:
+        return normalised(served.encoder.encode(texts, role))
+
+    batcher = MicroBatcher(encode, max_texts=settings.max_batch_texts, wait_s=settings.batch_wait_ms / 1000)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # noqa: ANN202
@@ -366,24 +366,49 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
     several threads that wait for each other at every layer can be far slower than one.
     A ``lean-*`` backend serves an OpenVINO export folder without importing PyTorch at all.
     """
-    from embedtune.errors import ConfigError
     from embedtune.inference.lean import LEAN_BACKENDS
 
     uvicorn = require("uvicorn", "serve", "embedtune serve")
     settings = settings or ServerSettings()
     settings.api_key = api_key or os.environ.get(API_KEY_ENV) or None
+    _check_flags(model, index=index, rerank=rerank, backend=backend)
+    check_port_free(host, port)  # a busy port fails in a second, not after the model loads
+    if backend in LEAN_BACKENDS:
+        app = _lean_app(model, int8=LEAN_BACKENDS[backend], settings=settings, threads=threads)
+    else:
+        app = _torch_app(model, index=index, rerank=rerank, rerank_top=rerank_top, backend=backend,
+                         settings=settings, threads=threads)
+    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _check_flags(model: str, *, index: str | None, rerank: str | None, backend: str) -> None:
+    """The flag combinations ``serve`` refuses, each in one line, before anything loads.
+
+    A ``lean-*`` backend has no ``/search``: an index records the fingerprint of the PyTorch weights
+    that built it, and checking a model against it needs those weights loaded, which it avoids.
+    """
+    from embedtune.errors import ConfigError
+    from embedtune.inference.lean import LEAN_BACKENDS
+
     if rerank and not index:
         raise ConfigError("--rerank reranks /search results, which need --index DIR")
-    if backend in LEAN_BACKENDS:
-        app = _lean_app(model, index=index, int8=LEAN_BACKENDS[backend], backend=backend, settings=settings,
-                        threads=threads, host=host, port=port)
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
-        return
+    if backend in LEAN_BACKENDS and index:
+        raise ConfigError(f"--backend {backend} serves /v1/embeddings only: --index needs the PyTorch model to "
+                          f"check the index against; use --backend {backend.removeprefix('lean-')} for /search")
+    if backend in LEAN_BACKENDS and (model is None or not Path(model).is_dir()):
+        raise ConfigError(f'--backend {backend} serves a local export folder, not "{model}": write one with '
+                          f"`embedtune export --model MODEL --format {backend.removeprefix('lean-')} --out FOLDER`")
     if backend == "openvino-int8" and not index and not _ships_int8(model):
         raise ConfigError("--backend openvino-int8 calibrates on the documents it serves, which need --index DIR "
                           "(or serve an `embedtune export --format openvino-int8` folder, or use --backend "
                           "openvino or onnx-int8)")
-    check_port_free(host, port)  # a busy port fails in a second, not after the model loads
+
+
+def _torch_app(model: str, *, index: str | None, rerank: str | None, rerank_top: int, backend: str,
+               settings: ServerSettings, threads: int | None) -> FastAPI:
+    """The app over a sentence-transformers model (and the index and cross-encoder, when given)."""
     import torch
 
     from embedtune.inference.search import make_encoder
@@ -403,35 +428,16 @@ def serve(model: str, *, index: str | None = None, host: str = "127.0.0.1", port
         opened.check_model(loaded, model)
         searcher = Searcher(opened, loaded, reranker=load_cross_encoder(rerank) if rerank else None,
                             rerank_top=rerank_top, encoder=make_encoder(loaded, backend, corpus=opened.texts))
-    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
-    app = create_app(loaded, model_name=display_name(model), searcher=searcher, settings=settings, backend=backend)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    return create_app(loaded, model_name=display_name(model), searcher=searcher, settings=settings, backend=backend)
 
 
-def _lean_app(model: str, *, index: str | None, int8: bool, backend: str, settings: ServerSettings,
-              threads: int | None, host: str, port: int) -> FastAPI:
-    """The app over a :class:`~embedtune.inference.lean.LeanEncoder`: ``/v1/embeddings`` and ``/health``.
-
-    ``/search`` is not offered: an index records the fingerprint of the PyTorch weights that built it,
-    and checking a model against it needs those weights loaded, which is what this backend avoids.
-    """
-    from embedtune.errors import ConfigError
+def _lean_app(model: str, *, int8: bool, settings: ServerSettings, threads: int | None) -> FastAPI:
+    """The app over a :class:`~embedtune.inference.lean.LeanEncoder`: ``/v1/embeddings`` and ``/health``."""
     from embedtune.inference.lean import LeanEncoder
-
-    if index:
-        raise ConfigError(f"--backend {backend} serves /v1/embeddings only: --index needs the PyTorch model to "
-                          f"check the index against; use --backend {backend.removeprefix('lean-')} for /search")
-    if model is None or not Path(model).is_dir():
-        raise ConfigError(f'--backend {backend} serves a local export folder, not "{model}": write one with '
-                          f"`embedtune export --model MODEL --format {backend.removeprefix('lean-')} --out FOLDER`")
-    check_port_free(host, port)  # a busy port fails in a second, not after the graph compiles
-    encoder = LeanEncoder(model, int8=int8, threads=threads)
-    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     from embedtune.models import display_name
 
-    return create_app(served_lean(encoder), model_name=display_name(model), settings=settings)
+    return create_app(served_lean(LeanEncoder(model, int8=int8, threads=threads)), model_name=display_name(model),
+                      settings=settings)
 
 
 def _ships_int8(model: str) -> bool:
