@@ -11,7 +11,7 @@ from packaging import version
 
 from embedtune.errors import ConfigError
 from embedtune.inference import FastEncoder
-from embedtune.inference.batching import token_budget_batches, tokenize
+from embedtune.inference.batching import Tokenized, ladder_width, token_budget_batches, tokenize
 from embedtune.inference.encoder import CPU_MAX_TOKENS, ONNX_MAX_TOKENS, token_budget
 from embedtune.inference.precision import resolve_precision
 from embedtune.models import load_model
@@ -52,6 +52,23 @@ def test_token_budget_batches_cover_every_text_once_and_stay_in_budget(model, ab
     assert all(b.padded_tokens <= 600 or len(b.index) == 1 for b in batches)
     padding = 1 - sum(b.tokens for b in batches) / sum(b.padded_tokens for b in batches)
     assert padding < 0.1, "length-sorted batches carry little padding"
+
+
+def test_laddered_batches_run_on_few_widths_within_the_model_length() -> None:
+    tokenized = Tokenized([np.arange(1, n + 1) for n in range(1, 257)], None)  # every length from 1 to 256
+    exact = list(token_budget_batches(tokenized, max_tokens=600))
+    laddered = list(token_budget_batches(tokenized, max_tokens=600, ladder_up_to=256))
+    assert sorted(np.concatenate([b.index for b in laddered]).tolist()) == list(range(256))
+    widths = {b.inputs["input_ids"].shape[1] for b in laddered}
+    assert len(widths) <= 20 < len({b.inputs["input_ids"].shape[1] for b in exact})
+    for batch in laddered:  # each row keeps its own tokens, the rest is masked padding, within the budget
+        longest = int(batch.inputs["attention_mask"].sum(1).max())
+        assert batch.inputs["input_ids"].shape[1] == ladder_width(longest, 256) <= 1.25 * longest
+        assert batch.padded_tokens <= 600 or len(batch.index) == 1
+        for row, i in enumerate(batch.index):
+            assert batch.inputs["input_ids"][row, :i + 1].tolist() == list(range(1, i + 2))
+    assert [ladder_width(n, 512) for n in (1, 9, 64, 65, 200, 257)] == [8, 16, 64, 80, 224, 320]
+    assert ladder_width(70, 77) == 77 and ladder_width(77, 77) == 77, "never past the model's positions"
 
 
 def test_cpu_batches_are_small_and_a_gpu_gets_batch_size_rows_of_full_length(model, monkeypatch) -> None:

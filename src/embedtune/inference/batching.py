@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 TOKENIZE_CHUNK = 1024
+# Widths a batch may be padded to for an engine that keeps state per input shape: four per doubling
+# of length (steps of 8 up to 64 tokens, of 16 up to 128, ...), so padding adds at most a quarter of
+# a batch's length and a corpus of any size runs on a few dozen shapes.
+WIDTHS_PER_DOUBLING = 4
+MIN_WIDTH_STEP = 8
 
 
 @dataclass(frozen=True)
@@ -66,17 +71,31 @@ def tokenize(model: SentenceTransformer, texts: list[str], prompt: str | None = 
 
 
 def token_budget_batches(tokenized: Tokenized, max_tokens: int, pad_id: int = 0,
-                         max_rows: int = 512) -> Iterator[Batch]:
-    """Batches of similar length, longest first, each holding at most ``max_tokens`` padded tokens."""
+                         max_rows: int = 512, ladder_up_to: int | None = None) -> Iterator[Batch]:
+    """Batches of similar length, longest first, each holding at most ``max_tokens`` padded tokens.
+
+    With ``ladder_up_to`` (the model's longest input) each batch is padded up to a width on the
+    ladder of ``ladder_width``. OpenVINO keeps compiled kernels and buffers for every input shape it
+    has run, so its memory grew with the number of distinct lengths in a corpus (on 1,500 SciFact
+    abstracts, int8, 2 cores: 0.65 GB peak with exact widths, 0.50 GB on widths in steps of 32).
+    """
     lengths = tokenized.lengths
     order = np.argsort(-lengths, kind="stable")
     start = 0
     while start < len(order):
         longest = int(lengths[order[start]])
-        rows = max(1, min(max_rows, max_tokens // max(longest, 1)))
+        width = ladder_width(longest, ladder_up_to) if ladder_up_to else longest
+        rows = max(1, min(max_rows, max_tokens // max(width, 1)))
         index = order[start:start + rows]
-        yield Batch(index=index, inputs=_pad(tokenized, index, longest, pad_id))
+        yield Batch(index=index, inputs=_pad(tokenized, index, width, pad_id))
         start += rows
+
+
+def ladder_width(length: int, limit: int) -> int:
+    """``length`` rounded up to the next of ``WIDTHS_PER_DOUBLING`` widths per doubling, never past
+    ``limit`` (a model cannot take more positions than it has) nor below ``length``."""
+    step = max(MIN_WIDTH_STEP, (1 << max(length - 1, 0).bit_length()) // (2 * WIDTHS_PER_DOUBLING))
+    return max(length, min(-(-length // step) * step, limit))
 
 
 def _pad(tokenized: Tokenized, index: np.ndarray, width: int, pad_id: int) -> dict[str, np.ndarray]:

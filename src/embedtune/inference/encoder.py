@@ -179,7 +179,9 @@ class FastEncoder:
         pad_id = self.model.tokenizer.pad_token_id or 0
         if self.backend in TORCH_BACKENDS:
             self.model.eval()  # as SentenceTransformer.encode does: no dropout in embeddings
-        batches = token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id)
+        # OpenVINO keeps state per input shape: a few padded widths bound its memory (batching.ladder_width)
+        ladder = self.model.max_seq_length if self._openvino is not None else None
+        batches = token_budget_batches(tokenized, self.max_tokens, pad_id=pad_id, ladder_up_to=ladder)
         encoded = (self._openvino.map(batches) if self._openvino is not None  # several batches in flight
                    else ((batch, self._last_hidden_state(batch.inputs)) for batch in batches))
         with progress_bar(len(out), "encoding", "text", show_bar=show_progress, logger=logger) as bar:

@@ -110,7 +110,8 @@ class LeanEncoder:
         """Embeddings for ``texts`` in their order; progress on a bar with ``show_progress``, else in the log."""
         tokenized = self.tokenize(texts, role)
         out: np.ndarray | None = None
-        batches = token_budget_batches(tokenized, self.max_tokens, pad_id=self.pad_id)
+        batches = token_budget_batches(tokenized, self.max_tokens, pad_id=self.pad_id,
+                                       ladder_up_to=int(self.tokenizer.truncation["max_length"]))
         with progress_bar(len(texts), "encoding", "text", show_bar=show_progress, logger=logger) as bar:
             for batch, hidden in self.runner.map(batches):
                 pooled = pool(hidden, batch.inputs["attention_mask"], self.head)
