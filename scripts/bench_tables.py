@@ -406,6 +406,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-encode-intel": ("speed_encode_intel.json", speed_encode_on_cpu),
     "speed-encode-openvino": ("speed_encode_openvino_streams.json", speed_encode_bound),
     "speed-encode-lean": ("speed_encode_lean.json", speed_encode_bound),
+    "speed-encode-ladder": ("speed_encode_ladder.json", speed_encode_on_cpu),
     "speed-train-lora": ("speed_train_lora.json", speed_train),
     "speed-train-attn": ("speed_train_attn.json", speed_train),
     "speed-train-intel": ("speed_train_intel.json", speed_train),
