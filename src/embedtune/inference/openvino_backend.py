@@ -43,8 +43,8 @@ FP32_FILE = "openvino_model.xml"
 INT8_FILE = "openvino_model_qint8_quantized.xml"  # sentence-transformers' name for a static int8 model
 CALIBRATION_TEXTS = 300  # as sentence-transformers' static int8 export samples by default
 MIN_CALIBRATION_TEXTS = 32  # fewer and the activation ranges are guesses: refuse rather than quantize badly
-SHAPE_CACHE = 64  # input shapes OpenVINO's CPU plugin keeps compiled state for (OpenVinoRunner)
 CALIBRATION_MAX_TOKENS = 1024  # padded tokens per calibration batch: the encoder's own CPU batch size
+SHAPE_CACHE = 64  # input shapes OpenVINO's CPU plugin keeps compiled state for (OpenVinoRunner)
 # The operations that do the arithmetic, in OpenVINO's runtime graph (the rest move or reshape data).
 COMPUTE_LAYERS = frozenset({"FullyConnected", "MatMul", "Subgraph", "ScaledDotProductAttention", "Convolution",
                             "MVN", "Eltwise", "Softmax"})
