@@ -346,6 +346,60 @@ def speed_encode_on_cpu(data: dict) -> str:
             f"{plain['fraction_of_matmul_peak']:.0%} of the fp32 peak. " + speed_encode(data))
 
 
+ENGINE_LABELS = {"st_torch_fp32": "sentence-transformers, PyTorch fp32",
+                 "st_openvino_fp32": "sentence-transformers, OpenVINO fp32",
+                 "st_openvino_int8_static": "sentence-transformers, OpenVINO static int8",
+                 "st_onnx_fp32": "sentence-transformers, ONNX fp32",
+                 "st_onnx_O3": "sentence-transformers, ONNX O3-optimised",
+                 "embedtune_lean_openvino_int8": "embedtune `LeanEncoder` on an `openvino-int8` export (no PyTorch)"}
+
+
+def _engine_label(name: str, step: dict) -> str:
+    if name in ENGINE_LABELS:
+        return ENGINE_LABELS[name]
+    if name.startswith("st_onnx_int8_dynamic_"):
+        return f"sentence-transformers, ONNX dynamic int8 ({name.removeprefix('st_onnx_int8_dynamic_')})"
+    if name.startswith("st_torch_fp32_st"):
+        return f"sentence-transformers {name.removeprefix('st_torch_fp32_st')}, PyTorch fp32"
+    return f"embedtune `{step['backend'].removeprefix('embedtune ')}`"
+
+
+def st_backends(data: dict) -> str:
+    """Every engine of bench/st_backends.py on one machine: speed against plain and the fastest sentence-transformers."""
+    steps, summary = data["steps"], data["summary"]
+    rows = {name: row for name, row in summary.items() if isinstance(row, dict) and "documents_per_second" in row}
+    st_rows = [name for name in rows if name.startswith("st_")]
+    fastest = max(st_rows, key=lambda name: rows[name]["documents_per_second"])
+    machine = data["machine"]
+    flags = ", ".join(machine.get("cpu_matrix_flags", [])) or "not recorded"
+    environments: list[dict] = []  # one per --st-python, in the order they ran
+    for name in st_rows:
+        if (env := steps[name].get("versions")) and env not in environments:
+            environments.append(env)
+    lines = [f"`{data['command']}` ({machine['cpu']}, {machine['cores']} cores, CPU matrix flags {flags}; "
+             f"every engine encoded the {steps[fastest]['documents']:,} SciFact abstracts and the test queries "
+             f"with all-MiniLM-L6-v2, timed on the abstracts):", "",
+             "| engine | documents/s | × plain PyTorch fp32 | × fastest sentence-transformers | SciFact test nDCG@10 |",
+             "|---|---|---|---|---|"]
+    best = rows[fastest]
+    for name, row in rows.items():
+        label = _engine_label(name, steps[name])
+        if name == fastest:
+            label = f"**{label}** (fastest sentence-transformers)"
+        lines.append(f"| {label} | {row['documents_per_second']:.1f} | {row['speed_vs_st_torch_fp32']:.2f} "
+                     f"| {row['documents_per_second'] / best['documents_per_second']:.2f} | {row['ndcg@10']:.4f} |")
+    installs = summary.get("installs_next_to_pins", {})
+    refused = [extra for extra, ok in installs.items() if not ok]
+    lines += ["", "Next to embedtune's pinned versions, pip refused sentence-transformers' "
+              + " and ".join(f"`{extra}`" for extra in refused) + " extra" + ("s" if len(refused) > 1 else "")
+              + " (its errors are in the results file); those rows ran from "
+              + ("separate environments" if len(environments) > 1 else "a separate environment")
+              + " on the same machine, in the same run: " + "; ".join(", ".join(f"{k} {v}" for k, v in env.items())
+                                                       for env in environments) + "."
+              if refused else ""]
+    return "\n".join(lines).rstrip()
+
+
 RUN_LABELS = {"base": "base model (all-MiniLM-L6-v2)", "embedtune_default": "`embedtune train` (default: recipe auto)",
               "embedtune_in_batch": "`embedtune train --recipe fixed` (in-batch negatives only)",
               "plain_expert": "plain sentence-transformers expert script (MNRL, 3 epochs, bf16)"}
@@ -411,6 +465,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-train-attn": ("speed_train_attn.json", speed_train),
     "speed-train-intel": ("speed_train_intel.json", speed_train),
     "speed-train-strongest": ("speed_train_strongest.json", speed_train_strongest),
+    "st-backends": ("st_backends.json", st_backends),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
