@@ -104,7 +104,10 @@ def main() -> None:
     if args.st_python:
         for line in (work / "st_rows.jsonl").read_text().splitlines():  # not stdout: libraries print there too
             row = json.loads(line)
-            results.record(row.pop("name"), {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz")})
+            name = row.pop("name")
+            earlier = results.data["steps"].get(name, {})  # --continue: the row keeps the run it was timed in
+            results.record(name, {**row, **_score(data, query_ids, work / f"{row['embeddings']}.npz"),
+                                  **({"run": earlier["run"]} if "run" in earlier else {})})
     for backend in backends:
         if f"embedtune_{backend.replace('-', '_')}" in results.data["steps"]:  # --continue: ran already
             continue
