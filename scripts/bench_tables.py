@@ -466,6 +466,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "speed-train-intel": ("speed_train_intel.json", speed_train),
     "speed-train-strongest": ("speed_train_strongest.json", speed_train_strongest),
     "st-backends": ("st_backends.json", st_backends),
+    "st-backends-amd": ("st_backends_amd.json", st_backends),
     "demo": ("demo.json", demo),
     "mining": ("scifact_mining.json", mining),
     "strategies": ("scifact_strategies.json", strategies),
