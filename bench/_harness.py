@@ -23,6 +23,12 @@ MATRIX_FLAGS = frozenset({"avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "
                           "amx_int8", "avx512_fp16"})
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's instruction-set flags (/proc/cpuinfo; empty where there is none)."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    return set(next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), []))
+
+
 def machine_info() -> dict[str, Any]:
     import sentence_transformers
     import torch
@@ -33,8 +39,7 @@ def machine_info() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
                platform.processor())
-    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), []))
-    return {"cpu": cpu, "cpu_matrix_flags": sorted(flags & MATRIX_FLAGS), "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    return {"cpu": cpu, "cpu_matrix_flags": sorted(cpu_flags() & MATRIX_FLAGS), "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "torch": torch.__version__,
             "sentence_transformers": sentence_transformers.__version__, "transformers": transformers.__version__,
             "embedtune": embedtune.__version__, "torch_threads": torch.get_num_threads()}

@@ -16,9 +16,9 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from pathlib import Path
 
-from _harness import SHARED_DATA, git_commit, machine_info
+from _harness import SHARED_DATA, Results
 
 
 def one(folder: str, requests: int, capacity: str) -> dict:
@@ -64,18 +64,15 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args.folder, args.requests, args.capacities[0])))
         return
-    rows = []
+    results = Results(Path(args.result), "python bench/openvino_shape_cache.py " + " ".join(sys.argv[1:])) \
+        if args.result else None
     for capacity in args.capacities:  # each in its own process: peaks are its own
         out = subprocess.run([sys.executable, __file__, args.folder, str(args.requests), capacity, "--one"],
                              capture_output=True, text=True, check=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-        print(rows[-1], flush=True)
-    result = {"command": "python bench/openvino_shape_cache.py " + " ".join(sys.argv[1:]),
-              "started": datetime.now(timezone.utc).isoformat(), "machine": machine_info(), "commit": git_commit(),
-              "rows": rows}
-    if args.result:
-        with open(args.result, "w") as f:
-            json.dump(result, f, indent=1)
+        row = json.loads(out.strip().splitlines()[-1])
+        print(row, flush=True)
+        if results:  # saved after each capacity, atomically
+            results.record(f"capacity_{capacity}", row)
 
 
 if __name__ == "__main__":

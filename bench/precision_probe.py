@@ -16,13 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from _harness import ROOT, SHARED_DATA, Results
+from _harness import ROOT, SHARED_DATA, Results, cpu_flags
 
 
-def cpu_flags() -> list[str]:
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("flags")), [])
-    return sorted(f for f in flags if f.startswith(("amx", "avx512_bf16", "avx512f", "avx512_vnni", "avx_vnni")))
+def bf16_int8_flags() -> list[str]:
+    return sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512f", "avx512_vnni", "avx_vnni")))
 
 
 def main() -> None:
@@ -41,7 +39,7 @@ def main() -> None:
     with corpus.open(encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for line, _ in zip(f, range(args.docs))]
     results = Results(args.result, "python bench/" + Path(__file__).name + " " + shlex.join(sys.argv[1:]))
-    results.data["cpu_flags"] = cpu_flags()
+    results.data["cpu_flags"] = bf16_int8_flags()
     for name in args.models.split(","):
         model = load_model(name, max_seq_length=256)
         row = {"docs": len(texts), "max_seq_length": 256}

@@ -42,12 +42,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import ROOT, SHARED_DATA, Results  # noqa: E402
+from _harness import ROOT, SHARED_DATA, Results, cpu_flags  # noqa: E402
 
 PINNED = ("torch", "transformers", "tokenizers", "huggingface_hub", "onnxruntime", "sentence-transformers")
 CALIBRATION_DOCS = 300
@@ -146,18 +147,8 @@ def _embedtune_encode(model_path: Path, backend: str, texts: dict[str, list[str]
     start = time.perf_counter()
     encoder = FastEncoder(model, backend, export_dir=export_dir)
     encoder.use_corpus(texts["documents"])  # openvino-int8: calibrated on 300 documents spread over the corpus
-    encoder.encode(texts["documents"][:64], "document")  # export / warm-up outside the timing
-    prepare_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    documents = encoder.encode(texts["documents"], "document")
-    seconds = time.perf_counter() - start
-    queries = encoder.encode(texts["queries"], "query")
-    name = f"embedtune_{backend.replace('-', '_')}"
-    np.savez(work / f"{name}.npz", documents=documents, queries=queries)
-    return {"name": name, "embeddings": name, "backend": f"embedtune --backend {backend}",
-            "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
-            "documents_per_second": round(len(texts["documents"]) / seconds, 1),
-            "prepare_seconds": round(prepare_seconds, 1), "torch_threads": torch.get_num_threads(),
+    row = _timed(encoder.encode, start, f"embedtune_{backend.replace('-', '_')}", texts, work)
+    return {**row, "backend": f"embedtune --backend {backend}", "torch_threads": torch.get_num_threads(),
             **({"openvino_kernels": encoder.kernels()} if encoder.kernels() else {})}
 
 
@@ -175,18 +166,25 @@ def _lean_encode(model_path: Path, data: Path, texts: dict[str, list[str]], work
                         "openvino-int8", "--out", str(export), "--calibration-data", str(data), "--quiet"], check=True)
     start = time.perf_counter()
     encoder = LeanEncoder(export, int8=True)
-    encoder.encode(texts["documents"][:64], "document")
+    row = _timed(encoder.encode, start, "embedtune_lean_openvino_int8", texts, work)
+    return {**row, "backend": "embedtune LeanEncoder on an openvino-int8 export",
+            "openvino_kernels": encoder.runner.kernels()}
+
+
+def _timed(encode: Callable[[list[str], str], np.ndarray], start: float, name: str, texts: dict[str, list[str]],
+           work: Path) -> dict:
+    """Warm ``encode`` up (export, compilation), time it on the documents alone, encode the queries and save
+    both as ``name``.npz; ``start`` is when building the encoder began (its time goes to prepare_seconds)."""
+    encode(texts["documents"][:64], "document")  # export / warm-up outside the timing
     prepare_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    documents = encoder.encode(texts["documents"], "document")
+    documents = encode(texts["documents"], "document")
     seconds = time.perf_counter() - start
-    queries = encoder.encode(texts["queries"], "query")
-    name = "embedtune_lean_openvino_int8"
+    queries = encode(texts["queries"], "query")
     np.savez(work / f"{name}.npz", documents=documents, queries=queries)
-    return {"name": name, "embeddings": name, "backend": "embedtune LeanEncoder on an openvino-int8 export",
-            "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
+    return {"name": name, "embeddings": name, "documents": len(texts["documents"]), "encode_seconds": round(seconds, 2),
             "documents_per_second": round(len(texts["documents"]) / seconds, 1),
-            "prepare_seconds": round(prepare_seconds, 1), "openvino_kernels": encoder.runner.kernels()}
+            "prepare_seconds": round(prepare_seconds, 1)}
 
 
 def _score(data, query_ids: list[str], path: Path) -> dict:
@@ -302,8 +300,7 @@ def _st_onnx_exports(model: Path, work: Path) -> list[tuple[str, Path, dict]]:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.backend import export_dynamic_quantized_onnx_model, export_optimized_onnx_model
 
-    flags = set(next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), []))
+    flags = cpu_flags()
     config = "avx512_vnni" if "avx512_vnni" in flags else "avx512" if "avx512f" in flags else "avx2"
     saved = work / "st-onnx"
     optimised = "onnx/model_O3.onnx"

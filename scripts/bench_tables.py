@@ -359,8 +359,6 @@ def _engine_label(name: str, step: dict) -> str:
         return ENGINE_LABELS[name]
     if name.startswith("st_onnx_int8_dynamic_"):
         return f"sentence-transformers, ONNX dynamic int8 ({name.removeprefix('st_onnx_int8_dynamic_')})"
-    if name.startswith("st_torch_fp32_st"):
-        return f"sentence-transformers {name.removeprefix('st_torch_fp32_st')}, PyTorch fp32"
     return f"embedtune `{step['backend'].removeprefix('embedtune ')}`"
 
 
