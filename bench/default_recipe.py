@@ -5,6 +5,8 @@ On each data set, in one run on one machine:
 - ``embedtune_default``: ``embedtune train --data D`` exactly as a user runs it (``--recipe auto``: the dev
   split picks negatives, the filter and the learning rate);
 - ``embedtune_in_batch``: ``--recipe fixed``, today's former default (in-batch negatives only);
+- ``embedtune_in_batch_epochsN``: the same for N epochs (does dev still rise after the default 3? A
+  schedule may be chosen on dev; the summary gives each run's best dev nDCG@10 and its epoch);
 - ``plain_expert``: the plain sentence-transformers script an expert writes (MNRL, no-duplicates batches,
   3 epochs, lr 5e-5, bf16 on, every training pair, last checkpoint: bench/plain_st.py).
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import tempfile
@@ -89,8 +92,11 @@ def _data_set(name: str, args: argparse.Namespace, work: Path) -> Path:
 
 
 def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str]) -> dict:
-    if run in ("embedtune_default", "embedtune_in_batch"):
-        extra = ["--recipe", "fixed"] if run == "embedtune_in_batch" else []
+    longer = re.fullmatch(r"embedtune_in_batch_epochs(\d+)", run)
+    if run in ("embedtune_default", "embedtune_in_batch") or longer:
+        extra = [] if run == "embedtune_default" else ["--recipe", "fixed"]
+        if longer:
+            extra += ["--epochs", longer.group(1)]
         step = run_step(run, [PY, "-m", "embedtune.cli.app", "train", "--data", str(folder), "--out", str(model),
                               "--eval-split", "none", *extra, "--json", "--quiet"], env)
         result = json.loads(step.pop("stdout"))
@@ -145,6 +151,7 @@ def summarize(steps: dict) -> dict:
         entry = summary.setdefault(name, {})
         entry[run] = {"test_ndcg@10": round(step["test"]["metrics"]["ndcg@10"], 4),
                       "train_wall_seconds": step["wall_seconds"]}
+        entry[run].update(best_dev(step.get("dev_history") or []))
         if "dbpedia" in step:
             entry[run]["dbpedia_ndcg@10"] = round(step["dbpedia"]["metrics"]["ndcg@10"], 4)
         if step.get("recipe"):
@@ -168,6 +175,15 @@ def summarize(steps: dict) -> dict:
             if "winner_seconds" in default:  # the chosen recipe's own training, without the search around it
                 entry["winner_only_time_ratio"] = round(default["winner_seconds"] / in_batch, 2)
     return summary
+
+
+def best_dev(history: list[dict]) -> dict:
+    """The final run's best dev nDCG@10 and the epoch it came at (empty without a dev history)."""
+    scored = [h for h in history if "eval_dev_ndcg@10" in h]
+    if not scored:
+        return {}
+    best = max(scored, key=lambda h: h["eval_dev_ndcg@10"])
+    return {"best_dev_ndcg@10": round(best["eval_dev_ndcg@10"], 4), "best_dev_epoch": best.get("epoch")}
 
 
 def time_breakdown(step: dict) -> dict:
