@@ -30,10 +30,8 @@ def batches(count: int, size: int) -> list[tuple[list[str], list[str]]]:
     """The first ``count`` batches of (query, positive) SciFact train pairs, in file order."""
     from embedtune.data.beir import load_beir
 
-    data = load_beir(SHARED_DATA / "scifact", "train")
-    pairs = [(data.queries[q], data.corpus[d]) for q in data.queries for d in data.positives(q)]
-    return [([q for q, _ in pairs[i:i + size]], [d for _, d in pairs[i:i + size]])
-            for i in range(0, count * size, size)]
+    pairs = load_beir(SHARED_DATA / "scifact", "train").training_pairs()
+    return [(pairs.queries[i:i + size], pairs.positives[i:i + size]) for i in range(0, count * size, size)]
 
 
 def one(variant: str, steps: int, size: int) -> dict:

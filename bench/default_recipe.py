@@ -131,9 +131,8 @@ def _write_all_training_pairs(folder: Path, path: Path) -> None:
     """Every (query, positive) of qrels/train.tsv: the expert script has no dev carve."""
     from embedtune.data.beir import load_beir
 
-    data = load_beir(folder, "train")
-    rows = [{"query": data.queries[q], "positive": data.corpus[d]}
-            for q in data.queries for d in data.positives(q)]
+    pairs = load_beir(folder, "train").training_pairs()
+    rows = [{"query": q, "positive": d} for q, d in zip(pairs.queries, pairs.positives)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
