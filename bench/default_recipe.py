@@ -7,6 +7,9 @@ On each data set, in one run on one machine:
 - ``embedtune_in_batch``: ``--recipe fixed``, today's former default (in-batch negatives only);
 - ``embedtune_in_batch_epochsN``: the same for N epochs (does dev still rise after the default 3? A
   schedule may be chosen on dev; the summary gives each run's best dev nDCG@10 and its epoch);
+- ``embedtune_extension_epochsN``: ``--recipe fixed`` from ``--start-model`` (a trained run's saved model) for
+  N more epochs at half the learning rate, in-batch negatives: what training on from a run whose dev
+  score still rose at its last epoch gains, without rerunning the run before it;
 - ``plain_expert``: the plain sentence-transformers script an expert writes (MNRL, no-duplicates batches,
   3 epochs, lr 5e-5, bf16 on, every training pair, last checkpoint: bench/plain_st.py).
 
@@ -41,6 +44,8 @@ def main() -> None:
                         help="Comma-separated data sets whose models are also scored on dbpedia-5k.")
     parser.add_argument("--forgetting-runs", default="base,embedtune_default",
                         help="Comma-separated runs scored on dbpedia-5k (the target is the default's drop).")
+    parser.add_argument("--start-model", type=Path, default=None,
+                        help="The model embedtune_extension_epochsN trains on from (a saved run's folder).")
     parser.add_argument("--result", type=Path, default=ROOT / "bench" / "results" / "default_recipe.json")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--continue", dest="continue_", action="store_true",
@@ -68,7 +73,8 @@ def main() -> None:
                     earlier["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, work, env)
                     results.record(key, earlier)
                 continue
-            step = {"wall_seconds": 0.0} if run == "base" else _train(run, folder, model, work, env)
+            step = {"wall_seconds": 0.0} if run == "base" else _train(run, folder, model, work, env,
+                                                                      args.start_model)
             step["test"] = _score(f"{key}:test", model, folder, work, env)
             if forgetting:
                 step["dbpedia"] = _score(f"{key}:dbpedia", model, dbpedia, work, env)
@@ -91,12 +97,17 @@ def _data_set(name: str, args: argparse.Namespace, work: Path) -> Path:
     raise SystemExit(f"unknown data set {name}")
 
 
-def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str]) -> dict:
+def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str], start: Path | None) -> dict:
     longer = re.fullmatch(r"embedtune_in_batch_epochs(\d+)", run)
-    if run in ("embedtune_default", "embedtune_in_batch") or longer:
+    extension = re.fullmatch(r"embedtune_extension_epochs(\d+)", run)
+    if run in ("embedtune_default", "embedtune_in_batch") or longer or extension:
         extra = [] if run == "embedtune_default" else ["--recipe", "fixed"]
         if longer:
             extra += ["--epochs", longer.group(1)]
+        if extension:
+            if start is None:
+                raise SystemExit(f"{run} needs --start-model")
+            extra += ["--model", str(start), "--epochs", extension.group(1), "--lr", "2.5e-5"]
         step = run_step(run, [PY, "-m", "embedtune.cli.app", "train", "--data", str(folder), "--out", str(model),
                               "--eval-split", "none", *extra, "--json", "--quiet"], env)
         result = json.loads(step.pop("stdout"))
