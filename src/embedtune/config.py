@@ -69,7 +69,7 @@ TRAIN_SECTIONS: dict[str, tuple[str, ...]] = {
              "teacher_precision"),
     "matryoshka": ("matryoshka_dims", "matryoshka_weights", "matryoshka_rotation"),
     "guard": ("guard_data", "guard_base", "guard_split", "guard_threshold", "guard_alphas"),
-    "schedule": ("epochs", "learning_rate", "batch_size", "warmup_ratio", "weight_decay", "seed", "evals_per_epoch",
+    "schedule": ("epochs", "extend_epochs", "learning_rate", "batch_size", "warmup_ratio", "weight_decay", "seed", "evals_per_epoch",
                  "select_on"),
     "output": ("save_every_minutes",),
 }
@@ -130,6 +130,11 @@ class TrainConfig:
         "makes the truncated sizes score higher (full-size scores do not change), kept as a Dense module "
         "after pooling only if the dev split says it helps", shown="on")
     epochs: float = setting(3.0, "Passes over the data", shown=True)
+    extend_epochs: float = setting(
+        3.0,
+        "--recipe auto: when the dev score still rose at the run's last evaluation, train on for up to this "
+        "many more epochs at half the learning rate, stopping at the first evaluation that does not beat "
+        "the best, and keep the better weights on dev; 0: never", shown=True)
     learning_rate: float | None = setting(None, "Peak learning rate", shown="5e-5 full, 5e-4 lora and qlora")
     batch_size: int = setting(32, "Pairs per batch", shown=True)
     max_seq_length: int = setting(256, "Tokens kept per text", shown=True)
@@ -215,6 +220,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive, got {value}")
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.extend_epochs < 0:
+            raise ConfigError(f"extend_epochs must be 0 or more, got {self.extend_epochs}")
         check_save_every_minutes(self.save_every_minutes)
         if self.freeze is not None and self.freeze not in FREEZE:
             raise ConfigError(f'unknown freeze "{self.freeze}" (choose one of: {", ".join(FREEZE)})')

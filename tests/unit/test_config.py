@@ -23,7 +23,7 @@ def test_unrelated_key_lists_every_valid_key() -> None:
     assert config_error({"zzz": 1}) == (
         'train.yaml: unknown key "zzz" (valid keys: model, strategy, recipe, negatives, num_negatives, loss, mini_batch_size, guide_model, teacher, '
         "teacher_kind, teacher_batch_size, teacher_precision, matryoshka_dims, matryoshka_weights, matryoshka_rotation, "
-        "epochs, learning_rate, batch_size, max_seq_length, query_prompt, document_prompt, warmup_ratio, weight_decay, "
+        "epochs, extend_epochs, learning_rate, batch_size, max_seq_length, query_prompt, document_prompt, warmup_ratio, weight_decay, "
         "seed, precision, gradient_checkpointing, freeze, dropout, attention_dropout, split, eval_split, dev_fraction, max_dev_queries, dev_corpus_size, evals_per_epoch, save_every_minutes, select_on, "
         "lora_r, lora_alpha, lora_dropout, lora_target_modules, guard_data, guard_base, guard_split, guard_threshold, "
         "guard_alphas, sampling)")

@@ -177,7 +177,7 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
     model = tiny_bert(tmp_path / "tiny")
     out = tmp_path / "run"
     result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
-                         TrainConfig(model=str(model), epochs=3, batch_size=8, max_seq_length=32),
+                         TrainConfig(model=str(model), epochs=3, extend_epochs=0, batch_size=8, max_seq_length=32),
                          show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
     recipe = result.recipe
     names = [c["name"] for c in recipe["candidates"]] + list(recipe["extra"].get("skipped", {}))
@@ -296,8 +296,8 @@ def test_a_stalled_choice_continues_the_runner_up_and_publishes_the_better(tmp_p
     monkeypatch.setattr("embedtune.training.publishing.publish_run", publish)
     out = tmp_path / "run"
     result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
-                         TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), epochs=3, batch_size=8,
-                                     max_seq_length=32),
+                         TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), epochs=3, extend_epochs=0,
+                                     batch_size=8, max_seq_length=32),
                          show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
     continued = result.recipe["continued"]
     first, runner = continued["first_choice"], continued["runner_up"]

@@ -57,6 +57,7 @@ from embedtune.loss_registry import loss_help, loss_names
               help="With --matryoshka-dims: no rotation.")  # its own row in --help (a "--a/--no-a" pair wraps)
 @click.option("--select-on", type=click.Choice(SELECT_ON), default=None)
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--extend-epochs", type=click.FloatRange(min=0), default=None)
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--batch-size", type=click.IntRange(min=2), default=None)
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=None)
@@ -144,6 +145,11 @@ def train_command(data: tuple[str, ...], out: str, config_path: str | None, over
         candidates = [CandidateScore(**c) for c in result.recipe["candidates"]]
         fields = {k: v for k, v in result.recipe.items() if k in RecipeChoice.__dataclass_fields__}
         click.echo("\n" + RecipeChoice(**{**fields, "candidates": candidates}).to_table())
+        extended = result.recipe.get("extended")
+        if extended:
+            click.echo(f"dev still rose at the last evaluation: trained on {extended['epochs_run']:g} more epochs, "
+                       f"best dev nDCG@10 {extended['best_dev_before']:.4f} -> {extended['best_dev_after']}; "
+                       f"kept {'the extension' if extended['kept'] else 'the run as it was'}")
     if result.guard:
         click.echo(f"\nforgetting guard ({result.guard['data']}): {result.guard['decision']}")
     click.echo(f"\ntrained on {result.num_train_pairs} pairs in {result.train_seconds:.0f}s; "

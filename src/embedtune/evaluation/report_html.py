@@ -251,7 +251,8 @@ def _recipe_facts(recipe: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"chosen": recipe["chosen"], "rule": recipe["rule"], "seconds": recipe["seconds"],
             "dev_queries": recipe["dev_queries"], "candidates": [{k: c.get(k) for k in keys}
                                                                  for c in recipe["candidates"]],
-            "skipped": dict(recipe.get("extra", {}).get("skipped", {})), "continued": recipe.get("continued")}
+            "skipped": dict(recipe.get("extra", {}).get("skipped", {})), "continued": recipe.get("continued"),
+            "extended": recipe.get("extended")}
 
 
 def _rank_of(doc_id: str, ranking: Sequence[str]) -> int | None:
@@ -593,7 +594,7 @@ def _recipe_table(recipe: Mapping[str, Any] | None) -> list[str]:
         parts.append(f'<tr><td>{html.escape(name)}</td><td></td><td></td><td></td><td>skipped: '
                      f"{html.escape(reason)}</td></tr>")
     parts.append(f'</tbody></table><p class="muted">{html.escape(recipe["rule"])}.</p>')
-    return parts + _continuation_note(recipe.get("continued"))
+    return parts + _continuation_note(recipe.get("continued")) + _extension_note(recipe.get("extended"))
 
 
 def _continuation_note(continued: Mapping[str, Any] | None) -> list[str]:
@@ -604,6 +605,17 @@ def _continuation_note(continued: Mapping[str, Any] | None) -> list[str]:
             f"{html.escape(continued['runner_up'])} was trained on from its own first epoch too "
             f"({continued['seconds']:.0f} s): best dev nDCG@10 {continued['first_choice_best_dev']:.4f} vs "
             f"{continued['runner_up_best_dev']:.4f}; kept <b>{html.escape(continued['kept'])}</b>.</p>"]
+
+
+def _extension_note(extended: Mapping[str, Any] | None) -> list[str]:
+    """The last look (``training.extension``): how far the run trained on, and whose weights were kept."""
+    if not extended:
+        return []
+    after = extended["best_dev_after"]
+    kept = "the extension's best checkpoint" if extended["kept"] else "the run's own weights"
+    return [f"<p>Dev nDCG@10 still rose at the run's last evaluation ({extended['best_dev_before']:.4f}), so it "
+            f"trained on for {extended['epochs_run']:g} more epochs ({extended['seconds']:.0f} s), best dev "
+            f"{'none' if after is None else f'{after:.4f}'}; kept <b>{kept}</b>.</p>"]
 
 
 def _queries_section(facts: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str]:

@@ -41,6 +41,8 @@ class RunnerUp:
     num_pairs: int
     resume: Path
     seconds: float
+    columns: list[dict[str, list]]
+    pair_scorer: Any
 
 
 def stalled(best_step: int | None, probe_checkpoint: str) -> bool:
@@ -80,7 +82,7 @@ def continue_runner_up(account: dict[str, Any], chosen: Candidate, config: Train
                                show_progress, precision, pair_scorer=scorer)
     run_training(trainer, checkpoint)
     return RunnerUp(candidate, model, trainer, runner_config, len(rows), checkpoint,
-                    round(time.perf_counter() - start, 2))
+                    round(time.perf_counter() - start, 2), [columns], scorer)
 
 
 def record(account: dict[str, Any], chosen: Candidate, chosen_best: float, runner: RunnerUp, kept: bool) -> None:

@@ -3,13 +3,14 @@
 The recipe search trains each candidate's first epoch; the winner's run continues from its
 checkpoint, so the final training here starts where the search left it. When that run's best dev
 score is still its first epoch, the runner-up is trained on too and the better one kept
-(``continuation``).
+(``continuation``); when it is the run's last evaluation, the run trains on while dev still rises
+(``extension``).
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from embedtune.inference.cache import EmbeddingCache
 from embedtune.inference.precision import training_encoder_backend
 from embedtune.training.checkpointing import run_training
 from embedtune.training.continuation import continue_runner_up, record, stalled
+from embedtune.training.extension import extend_run, joined_history, still_rising
 from embedtune.training.losses import training_columns
 from embedtune.training.model_setup import fresh_model
 from embedtune.training.output_dir import CHECKPOINTS
@@ -46,6 +48,13 @@ class Fit:
     best_step: int | None
     resume: Path | None
     recipe: dict[str, Any] | None
+    columns: list[dict[str, list]] = field(default_factory=list)  # the rows trained on, as the trainer's columns
+    pair_scorer: Any = None
+    history: list[dict[str, Any]] | None = None  # the log history, where it spans two trainers (extension)
+
+    @property
+    def log_history(self) -> list[dict[str, Any]]:
+        return self.history if self.history is not None else self.trainer.state.log_history
 
 
 def fit_model(model: Any, run: RunData, out: Path, resume: Path | None, strategy: Any, precision: str,
@@ -75,10 +84,26 @@ def fit_model(model: Any, run: RunData, out: Path, resume: Path | None, strategy
     start = time.perf_counter()
     run_training(trainer, resume)
     fit = Fit(model, config, trainer, dev_samples, num_pairs, round(time.perf_counter() - start, 2),
-              trainer_best_step(trainer), resume, recipe)
+              trainer_best_step(trainer), resume, recipe, [c for c, _ in prepared_columns], prepared_columns[0][1])
     if recipe is not None and stalled(fit.best_step, recipe["checkpoint"]):
         fit = _second_look(fit, recipe, run, out, strategy, precision, cache, show_progress)
+    if recipe is not None and config.extend_epochs > 0 and still_rising(fit.trainer):
+        fit = _train_on(fit, recipe, out, precision, show_progress)
     return fit
+
+
+def _train_on(fit: Fit, recipe: dict[str, Any], out: Path, precision: str, show_progress: bool) -> Fit:
+    """The extension (``training.extension``): the fit with its weights, history and time where it was kept."""
+    extension = extend_run(fit.model, fit.trainer, fit.columns, fit.num_pairs, fit.dev_samples, fit.config, out,
+                           show_progress, precision, build_trainer, pair_scorer=fit.pair_scorer)
+    recipe["extended"] = extension.account
+    seconds = round(fit.train_seconds + extension.account["seconds"], 2)
+    history = joined_history(fit.log_history, extension.trainer)
+    if not extension.kept:
+        return replace(fit, train_seconds=seconds, history=history)
+    best = trainer_best_step(extension.trainer)
+    last = max((e.get("step", 0) for e in fit.log_history), default=0)
+    return replace(fit, train_seconds=seconds, history=history, best_step=None if best is None else last + best)
 
 
 def _second_look(fit: Fit, recipe: dict[str, Any], run: RunData, out: Path, strategy: Any, precision: str,
@@ -97,7 +122,7 @@ def _second_look(fit: Fit, recipe: dict[str, Any], run: RunData, out: Path, stra
     if not kept:
         return replace(fit, train_seconds=seconds)
     return Fit(runner.model, runner.config, runner.trainer, fit.dev_samples, runner.num_pairs, seconds,
-               trainer_best_step(runner.trainer), runner.resume, recipe)
+               trainer_best_step(runner.trainer), runner.resume, recipe, runner.columns, runner.pair_scorer)
 
 
 def _guard_scorer(guard: RetrievalSet | None, config: TrainConfig, precision: str,

@@ -27,7 +27,7 @@ def publish_run(model: Any, out: Path, run: RunData, fit: Fit, precision: str,
     publish_model(model, out)
     befores = [r.metrics if r else None for r in base_reports]
     afters = [r.metrics if r else None for r in tuned_reports]
-    history = fit.trainer.state.log_history
+    history = fit.log_history
     result = TrainResult(
         model_dir=str(out), config=fit.config.to_dict(), data=run.description, before=befores[0], after=afters[0],
         heldout_split=run.first.heldout.split if run.first.heldout else None,
