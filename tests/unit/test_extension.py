@@ -108,3 +108,47 @@ def test_a_rising_run_trains_on_and_publishes_the_better_weights(tmp_path, monke
     assert same == (outcome == "not kept"), "the published weights are the better ones on dev"
     assert "trained on for" in (out / "report.html").read_text(encoding="utf-8")
     assert not (out / "recipe").exists()
+
+
+def test_an_extension_cut_off_midway_resumes_from_its_own_checkpoint(tmp_path, monkeypatch) -> None:
+    """A kill after the extension's first checkpoint: the rerun finds the run finished and resumes the
+    extension where it stopped, not from its start."""
+    from transformers import TrainerCallback
+
+    from embedtune.config import TrainConfig
+    from embedtune.inference.cache import EmbeddingCache
+    from embedtune.interrupts import Interrupted
+    from embedtune.training import extension, train_model
+    from tests.tiny_models import tiny_bert
+    from tests.unit.test_recipe import _pairs_file
+
+    class KillAfterSave(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            raise Interrupted(15)
+
+    monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)
+    monkeypatch.setattr("embedtune.training.fit.still_rising", lambda trainer: True)
+    monkeypatch.setattr("embedtune.training.extension.StopWhenNotBetter._judge", lambda self, score: None)
+    real_run = extension.run_training
+    resumed: list[object] = []
+
+    def killed(trainer, resume):
+        trainer.add_callback(KillAfterSave())
+        real_run(trainer, resume)
+
+    def recorded(trainer, resume):
+        resumed.append(resume)
+        real_run(trainer, resume)
+
+    config = TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), epochs=2, extend_epochs=2, batch_size=8,
+                         max_seq_length=32, save_every_minutes=0)
+    data, out, cache = _pairs_file(tmp_path / "pairs.jsonl"), tmp_path / "run", EmbeddingCache(tmp_path / "cache")
+    monkeypatch.setattr("embedtune.training.extension.run_training", killed)
+    with pytest.raises(Interrupted):
+        train_model(data, out, config, show_progress=False, cache=cache)
+    saved = sorted((out / "recipe" / "extension" / "checkpoints").glob("checkpoint-*"))
+    assert saved, "the extension had saved a checkpoint before the kill"
+    monkeypatch.setattr("embedtune.training.extension.run_training", recorded)
+    result = train_model(data, out, config, show_progress=False, cache=cache)
+    assert resumed and resumed[0] is not None and resumed[0].name == saved[-1].name
+    assert result.recipe["extended"]["epochs_run"] == 2
