@@ -7,8 +7,8 @@ On each data set, in one run on one machine:
 - ``embedtune_in_batch``: ``--recipe fixed``, today's former default (in-batch negatives only);
 - ``embedtune_in_batch_epochsN``: the same for N epochs (does dev still rise after the default 3? A
   schedule may be chosen on dev; the summary gives each run's best dev nDCG@10 and its epoch);
-- ``embedtune_extension_epochsN``: ``--recipe fixed`` from ``--start-model`` (a trained run's saved model) for
-  N more epochs at half the learning rate, in-batch negatives: what training on from a run whose dev
+- ``embedtune_extension_epochsN[_lrX]``: ``--recipe fixed`` from ``--start-model`` (a trained run's saved model)
+  for N more epochs at learning rate X (default 2.5e-5, half the default's), in-batch negatives: what training on from a run whose dev
   score still rose at its last epoch gains, without rerunning the run before it;
 - ``plain_expert``: the plain sentence-transformers script an expert writes (MNRL, no-duplicates batches,
   3 epochs, lr 5e-5, bf16 on, every training pair, last checkpoint: bench/plain_st.py).
@@ -99,7 +99,7 @@ def _data_set(name: str, args: argparse.Namespace, work: Path) -> Path:
 
 def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str], start: Path | None) -> dict:
     longer = re.fullmatch(r"embedtune_in_batch_epochs(\d+)", run)
-    extension = re.fullmatch(r"embedtune_extension_epochs(\d+)", run)
+    extension = re.fullmatch(r"embedtune_extension_epochs(\d+)(?:_lr([0-9.e-]+))?", run)
     if run in ("embedtune_default", "embedtune_in_batch") or longer or extension:
         extra = [] if run == "embedtune_default" else ["--recipe", "fixed"]
         if longer:
@@ -107,7 +107,7 @@ def _train(run: str, folder: Path, model: Path, work: Path, env: dict[str, str],
         if extension:
             if start is None:
                 raise SystemExit(f"{run} needs --start-model")
-            extra += ["--model", str(start), "--epochs", extension.group(1), "--lr", "2.5e-5"]
+            extra += ["--model", str(start), "--epochs", extension.group(1), "--lr", extension.group(2) or "2.5e-5"]
         step = run_step(run, [PY, "-m", "embedtune.cli.app", "train", "--data", str(folder), "--out", str(model),
                               "--eval-split", "none", *extra, "--json", "--quiet"], env)
         result = json.loads(step.pop("stdout"))
