@@ -215,6 +215,10 @@ def time_breakdown(step: dict) -> dict:
     if recipe.get("continued"):  # the second look: the final seconds include the runner-up's continued epochs
         breakdown["continuation_seconds"] = recipe["continued"]["seconds"]
         breakdown["continued_kept"] = recipe["continued"]["kept"]
+    if recipe.get("extended"):  # training on while dev still rose: also inside the final seconds
+        breakdown["extension_seconds"] = recipe["extended"]["seconds"]
+        breakdown["extension_kept"] = recipe["extended"]["kept"]
+        breakdown["extension_best_dev"] = [recipe["extended"]["best_dev_before"], recipe["extended"]["best_dev_after"]]
     return breakdown
 
 
