@@ -162,7 +162,7 @@ CASES: list[ErrorCase] = [
               "flags: guard_alphas must be in (0, 1] (the tuned model's weight in the mix), got 1.2",
               files={"pairs.jsonl": PAIRS, **beir()}),
     ErrorCase("train unknown flag", "a misspelt flag", ("train", "--data", "x", "--out", "y", "--epoch", "3"),
-              "No such option '--epoch'. (Did you mean one of: '--epochs', '--teacher'?)", exit_code=2),
+              "No such option '--epoch'. (Did you mean one of: '--epochs', '--extend-epochs', '--teacher'?)", exit_code=2),
     ErrorCase("train bad choice", "a value outside a flag's choices",
               ("train", "--data", "x", "--out", "y", "--strategy", "dora"),
               "Invalid value for '--strategy': 'dora' is not one of 'full', 'lora', 'qlora'.", exit_code=2),
