@@ -147,7 +147,8 @@ def train_command(data: tuple[str, ...], out: str, config_path: str | None, over
         click.echo("\n" + RecipeChoice(**{**fields, "candidates": candidates}).to_table())
         extended = result.recipe.get("extended")
         if extended:
-            click.echo(f"dev still rose at the last evaluation: trained on {extended['epochs_run']:g} more epochs, "
+            click.echo(f"dev still rose at the last evaluation: trained on {extended['epochs_run']:g} more "
+                       f"epoch{'' if extended['epochs_run'] == 1 else 's'}, "
                        f"best dev nDCG@10 {extended['best_dev_before']:.4f} -> {extended['best_dev_after']}; "
                        f"kept {'the extension' if extended['kept'] else 'the run as it was'}")
     if result.guard:

@@ -614,7 +614,8 @@ def _extension_note(extended: Mapping[str, Any] | None) -> list[str]:
     after = extended["best_dev_after"]
     kept = "the extension's best checkpoint" if extended["kept"] else "the run's own weights"
     return [f"<p>Dev nDCG@10 still rose at the run's last evaluation ({extended['best_dev_before']:.4f}), so it "
-            f"trained on for {extended['epochs_run']:g} more epochs ({extended['seconds']:.0f} s), best dev "
+            f"trained on for {extended['epochs_run']:g} more epoch{'' if extended['epochs_run'] == 1 else 's'} "
+            f"({extended['seconds']:.0f} s), best dev "
             f"{'none' if after is None else f'{after:.4f}'}; kept <b>{kept}</b>.</p>"]
 
 
