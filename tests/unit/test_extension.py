@@ -68,11 +68,8 @@ def test_a_rising_run_trains_on_and_publishes_the_better_weights(tmp_path, monke
     import torch
     from safetensors.torch import load_file
 
-    from embedtune.config import TrainConfig
-    from embedtune.inference.cache import EmbeddingCache
-    from embedtune.training import extension, train_model
-    from tests.tiny_models import tiny_bert
-    from tests.unit.test_recipe import _pairs_file
+    from embedtune.training import extension
+    from tests.unit.test_recipe import train_on_pairs
 
     monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)
     monkeypatch.setattr("embedtune.training.fit.still_rising", lambda trainer: True)
@@ -90,10 +87,7 @@ def test_a_rising_run_trains_on_and_publishes_the_better_weights(tmp_path, monke
     monkeypatch.setattr("embedtune.training.fit.extend_run", extend_and_remember)
     monkeypatch.setattr("embedtune.training.extension.run_training", run_and_force)
     out = tmp_path / "run"
-    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
-                         TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), epochs=2, extend_epochs=2,
-                                     batch_size=8, max_seq_length=32),
-                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    result = train_on_pairs(tmp_path, epochs=2, extend_epochs=2)
     extended = result.recipe["extended"]
     assert extended["kept"] == (outcome == "kept") and extended["seconds"] > 0
     assert extended["learning_rate"] == pytest.approx(result.config["learning_rate"] * extension.LR_SCALE)

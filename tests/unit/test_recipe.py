@@ -162,6 +162,19 @@ def _pairs_file(path, count: int = 90):
     return path
 
 
+def train_on_pairs(tmp_path, **settings):
+    """A tiny BERT trained on ``_pairs_file`` into ``tmp_path / "run"``: batches of 8, 32 tokens, ``settings``."""
+    from embedtune.config import TrainConfig
+    from embedtune.inference.cache import EmbeddingCache
+    from embedtune.training import train_model
+    from tests.tiny_models import tiny_bert
+
+    return train_model(_pairs_file(tmp_path / "pairs.jsonl"), tmp_path / "run",
+                       TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), batch_size=8, max_seq_length=32,
+                                   **settings),
+                       show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+
+
 def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monkeypatch) -> None:
     """A pair file with no corpus: negatives come from the other rows' positives; every candidate's dev
     score and spread is saved; the final run continues the winner's first epoch (no second start)."""
@@ -169,16 +182,8 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
 
     monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)  # 9 dev queries: a search in seconds
 
-    from embedtune.config import TrainConfig
-    from embedtune.inference.cache import EmbeddingCache
-    from embedtune.training import train_model
-    from tests.tiny_models import tiny_bert
-
-    model = tiny_bert(tmp_path / "tiny")
     out = tmp_path / "run"
-    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
-                         TrainConfig(model=str(model), epochs=3, extend_epochs=0, batch_size=8, max_seq_length=32),
-                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    result = train_on_pairs(tmp_path, epochs=3, extend_epochs=0)
     recipe = result.recipe
     names = [c["name"] for c in recipe["candidates"]] + list(recipe["extra"].get("skipped", {}))
     assert {"in-batch negatives", "hybrid negatives, filtered", "hybrid negatives, unfiltered"} <= set(names)
@@ -199,30 +204,13 @@ def test_the_default_run_searches_on_dev_then_finishes_the_winner(tmp_path, monk
 
 
 def test_recipe_fixed_takes_the_settings_as_given(tmp_path) -> None:
-    from embedtune.config import TrainConfig
-    from embedtune.inference.cache import EmbeddingCache
-    from embedtune.training import train_model
-    from tests.tiny_models import tiny_bert
-
-    model = tiny_bert(tmp_path / "tiny")
-    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), tmp_path / "run",
-                         TrainConfig(model=str(model), epochs=1, batch_size=8, max_seq_length=32, recipe="fixed",
-                                     negatives="bm25", num_negatives=1),
-                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    result = train_on_pairs(tmp_path, epochs=1, recipe="fixed", negatives="bm25", num_negatives=1)
     assert result.recipe is None
     assert 0 < result.num_train_pairs <= 81
 
 
 def test_too_small_a_dev_split_takes_the_simplest_recipe_without_a_search(tmp_path) -> None:
-    from embedtune.config import TrainConfig
-    from embedtune.inference.cache import EmbeddingCache
-    from embedtune.training import train_model
-    from tests.tiny_models import tiny_bert
-
-    model = tiny_bert(tmp_path / "tiny")
-    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), tmp_path / "run",
-                         TrainConfig(model=str(model), epochs=1, batch_size=8, max_seq_length=32),
-                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    result = train_on_pairs(tmp_path, epochs=1)
     assert result.recipe is None and result.num_train_pairs == 81
 
 
@@ -269,10 +257,7 @@ def test_a_search_cut_off_midway_does_not_run_finished_candidates_again(tmp_path
 def test_a_stalled_choice_continues_the_runner_up_and_publishes_the_better(tmp_path, monkeypatch, winner) -> None:
     """The second look, end to end: the runner-up resumes from its own first epoch; the run with the higher
     best dev score is the model published (forced either way here), and the account says which and why."""
-    from embedtune.config import TrainConfig
-    from embedtune.inference.cache import EmbeddingCache
-    from embedtune.training import continuation, publishing, train_model
-    from tests.tiny_models import tiny_bert
+    from embedtune.training import continuation, publishing
 
     monkeypatch.setattr("embedtune.training.probes.MIN_DEV_QUERIES", 5)
     monkeypatch.setattr("embedtune.training.fit.stalled", lambda best_step, checkpoint: True)
@@ -295,10 +280,7 @@ def test_a_stalled_choice_continues_the_runner_up_and_publishes_the_better(tmp_p
     monkeypatch.setattr("embedtune.training.fit.continue_runner_up", continue_and_force)
     monkeypatch.setattr("embedtune.training.publishing.publish_run", publish)
     out = tmp_path / "run"
-    result = train_model(_pairs_file(tmp_path / "pairs.jsonl"), out,
-                         TrainConfig(model=str(tiny_bert(tmp_path / "tiny")), epochs=3, extend_epochs=0,
-                                     batch_size=8, max_seq_length=32),
-                         show_progress=False, cache=EmbeddingCache(tmp_path / "cache"))
+    result = train_on_pairs(tmp_path, epochs=3, extend_epochs=0)
     continued = result.recipe["continued"]
     first, runner = continued["first_choice"], continued["runner_up"]
     assert first != runner and runner == runs[0].candidate.name

@@ -26,6 +26,7 @@ from embedtune.config import TrainConfig
 from embedtune.data.types import RetrievalSet
 from embedtune.training.checkpointing import run_training
 from embedtune.training.output_dir import CHECKPOINTS, RECIPE_DIR, latest_checkpoint
+from embedtune.training.trainer_setup import best_step
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +45,9 @@ class Extension:
 
 def still_rising(trainer: Any) -> bool:
     """Whether the run's best dev checkpoint is its last dev evaluation: the score had not peaked."""
-    metric = _log_key(trainer.args.metric_for_best_model)
-    evaluated = [e["step"] for e in trainer.state.log_history if metric in e]
-    checkpoint = trainer.state.best_model_checkpoint
-    if not evaluated or not checkpoint:
-        return False
-    return int(str(checkpoint).rsplit("-", 1)[-1]) == max(evaluated)
+    evaluated = [e["step"] for e in _evaluations(trainer)]
+    best = best_step(trainer)
+    return bool(evaluated) and best is not None and best == max(evaluated)
 
 
 def extend_run(model: Any, run_trainer: Any, columns: list[dict[str, list]], num_rows: int,
@@ -78,11 +76,10 @@ def extend_run(model: Any, run_trainer: Any, columns: list[dict[str, list]], num
         parameters = dict(model.named_parameters())
         for name, value in saved.items():
             parameters[name].data.copy_(value)
-    evaluations = [e for e in trainer.state.log_history if _log_key(trainer.args.metric_for_best_model) in e]
     account = {"best_dev_before": round(before, 4), "best_dev_after": None if after is None else round(after, 4),
                "kept": kept, "epochs_run": round(float(trainer.state.epoch or 0.0), 2),
                "max_epochs": extended.epochs, "learning_rate": extended.learning_rate,
-               "evaluations": len(evaluations), "seconds": round(time.perf_counter() - start, 2),
+               "evaluations": len(_evaluations(trainer)), "seconds": round(time.perf_counter() - start, 2),
                "rule": f"the run's best dev checkpoint was its last evaluation, so it was trained on at "
                        f"{LR_SCALE:g}x its learning rate until an evaluation did not beat the best so far; "
                        "the better weights on dev are kept"}
@@ -94,17 +91,22 @@ def extend_run(model: Any, run_trainer: Any, columns: list[dict[str, list]], num
 
 def joined_history(run_history: Sequence[dict[str, Any]], extension: Any) -> list[dict[str, Any]]:
     """The run's log history, then the extension's with its steps and epochs counted on from the run's."""
-    last_step = max((e.get("step", 0) for e in run_history), default=0)
+    last = last_step(run_history)
     last_epoch = max((e.get("epoch", 0.0) for e in run_history), default=0.0)
     shifted = []
     for entry in extension.state.log_history:
         entry = dict(entry, extension=True)
         if "step" in entry:
-            entry["step"] += last_step
+            entry["step"] += last
         if "epoch" in entry:
             entry["epoch"] = round(entry["epoch"] + last_epoch, 4)
         shifted.append(entry)
     return [*run_history, *shifted]
+
+
+def last_step(history: Sequence[dict[str, Any]]) -> int:
+    """The highest step a log history reached (0 when empty)."""
+    return max((e.get("step", 0) for e in history), default=0)
 
 
 class StopWhenNotBetter(TrainerCallback):
@@ -140,6 +142,12 @@ class StopWhenNotBetter(TrainerCallback):
             self.best = score
         else:
             self.stopped = True
+
+
+def _evaluations(trainer: Any) -> list[dict[str, Any]]:
+    """The trainer's log entries that carry its dev metric (one per dev evaluation)."""
+    key = _log_key(trainer.args.metric_for_best_model)
+    return [e for e in trainer.state.log_history if key in e]
 
 
 def _log_key(metric: str) -> str:

@@ -21,7 +21,7 @@ from embedtune.inference.cache import EmbeddingCache
 from embedtune.inference.precision import training_encoder_backend
 from embedtune.training.checkpointing import run_training
 from embedtune.training.continuation import continue_runner_up, record, stalled
-from embedtune.training.extension import extend_run, joined_history, still_rising
+from embedtune.training.extension import extend_run, joined_history, last_step, still_rising
 from embedtune.training.losses import training_columns
 from embedtune.training.model_setup import fresh_model
 from embedtune.training.output_dir import CHECKPOINTS
@@ -102,8 +102,8 @@ def _train_on(fit: Fit, recipe: dict[str, Any], out: Path, precision: str, show_
     if not extension.kept:
         return replace(fit, train_seconds=seconds, history=history)
     best = trainer_best_step(extension.trainer)
-    last = max((e.get("step", 0) for e in fit.log_history), default=0)
-    return replace(fit, train_seconds=seconds, history=history, best_step=None if best is None else last + best)
+    return replace(fit, train_seconds=seconds, history=history,
+                   best_step=None if best is None else last_step(fit.log_history) + best)
 
 
 def _second_look(fit: Fit, recipe: dict[str, Any], run: RunData, out: Path, strategy: Any, precision: str,
